@@ -1,0 +1,433 @@
+"""The configuration file (CONTRACT section 3): TOML in, typed sections out, every error with its line.
+
+Rules of this file: `load_config` never stops at the first problem; it collects every one as
+`file:line: message` and raises one ConfigError. A missing section disables that part; unknown sections
+and keys are errors. Relative paths are taken relative to the config file's folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+import tomllib
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from hub_agent.errors import ConfigError, ConfigProblem
+
+T = TypeVar("T")
+
+
+# --- the typed configuration ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HubSection:
+    """`[hub]`: identity, where data lives, where the hub is (for sunrise/sunset)."""
+
+    id: str | None = None
+    data_dir: Path = Path("/var/lib/hub-agent")
+    timezone: str = "UTC"
+    latitude: float | None = None
+    longitude: float | None = None
+    log_level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class ZWaveSection:
+    """`[zwave]`: the Serial API controller; `port` is a pyserial URL or "sim"."""
+
+    port: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ZigbeeSection:
+    """`[zigbee]`: which zigpy radio library, on which port, on which channel."""
+
+    radio: str = ""
+    port: str = ""
+    channel: int = 15
+
+
+@dataclass(frozen=True, slots=True)
+class BleSection:
+    """`[ble]`: the Bluetooth adapter (`hci0`) or "sim"."""
+
+    adapter: str = "hci0"
+
+
+@dataclass(frozen=True, slots=True)
+class LanSection:
+    """`[lan]`: where the local API listens and whether it uses TLS."""
+
+    host: str = "0.0.0.0"  # noqa: S104  (CONTRACT default: the phone app is on the LAN)
+    port: int = 8443
+    tls: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CloudSection:
+    """`[cloud]`: the one outbound WebSocket, its trust anchors and the hub's client certificate."""
+
+    url: str = ""
+    ca: Path = Path("/etc/hub-agent/cloud-ca.pem")
+    cert: Path | None = None
+    key: Path | None = None
+    backoff_cap: float = 60.0
+    ping_interval: float = 10.0
+    outbox_limit: int = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class RulesSection:
+    """`[rules]`: an optional seed file (the store is the source of truth) and the runaway limit."""
+
+    file: Path | None = None
+    max_fires_per_minute: int = 120
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration; a section that is None was absent, which disables that part."""
+
+    path: Path
+    hub: HubSection = field(default_factory=HubSection)
+    zwave: ZWaveSection | None = None
+    zigbee: ZigbeeSection | None = None
+    ble: BleSection | None = None
+    lan: LanSection | None = None
+    cloud: CloudSection | None = None
+    rules: RulesSection | None = None
+
+
+# --- value checkers: each returns the typed value or raises ValueError with a sentence -------------
+
+
+Checker = Callable[[Any, "Context"], Any]
+
+
+@dataclass(slots=True)
+class Context:
+    """What checkers need to know about the file being read."""
+
+    base: Path
+
+
+def _string(value: Any, ctx: Context) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {_kind(value)}")
+    return value
+
+
+def _nonempty(value: Any, ctx: Context) -> str:
+    text = _string(value, ctx)
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text
+
+
+def _boolean(value: Any, ctx: Context) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {_kind(value)}")
+    return value
+
+
+def _number(low: float, high: float) -> Checker:
+    def check(value: Any, ctx: Context) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number, not {_kind(value)}")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}, not {value:g}")
+        return float(value)
+
+    return check
+
+
+def _integer(low: int, high: int) -> Checker:
+    def check(value: Any, ctx: Context) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be a whole number, not {_kind(value)}")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}, not {value}")
+        return value
+
+    return check
+
+
+def _choice(*choices: str) -> Checker:
+    def check(value: Any, ctx: Context) -> str:
+        text = _string(value, ctx)
+        if text not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, not {text!r}")
+        return text
+
+    return check
+
+
+def _path(value: Any, ctx: Context) -> Path:
+    path = Path(_nonempty(value, ctx)).expanduser()
+    return path if path.is_absolute() else ctx.base / path
+
+
+def _readable_file(value: Any, ctx: Context) -> Path:
+    path = _path(value, ctx)
+    if not path.is_file():
+        raise ValueError(f"cannot read {str(path)!r}: no such file")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"cannot read {str(path)!r}: permission denied")
+    return path
+
+
+def _optional_readable_file(value: Any, ctx: Context) -> Path:
+    """A path that may not exist yet (created by provisioning) but must be readable if it does."""
+    path = _path(value, ctx)
+    if path.exists() and (not path.is_file() or not os.access(path, os.R_OK)):
+        raise ValueError(f"cannot read {str(path)!r}")
+    return path
+
+
+def _timezone(value: Any, ctx: Context) -> str:
+    name = _nonempty(value, ctx)
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name like 'Europe/Paris')") from None
+    return name
+
+
+_SERIAL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep")
+
+
+def _serial_port(value: Any, ctx: Context) -> str:
+    port = _nonempty(value, ctx)
+    if port == "sim" or port.startswith("/"):
+        return port
+    scheme, sep, rest = port.partition("://")
+    if not sep:
+        raise ValueError(f"{port!r} is neither a device path (/dev/...), a pyserial URL nor 'sim'")
+    if scheme not in _SERIAL_SCHEMES:
+        raise ValueError(f"unsupported pyserial URL scheme {scheme!r} in {port!r}")
+    if scheme in ("socket", "rfc2217"):
+        _host_port(rest.split("?", 1)[0], what=port)
+    return port
+
+
+def _host_port(text: str, what: str) -> tuple[str, int]:
+    host, sep, port_text = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host:
+        raise ValueError(f"{what!r} must be HOST:PORT")
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"bad port {port_text!r} in {what!r} (must be 1-65535)")
+    return host, int(port_text)
+
+
+def _listen(value: Any, ctx: Context) -> tuple[str, int]:
+    text = _nonempty(value, ctx)
+    host, port = _host_port(text, text)
+    if host != "localhost":
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"listen host must be an IP address or localhost, not {host!r}") from None
+    return host, port
+
+
+def _wss_url(value: Any, ctx: Context) -> str:
+    url = _nonempty(value, ctx)
+    parts = urlsplit(url)
+    if parts.scheme != "wss":
+        raise ValueError(f"must be a wss:// URL (TLS is required), not {url!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"bad port in {url!r}") from None
+    if not parts.hostname or (port is not None and not 1 <= port <= 65535):
+        raise ValueError(f"{url!r} has no host")
+    return url
+
+
+def _log_level(value: Any, ctx: Context) -> str:
+    return _choice("trace", "debug", "info", "warning", "error")(value, ctx)  # type: ignore[no-any-return]
+
+
+# --- the schema -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One allowed key: its checker, the dataclass field it fills, whether it must be present."""
+
+    check: Checker
+    field: str | None = None
+    required: bool = False
+
+
+SCHEMA: dict[str, tuple[type, dict[str, Key]]] = {
+    "hub": (
+        HubSection,
+        {
+            "id": Key(_nonempty),
+            "data_dir": Key(_path),
+            "timezone": Key(_timezone),
+            "latitude": Key(_number(-90, 90)),
+            "longitude": Key(_number(-180, 180)),
+            "log_level": Key(_log_level),
+        },
+    ),
+    "zwave": (ZWaveSection, {"port": Key(_serial_port, required=True)}),
+    "zigbee": (
+        ZigbeeSection,
+        {
+            "radio": Key(_choice("znp", "ezsp", "deconz", "sim"), required=True),
+            "port": Key(_serial_port),
+            "channel": Key(_integer(11, 26)),
+        },
+    ),
+    "ble": (BleSection, {"adapter": Key(_nonempty)}),
+    "lan": (LanSection, {"listen": Key(_listen, field="host"), "tls": Key(_boolean)}),
+    "cloud": (
+        CloudSection,
+        {
+            "url": Key(_wss_url, required=True),
+            "ca": Key(_readable_file, required=True),
+            "cert": Key(_optional_readable_file),
+            "key": Key(_optional_readable_file),
+            "backoff_cap": Key(_number(1, 86400)),
+            "ping_interval": Key(_number(1, 30)),
+            "outbox_limit": Key(_integer(1000, 10_000_000)),
+        },
+    ),
+    "rules": (
+        RulesSection,
+        {"file": Key(_readable_file), "max_fires_per_minute": Key(_integer(1, 100_000))},
+    ),
+}
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+_TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]*\")\s*=")
+_DECODE_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def _line_index(text: str) -> dict[tuple[str, str | None], int]:
+    """Where each `[table]` and `key =` stands, by (table, key); good enough for our flat files."""
+    index: dict[tuple[str, str | None], int] = {}
+    table = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if match := _TABLE.match(line):
+            table = match.group(1)
+            index.setdefault((table, None), number)
+        elif match := _KEY.match(line):
+            index.setdefault((table, match.group(1).strip('"')), number)
+    return index
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and check the config file; raise ConfigError listing every problem."""
+    file = Path(path)
+    name = str(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(name, 0, f"cannot read config: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError([ConfigProblem(name, line, "not valid UTF-8")]) from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = _DECODE_POSITION.search(message)
+        line = int(match.group(1)) if match else 0
+        message = _DECODE_POSITION.sub("", message).strip()
+        raise ConfigError([ConfigProblem(name, line, f"TOML syntax error: {message}")]) from None
+    return parse_config(document, name, _line_index(text), Path(file).resolve().parent)
+
+
+def parse_config(
+    document: Mapping[str, Any],
+    name: str,
+    lines: Mapping[tuple[str, str | None], int],
+    base: Path,
+) -> Config:
+    """Check a decoded TOML document against SCHEMA; raise ConfigError listing every problem."""
+    problems: list[ConfigProblem] = []
+    ctx = Context(base=base)
+    sections: dict[str, Any] = {}
+
+    def problem(table: str, key: str | None, message: str) -> None:
+        line = lines.get((table, key)) or lines.get((table, None)) or 0
+        problems.append(ConfigProblem(name, line, message))
+
+    for table, body in document.items():
+        if table not in SCHEMA:
+            problem(table, None, f"unknown section [{table}]{_suggest(table, SCHEMA)}")
+            continue
+        if not isinstance(body, dict):
+            problem("", table, f"{table} must be a section ([{table}]), not a {_kind(body)}")
+            continue
+        section_type, keys = SCHEMA[table]
+        values: dict[str, Any] = {}
+        for key, value in body.items():
+            spec = keys.get(key)
+            if spec is None:
+                problem(table, key, f"unknown key {key!r} in [{table}]{_suggest(key, keys)}")
+                continue
+            try:
+                checked = spec.check(value, ctx)
+            except ValueError as exc:
+                problem(table, key, f"[{table}] {key} {exc}")
+                continue
+            if table == "lan" and key == "listen":
+                values["host"], values["port"] = checked
+            else:
+                values[spec.field or key] = checked
+        for key, spec in keys.items():
+            if spec.required and key not in body:
+                problem(table, None, f"[{table}] needs {key!r}")
+        problems.extend(
+            ConfigProblem(name, lines.get((table, None), 0), m) for m in _cross_checks(table, values, body)
+        )
+        known = {f.name for f in fields(section_type)}
+        sections[table] = section_type(**{k: v for k, v in values.items() if k in known})
+    if problems:
+        problems.sort(key=lambda p: p.line)
+        raise ConfigError(problems)
+    return Config(path=Path(name), **sections)
+
+
+def _cross_checks(table: str, values: Mapping[str, Any], body: Mapping[str, Any]) -> list[str]:
+    """Rules that involve more than one key of a section."""
+    out = []
+    if table == "zigbee" and values.get("radio") not in (None, "sim") and "port" not in body:
+        out.append("[zigbee] needs 'port' unless radio = \"sim\"")
+    if table == "hub" and ("latitude" in body) != ("longitude" in body):
+        out.append("[hub] latitude and longitude go together")
+    return out
+
+
+def _suggest(word: str, choices: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _kind(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)

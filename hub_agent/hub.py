@@ -1,0 +1,183 @@
+"""The hub core: the device registry in memory, event intake from radios, and command dispatch.
+
+Rules of this file: `ingest` is the hot path. It updates the in-memory registry and publishes to the
+bus (whose inline handlers include the rules engine) and does nothing else: no disk, no JSON, no
+logging on success. Persistence happens in `StatePersister`, a bus subscriber, off that path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+
+from hub_agent.bus import EventBus, Overflow
+from hub_agent.errors import DeliveryTimeout, RadioUnavailable, UnknownDevice
+from hub_agent.model import (
+    ButtonPressed,
+    Command,
+    CommandResult,
+    Device,
+    DeviceAdded,
+    DeviceEvent,
+    DeviceId,
+    DeviceOnline,
+    DeviceRemoved,
+    Protocol,
+    StateChanged,
+    check_attribute,
+    make_command,
+)
+from hub_agent.store import Database
+from hub_agent.store.devices import remove_device, save_device, save_state
+from radios.base import Radio, RadioState
+
+log = logging.getLogger(__name__)
+
+#: How long a command may wait for the radio's delivery confirmation (CONTRACT: 504 after this).
+COMMAND_TIMEOUT = 10.0
+
+
+class Hub:
+    """Devices and their state in memory, the radios that serve them, and the event bus."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
+        self.radios: dict[Protocol, Radio] = {}
+        self._devices: dict[DeviceId, Device] = {}
+        self.events_in = 0
+        self.events_rejected = 0
+        self.commands_ok = 0
+        self.commands_failed = 0
+
+    # --- the registry -------------------------------------------------------------------------
+
+    def restore(self, devices: Iterable[Device]) -> None:
+        """Load devices and last known state from the store, before any radio starts."""
+        for device in devices:
+            self._devices[device.id] = device
+
+    def device(self, device_id: str) -> Device | None:
+        """The device with this id, or None."""
+        return self._devices.get(DeviceId(device_id))
+
+    def devices(self) -> list[Device]:
+        """Every known device, sorted by id."""
+        return [self._devices[key] for key in sorted(self._devices)]
+
+    # --- events in (hot path) -------------------------------------------------------------------
+
+    def ingest(self, event: DeviceEvent) -> None:
+        """Apply a radio's event to the registry and publish it; invalid events are counted, dropped."""
+        self.events_in += 1
+        applied = self._apply(event)
+        if applied is not None:
+            self.bus.publish(applied)
+
+    def _apply(self, event: DeviceEvent) -> DeviceEvent | None:
+        if isinstance(event, StateChanged):
+            device = self._devices.get(event.device)
+            if device is None:
+                return self._reject(event, "unknown device")
+            try:
+                value = check_attribute(event.attribute, event.value)
+            except ValueError as exc:
+                return self._reject(event, str(exc))
+            previous = device.state.get(event.attribute)
+            self._devices[event.device] = replace(
+                device, state={**device.state, event.attribute: value}, online=True
+            )
+            return replace(event, value=value, previous=previous)
+        if isinstance(event, DeviceAdded):
+            known = self._devices.get(event.device.id)
+            device = event.device
+            if known is not None:
+                device = replace(device, state={**known.state, **device.state})
+            self._devices[device.id] = device
+            return replace(event, device=device)
+        if isinstance(event, DeviceRemoved):
+            if self._devices.pop(event.device, None) is None:
+                return None
+            return event
+        if isinstance(event, DeviceOnline):
+            device = self._devices.get(event.device)
+            if device is None:
+                return self._reject(event, "unknown device")
+            if device.online == event.online:
+                return None
+            self._devices[event.device] = replace(device, online=event.online)
+            return event
+        if isinstance(event, ButtonPressed):
+            if event.device not in self._devices:
+                return self._reject(event, "unknown device")
+            return event
+        return self._reject(event, "unknown event type")
+
+    def _reject(self, event: object, why: str) -> DeviceEvent | None:
+        self.events_rejected += 1
+        log.warning("dropping radio event %r: %s", event, why)
+        return None
+
+    # --- commands out -------------------------------------------------------------------------
+
+    async def execute(
+        self, device_id: str, name: object, args: object = None, *, timeout: float = COMMAND_TIMEOUT
+    ) -> CommandResult:
+        """Validate and send a command from outside (LAN, cloud); raise a CommandError on failure."""
+        device = self._devices.get(DeviceId(device_id))
+        if device is None:
+            raise UnknownDevice(f"no device {device_id!r}", device=device_id)
+        return await self.send(make_command(device, name, args), timeout=timeout)
+
+    async def send(self, command: Command, *, timeout: float = COMMAND_TIMEOUT) -> CommandResult:
+        """Send an already validated command through its radio; ok result or a CommandError."""
+        started = time.perf_counter()
+        device = self._devices.get(command.device)
+        if device is None:
+            raise UnknownDevice(f"no device {command.device!r}", device=command.device)
+        radio = self.radios.get(device.protocol)
+        if radio is None or radio.state is not RadioState.RUNNING:
+            self.commands_failed += 1
+            why = "not configured" if radio is None else radio.state.value
+            raise RadioUnavailable(f"the {device.protocol.value} radio is {why}", device=command.device)
+        try:
+            async with asyncio.timeout(timeout):
+                await radio.execute(command)
+        except TimeoutError:
+            self.commands_failed += 1
+            raise DeliveryTimeout(
+                f"{command.device} did not confirm {command.name!r} within {timeout:g} s",
+                device=command.device,
+            ) from None
+        except BaseException:
+            self.commands_failed += 1
+            raise
+        self.commands_ok += 1
+        return CommandResult("ok", (time.perf_counter() - started) * 1000)
+
+
+class StatePersister:
+    """Writes device descriptions and state changes to the store, off the hot path."""
+
+    name = "store"
+
+    def __init__(self, bus: EventBus, db: Database) -> None:
+        self._subscription = bus.subscribe("store", maxsize=20_000, overflow=Overflow.DROP_OLDEST)
+        self._db = db
+
+    async def run(self) -> None:
+        """Write every event's effect until cancelled."""
+        try:
+            async for event in self._subscription:
+                if isinstance(event, StateChanged):
+                    self._db.submit_nowait(save_state(event.device, event.attribute, event.value, event.ts))
+                elif isinstance(event, DeviceAdded):
+                    self._db.submit_nowait(save_device(event.device))
+                    for attribute, value in event.device.state.items():
+                        self._db.submit_nowait(save_state(event.device.id, attribute, value, event.ts))
+                elif isinstance(event, DeviceRemoved):
+                    self._db.submit_nowait(remove_device(event.device))
+        finally:
+            self._subscription.close()

@@ -1,0 +1,1 @@
+"""Local automations: rule model, parser, compiler, the pure `decide()`, and the runner."""

@@ -1,0 +1,1 @@
+"""Radio adapters: one sub-package per protocol, each behind `radios.base.Radio`."""

@@ -1,0 +1,58 @@
+"""Which radio adapter serves each config section; a present section enables its radio.
+
+Adapters are imported lazily, so a hub without Zigbee never pays for importing zigpy.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from hub_agent.config import BleSection, Config, ZigbeeSection, ZWaveSection
+from hub_agent.model import Protocol
+from radios.base import Radio, RadioContext
+
+RadioFactory = Callable[[Any, RadioContext], Radio]
+
+
+def _zwave(section: ZWaveSection, ctx: RadioContext) -> Radio:
+    from radios.sim.household import SimRadio
+
+    if section.port == "sim":
+        return SimRadio(Protocol.ZWAVE, ctx)
+    raise NotImplementedError('this build has no Z-Wave serial stack yet (use port = "sim")')
+
+
+def _zigbee(section: ZigbeeSection, ctx: RadioContext) -> Radio:
+    from radios.sim.household import SimRadio
+
+    if section.radio == "sim":
+        return SimRadio(Protocol.ZIGBEE, ctx)
+    raise NotImplementedError('this build has no zigpy adapter yet (use radio = "sim")')
+
+
+def _ble(section: BleSection, ctx: RadioContext) -> Radio:
+    from radios.sim.household import SimRadio
+
+    if section.adapter == "sim":
+        return SimRadio(Protocol.BLE, ctx)
+    raise NotImplementedError('this build has no BlueZ adapter yet (use adapter = "sim")')
+
+
+#: config section name -> (protocol, factory)
+FACTORIES: dict[str, tuple[Protocol, RadioFactory]] = {
+    "zwave": (Protocol.ZWAVE, _zwave),
+    "zigbee": (Protocol.ZIGBEE, _zigbee),
+    "ble": (Protocol.BLE, _ble),
+}
+
+
+def enabled_radios(config: Config) -> list[tuple[Protocol, Callable[[RadioContext], Radio]]]:
+    """The radios the config enables, each with a factory that takes its RadioContext."""
+    out: list[tuple[Protocol, Callable[[RadioContext], Radio]]] = []
+    for name, (protocol, factory) in FACTORIES.items():
+        section = getattr(config, name)
+        if section is not None:
+            out.append((protocol, functools.partial(factory, section)))
+    return out
