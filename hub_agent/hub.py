@@ -137,11 +137,11 @@ class Hub:
         device = self._devices.get(command.device)
         if device is None:
             raise UnknownDevice(f"no device {command.device!r}", device=command.device)
-        radio = self.radios.get(device.protocol)
-        if radio is None or radio.state is not RadioState.RUNNING:
+        try:
+            radio = self.radio_for(device.protocol)
+        except RadioUnavailable as exc:
             self.commands_failed += 1
-            why = "not configured" if radio is None else radio.state.value
-            raise RadioUnavailable(f"the {device.protocol.value} radio is {why}", device=command.device)
+            raise RadioUnavailable(str(exc), device=command.device) from None
         try:
             async with asyncio.timeout(timeout):
                 await radio.execute(command)
@@ -156,6 +156,25 @@ class Hub:
             raise
         self.commands_ok += 1
         return CommandResult("ok", (time.perf_counter() - started) * 1000)
+
+    def radio_for(self, protocol: Protocol) -> Radio:
+        """The running radio for `protocol`; raise RadioUnavailable if it is absent or down."""
+        radio = self.radios.get(protocol)
+        if radio is None or radio.state is not RadioState.RUNNING:
+            why = "not configured" if radio is None else radio.state.value
+            raise RadioUnavailable(f"the {protocol.value} radio is {why}")
+        return radio
+
+    async def set_inclusion(self, protocol: Protocol, seconds: float) -> None:
+        """Open (seconds > 0) or close (0) inclusion on one radio."""
+        await self.radio_for(protocol).set_inclusion(seconds)
+
+    async def remove_device(self, device_id: str) -> None:
+        """Ask the device's radio to remove it from its network."""
+        device = self._devices.get(DeviceId(device_id))
+        if device is None:
+            raise UnknownDevice(f"no device {device_id!r}", device=device_id)
+        await self.radio_for(device.protocol).remove_device(device.id)
 
 
 class StatePersister:

@@ -1,0 +1,98 @@
+"""`hub-agent`: the command line (CONTRACT section 2).
+
+Each subcommand lives in its own module under `hub_agent.commands` with `HELP`, `add_arguments(parser)`
+and `main(args) -> int`; this file only dispatches. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or
+bad config. User errors are one line on stderr, never a traceback, unless `--debug`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from hub_agent import __version__
+from hub_agent.errors import ConfigError, HubError
+
+#: subcommand -> module under hub_agent.commands (imported only when that command runs or lists help)
+COMMANDS: dict[str, str] = {
+    "run": "run",
+    "demo": "demo",
+    "check-config": "check_config",
+    "info": "info",
+    "token": "token",
+    "pair": "pair",
+    "provision": "provision",
+    "relay": "relay",
+}
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _load(module: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(f"hub_agent.commands.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"hub_agent.commands.{module}":
+            return None  # that command is not part of this build
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every available subcommand."""
+    parser = _Parser(prog="hub-agent", description="The smart-home hub agent.")
+    parser.add_argument("--version", action="version", version=f"hub-agent {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, module_name in COMMANDS.items():
+        module = _load(module_name)
+        if module is None:
+            continue
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+        module.add_arguments(command)
+        command.set_defaults(_main=module.main)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args._main(args)
+        return code
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except HubError as exc:
+        if args.debug:
+            raise
+        print(f"hub-agent: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"hub-agent: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
