@@ -44,6 +44,13 @@ class RulesApi(Protocol):
         """Delete a rule and its pending actions; False if there was none."""
 
 
+class RulesPart(Part, RulesApi, Protocol):
+    """The rules engine as the agent drives it: `load()` before radios start, then `run()`."""
+
+    def load(self) -> None:
+        """Read rules and pending delays from the store and hook into the bus (synchronous)."""
+
+
 @dataclass(slots=True)
 class Runtime:
     """The shared services of one running agent."""

@@ -1,0 +1,188 @@
+"""The agent process: open the store, restore devices, start rules, radios and services, stop cleanly.
+
+Order matters and is the point of this file:
+1. open the store and restore devices and last known state into the hub (local control from the cache);
+2. build every part, so each subscribes to the bus before the first radio event can arrive;
+3. load rules (before radios, so the first event already finds them);
+4. start radios and services under supervision; ready (sd_notify READY=1) once each radio tried once;
+5. on stop: services, then rules, then radios, then the store is flushed and closed — within 5 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from hub_agent import __version__, systemd
+from hub_agent.bus import EventBus
+from hub_agent.config import Config
+from hub_agent.hub import Hub, StatePersister
+from hub_agent.identity import hub_id
+from hub_agent.model import Protocol
+from hub_agent.runtime import Part, RulesPart, Runtime
+from hub_agent.store import STORE_FILE, Database
+from hub_agent.store.devices import load_devices
+from hub_agent.supervisor import Supervisor
+from radios.base import Radio, RadioContext
+from radios.registry import enabled_radios
+
+log = logging.getLogger(__name__)
+
+#: How long readiness waits for a radio's first start attempt before declaring ready without it.
+RADIO_START_GRACE = 10.0
+
+
+class RadioPart:
+    """Supervises one radio: start it, keep it, stop it; a failed start is retried by the supervisor."""
+
+    def __init__(self, radio: Radio) -> None:
+        self.radio = radio
+        self.name = f"radio:{radio.protocol.value}"
+        self.first_attempt = asyncio.Event()
+
+    async def run(self) -> None:
+        """Start the radio and hold it until cancelled; always stop it on the way out."""
+        try:
+            try:
+                await self.radio.start()
+            finally:
+                self.first_attempt.set()
+            log.info("%s radio running", self.radio.protocol.value)
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.shield(self._stop())
+
+    async def _stop(self) -> None:
+        try:
+            async with asyncio.timeout(2.0):
+                await self.radio.stop()
+        except Exception:
+            log.exception("%s radio did not stop cleanly", self.radio.protocol.value)
+
+
+@dataclass(slots=True)
+class Agent:
+    """One running hub agent, built from a config; `start()`, then `stop()`."""
+
+    config: Config
+    runtime: Runtime | None = None
+    supervisor: Supervisor = field(default_factory=Supervisor)
+    radio_parts: list[RadioPart] = field(default_factory=list)
+    ready_ms: float | None = None
+    _watchdog: asyncio.Task[None] | None = None
+
+    async def start(self) -> Runtime:
+        """Bring the agent up to ready; returns the runtime (hub, bus, store) it built."""
+        started = time.perf_counter()
+        config = self.config
+        data_dir = config.hub.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.chmod(0o700)
+        db = Database(data_dir / STORE_FILE)
+        bus = EventBus()
+        hub = Hub(bus)
+        hub.restore(db.read_now(load_devices))
+        runtime = Runtime(
+            config=config,
+            hub=hub,
+            bus=bus,
+            db=db,
+            hub_id=hub_id(config),
+            version=__version__,
+            boot_id=str(uuid.uuid4()),
+        )
+        self.runtime = runtime
+        log.info(
+            "hub %s version %s boot %s: restored %d devices from the store",
+            runtime.hub_id,
+            runtime.version,
+            runtime.boot_id,
+            len(hub.devices()),
+        )
+
+        core: list[Part] = [StatePersister(bus, db)]
+        rules = _rules_service(runtime)
+        if rules is not None:
+            runtime.rules = rules
+            rules.load()
+            core.append(rules)
+        services = _services(runtime)
+
+        known = {device.id: device for device in hub.devices()}
+        for protocol, factory in enabled_radios(config):
+            radio = factory(RadioContext(data_dir=data_dir, emit=hub.ingest, known_devices=known))
+            hub.radios[protocol] = radio
+            self.radio_parts.append(RadioPart(radio))
+
+        # The store writer and rules first, since the radios feed them; services last, stopped first.
+        for part in [*core, *self.radio_parts, *services]:
+            self.supervisor.start(part.name, part.run)
+
+        if self.radio_parts:
+            waits = [asyncio.ensure_future(p.first_attempt.wait()) for p in self.radio_parts]
+            _, pending = await asyncio.wait(waits, timeout=RADIO_START_GRACE)
+            for wait in pending:
+                wait.cancel()
+        self.ready_ms = (time.perf_counter() - started) * 1000
+        states = ", ".join(f"{p.radio.protocol.value}={p.radio.state.value}" for p in self.radio_parts)
+        log.info("ready in %.0f ms (radios: %s)", self.ready_ms, states or "none")
+        systemd.notify(f"READY=1\nSTATUS=ready, {len(hub.devices())} devices")
+        interval = systemd.watchdog_interval()
+        if interval:
+            self._watchdog = asyncio.get_running_loop().create_task(_watchdog(interval))
+        return runtime
+
+    async def stop(self) -> None:
+        """Stop every part and close the store; returns within about 5 s whatever the parts do."""
+        systemd.notify("STOPPING=1")
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            await asyncio.gather(self._watchdog, return_exceptions=True)
+        await self.supervisor.stop(timeout=4.0)
+        if self.runtime is not None:
+            await self.runtime.db.close()
+        log.info("stopped")
+
+
+async def _watchdog(interval: float) -> None:
+    """Ping systemd's watchdog from the event loop, so a stuck loop gets the agent restarted."""
+    while True:
+        systemd.notify("WATCHDOG=1")
+        await asyncio.sleep(interval)
+
+
+def _rules_service(runtime: Runtime) -> RulesPart | None:
+    try:
+        from local_rules.service import RulesService
+    except ModuleNotFoundError:
+        log.warning("local rules are not part of this build")
+        return None
+    return RulesService(runtime)  # type: ignore[no-any-return]
+
+
+def _services(runtime: Runtime) -> list[Part]:
+    """The LAN API and the cloud link, each if its config section is present."""
+    parts: list[Part] = []
+    if runtime.config.lan is not None:
+        try:
+            from hub_agent.lan.server import LanServer
+        except ModuleNotFoundError:
+            log.warning("the LAN API is not part of this build")
+        else:
+            parts.append(LanServer(runtime))
+    if runtime.config.cloud is not None:
+        try:
+            from hub_agent.cloud.link import CloudLink
+        except ModuleNotFoundError:
+            log.warning("the cloud link is not part of this build")
+        else:
+            parts.append(CloudLink(runtime))
+    return parts
+
+
+def protocols(config: Config) -> list[Protocol]:
+    """The protocols whose radios the config enables."""
+    return [protocol for protocol, _ in enabled_radios(config)]

@@ -1,0 +1,40 @@
+"""`hub-agent run --config FILE`: the agent in the foreground until SIGTERM/SIGINT (clean exit 0)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+
+from hub_agent.agent import Agent
+from hub_agent.config import Config, load_config
+from hub_agent.logs import setup_logging
+
+HELP = "run the agent in the foreground until SIGTERM or SIGINT"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--config FILE`."""
+    parser.add_argument("--config", required=True, metavar="FILE", help="the TOML configuration file")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Refuse a bad config (exit 2), else run until a signal and exit 0."""
+    config = load_config(args.config)
+    setup_logging("debug" if args.debug else config.hub.log_level)
+    return asyncio.run(run_until_signalled(config))
+
+
+async def run_until_signalled(config: Config) -> int:
+    """Start the agent, wait for SIGTERM or SIGINT, stop it cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    agent = Agent(config)
+    try:
+        await agent.start()
+        await stop.wait()
+    finally:
+        await agent.stop()
+    return 0

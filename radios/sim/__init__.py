@@ -1,0 +1,1 @@
+"""Simulated radios and devices for `hub-agent demo` and the tests."""
