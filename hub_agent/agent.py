@@ -113,7 +113,13 @@ class Agent:
 
         known = {device.id: device for device in hub.devices()}
         for protocol, factory in enabled_radios(config):
-            radio = factory(RadioContext(data_dir=data_dir, emit=hub.ingest, known_devices=known))
+            try:
+                radio = factory(RadioContext(data_dir=data_dir, emit=hub.ingest, known_devices=known))
+            except Exception as exc:
+                # A radio we cannot even build (missing extra, bad port) must not cost local control
+                # on the others; it is reported and the rest of the hub comes up.
+                log.error("%s radio disabled: %s", protocol.value, exc)
+                continue
             hub.radios[protocol] = radio
             self.radio_parts.append(RadioPart(radio))
 

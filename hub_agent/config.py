@@ -375,7 +375,7 @@ def parse_config(
             problem(table, None, f"unknown section [{table}]{_suggest(table, SCHEMA)}")
             continue
         if not isinstance(body, dict):
-            problem("", table, f"{table} must be a section ([{table}]), not a {_kind(body)}")
+            problem("", table, f"{table} must be a section ([{table}]), not {_kind(body)}")
             continue
         section_type, keys = SCHEMA[table]
         values: dict[str, Any] = {}
