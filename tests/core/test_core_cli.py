@@ -58,7 +58,8 @@ def test_demo_duration_ends_it() -> None:
 def test_info_reads_without_creating_anything(tmp_path: Path) -> None:
     config = tmp_path / "hub.toml"
     config.write_text(
-        f'[hub]\ndata_dir = "{tmp_path / "data"}"\n\n[zwave]\nport = "sim"\n[lan]\nlisten = "127.0.0.1:8443"\n'
+        f'[hub]\ndata_dir = "{tmp_path / "data"}"\n\n[zwave]\nport = "sim"\n'
+        '[lan]\nlisten = "127.0.0.1:8443"\n'
     )
     result = hub_agent("info", "--config", str(config), "--json")
     assert result.returncode == 0, result.stderr

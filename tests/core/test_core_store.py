@@ -134,11 +134,9 @@ def test_sigkill_under_write_load_loses_nothing_acknowledged(tmp_path: Path, rou
         )
         assert writer.stdout is not None
         target = 400 + 300 * round_ + 200 * kill
-        new = 0
-        for line in writer.stdout:
+        for count, line in enumerate(writer.stdout, start=1):
             acked.add(int(line.split()[1]))
-            new += 1
-            if new >= target:
+            if count >= target:
                 break
         os.kill(writer.pid, signal.SIGKILL)
         writer.wait(timeout=10)
