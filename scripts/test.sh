@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up (first time only) and run every check and test: lint, format, types, the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+echo "== ruff check";         .venv/bin/ruff check hub_agent radios local_rules tests
+echo "== ruff format --check"; .venv/bin/ruff format --check hub_agent radios local_rules tests
+echo "== mypy --strict";      .venv/bin/mypy
+echo "== pytest";             exec .venv/bin/pytest "$@"
