@@ -93,10 +93,20 @@ class Hub:
         if isinstance(event, DeviceAdded):
             known = self._devices.get(event.device.id)
             device = event.device
-            if known is not None:
-                device = replace(device, state={**known.state, **device.state})
-            self._devices[device.id] = device
-            return replace(event, device=device)
+            if known is None:
+                self._devices[device.id] = device
+                return event
+            self._devices[device.id] = replace(device, state={**known.state, **device.state})
+            if replace(known, state={}) != replace(device, state={}):
+                return replace(event, device=self._devices[device.id])
+            # A radio re-announcing a device we know (e.g. at every start) is not news; fresh
+            # values in the announcement are, and go out as ordinary state changes.
+            for attribute, value in device.state.items():
+                if known.state.get(attribute) != value:
+                    self.bus.publish(
+                        StateChanged(device.id, attribute, value, event.ts, known.state.get(attribute))
+                    )
+            return None
         if isinstance(event, DeviceRemoved):
             if self._devices.pop(event.device, None) is None:
                 return None

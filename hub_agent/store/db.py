@@ -149,10 +149,10 @@ class Database:
                     continue
                 conn.execute("SAVEPOINT job")
                 outcome = _call(conn, job)
-                conn.execute("ROLLBACK TO job" if not outcome[1] else "RELEASE job")
                 if not outcome[1]:
-                    conn.execute("RELEASE job")
+                    conn.execute("ROLLBACK TO job")  # undo this job's partial work only
                     self.failed_writes += 1
+                conn.execute("RELEASE job")
                 outcomes.append(outcome)
             conn.execute("COMMIT")
             self.commits += 1

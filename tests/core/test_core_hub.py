@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,18 @@ async def test_the_persister_keeps_last_known_state_off_the_hot_path(tmp_path: P
     reopened.close_now()
     assert stored[DeviceId("zwave-20")].state == {"switch": "on"}
     assert DeviceId("zwave-2") not in stored
+
+
+async def test_a_known_device_reannounced_is_not_news_but_its_fresh_state_is(tmp_path: Path) -> None:
+    hub, radio, seen = await started_hub(tmp_path)
+    before = len(seen)
+    known = hub.device("zwave-3")
+    assert known is not None
+    hub.ingest(DeviceAdded(replace(known, state={"level": 0, "switch": "on"})))
+    assert [(type(e).__name__, getattr(e, "attribute", None)) for e in seen[before:]] == [
+        ("StateChanged", "switch")
+    ]
+    hub.ingest(DeviceAdded(replace(known, name="Renamed dimmer", state={})))
+    assert isinstance(seen[-1], DeviceAdded) and seen[-1].device.name == "Renamed dimmer"
+    assert seen[-1].device.state["switch"] == "on"  # the state known so far is kept
+    await radio.stop()
