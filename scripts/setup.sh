@@ -25,8 +25,10 @@ stamp=".venv/.hub-agent-installed"
 wanted="$extras $(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
 if [[ ! -f $stamp || "$(cat "$stamp")" != "$wanted" ]]; then
     echo "== installing hub-agent[$extras] (pinned by constraints.txt)"
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[$extras]"
+    # The machine's pip configuration may list local mirrors that do not exist; their warnings are noise.
+    quiet_pip() { .venv/bin/python -m pip "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
+    quiet_pip install --quiet --upgrade pip
+    quiet_pip install --quiet -c constraints.txt -e ".[$extras]"
     echo "$wanted" > "$stamp"
 fi
 
