@@ -1,0 +1,626 @@
+"""CloudLink: the agent part that keeps one outbound, mutually authenticated WebSocket to the cloud.
+
+Rules of this file: this is the asyncio shell around the sans-I/O envelope (`protocol.py`); it moves
+frames and owns timers, nothing else decides protocol. The bus subscription is taken in the
+constructor so no event is missed between start-up and the first connection. Events reach the cloud
+only from the outbox (after they are durable), in seq order, on every connection from the cloud's
+`acked_seq` on. Command and rule tasks belong to the link, not to a connection, so a result finished
+during a reconnect is sent on the next connection. All waiting goes through the injected Clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import ssl
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from hub_agent import __version__
+from hub_agent.bus import Overflow, Subscription, SubscriptionClosed
+from hub_agent.cloud import pki
+from hub_agent.cloud.backoff import Backoff, Clock, SystemClock
+from hub_agent.cloud.commands import CommandDesk
+from hub_agent.cloud.outbox import Outbox
+from hub_agent.cloud.protocol import (
+    MAX_MESSAGE_BYTES,
+    Ack,
+    Certificate,
+    CertRenewal,
+    CertStatus,
+    CloudMessage,
+    CommandMessage,
+    CommandResultMessage,
+    ErrorMessage,
+    Hello,
+    HubSession,
+    Message,
+    OtaAvailable,
+    RuleProblemJSON,
+    RulesDelete,
+    RulesPut,
+    RulesResult,
+    SnapshotRequest,
+    StateSnapshot,
+    encode,
+    encode_event,
+    reply_id_of,
+)
+from hub_agent.config import CloudSection
+from hub_agent.errors import HubError, ProtocolError, RuleError
+from hub_agent.model import HubEvent, JSONObject, rfc3339
+from hub_agent.runtime import Runtime
+from hub_agent.store.settings import put_setting
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+STATUS_KEY = "cloud.status"
+#: A connection that stayed up this long resets the back-off to its 1 s start.
+STABLE_AFTER = 60.0
+#: After an authentication/authorisation failure, wait about this long (jittered +-25 %) before retrying.
+AUTH_RETRY = 900.0
+#: While not provisioned (no key or certificate yet), look for the files this often.
+PROVISION_RECHECK = 60.0
+#: How long the cloud has to answer hello with welcome.
+WELCOME_TIMEOUT = 10.0
+#: How often the certificate's expiry is checked while connected.
+CERT_CHECK_INTERVAL = 12 * 3600.0
+#: The link's worst-case time to notice a dead peer (CONTRACT section 7).
+LIVENESS_BUDGET = 30.0
+#: Frames above MAX_MESSAGE_BYTES and up to this are answered with an error; bigger ones close (1009).
+TRANSPORT_MAX_SIZE = 4 * MAX_MESSAGE_BYTES
+#: Command/rule tasks running at once; more are answered `busy` rather than queued without bound.
+MAX_TASKS = 64
+#: Results that could not be sent (connection lost) and wait for the next connection.
+MAX_UNSENT = 1000
+#: Events moved from the bus subscription to the outbox per store write.
+BATCH = 1000
+#: Store writes of outbox batches in flight before the outbox writer waits for the disk.
+MAX_PENDING_WRITES = 8
+
+
+class LinkState(StrEnum):
+    """The link's state as shown by `hub-agent info` (`cloud.status` in the store)."""
+
+    CONNECTED = "connected"
+    CONNECTING = "connecting"
+    BACKOFF = "backoff"
+    AUTH_FAILED = "auth_failed"
+    DISABLED = "disabled"
+    NOT_PROVISIONED = "not_provisioned"
+
+
+class AuthFailure(HubError):
+    """The cloud refused the hub's identity, or the hub refused the cloud's: retrying soon is pointless."""
+
+
+class LinkDead(HubError):
+    """The peer stopped answering pings: the connection is half-open."""
+
+
+def pong_timeout(ping_interval: float) -> float:
+    """How long to wait for a pong, so that interval + timeout stays within the 30 s budget."""
+    return max(1.0, min(ping_interval, LIVENESS_BUDGET - ping_interval))
+
+
+def is_auth_failure(exc: BaseException) -> bool:
+    """True if `exc` (or what caused it) means the TLS identities or the hub's authorisation failed."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError | AuthFailure):
+            return True
+        if isinstance(current, ssl.SSLError) and "ALERT" in str(current.reason or "").upper():
+            # The server rejected our certificate (TLS 1.3 reports it as an alert after the handshake).
+            return True
+        if isinstance(current, InvalidStatus) and current.response.status_code in (401, 403):
+            return True
+        if (
+            isinstance(current, ConnectionClosed)
+            and current.rcvd is not None
+            and current.rcvd.code
+            in (
+                1008,
+                4401,
+                4403,
+            )
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+class CloudLink:
+    """The cloud link part: connection, outbox upload, cloud commands, rules sync, cert renewal."""
+
+    name = "cloud"
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        clock: Clock | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+        auth_retry: float = AUTH_RETRY,
+        stable_after: float = STABLE_AFTER,
+    ) -> None:
+        self.runtime = runtime
+        self.section: CloudSection | None = runtime.config.cloud
+        self.clock: Clock = clock or SystemClock()
+        self._ssl_context = ssl_context
+        self._rng = rng or random.Random()  # noqa: S311 (jitter only)
+        cap = self.section.backoff_cap if self.section else 60.0
+        self.backoff = backoff or Backoff(1.0, cap, self._rng)
+        self.auth_retry = auth_retry
+        self.stable_after = stable_after
+        self.ping_interval = self.section.ping_interval if self.section else 10.0
+        # Subscribed here, before radios start, so the outbox sees every event from the first one on.
+        self._subscription: Subscription = self._subscribe()
+        self.outbox = Outbox(runtime.db, self.section.outbox_limit if self.section else 100_000)
+        self.commands = CommandDesk(runtime.hub, runtime.db, self.clock)
+        #: Called with the body of each `ota_available` (the OTA part sets it).
+        self.ota_handler: Callable[[JSONObject], Awaitable[None] | None] | None = None
+        self.state = LinkState.CONNECTING if self.section else LinkState.DISABLED
+        self.status: JSONObject = {}
+        self.connections = 0
+        self.events_sent = 0
+        self.bad_messages = 0
+        self.bus_overflows = 0
+        self.cert_not_after: dt.datetime | None = None
+        self._ws: ClientConnection | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._unsent: deque[str] = deque(maxlen=MAX_UNSENT)
+        self._state_changed = asyncio.Event()
+        self._renewal_requested_on = -1
+        self._cert_warned: dt.date | None = None
+        self._last_logged_error: str | None = None
+
+    # --- observing ------------------------------------------------------------------------------
+
+    async def wait_for(self, *states: LinkState) -> LinkState:
+        """Wait until the link is in one of `states` (for tests, the demo and diagnostics)."""
+        while self.state not in states:
+            self._state_changed.clear()
+            await self._state_changed.wait()
+        return self.state
+
+    def _set_state(self, state: LinkState, error: str | None = None) -> None:
+        if state is self.state and error == self.status.get("last_error") and self.status:
+            return
+        self.state = state
+        self.status = {
+            "state": state.value,
+            "since": rfc3339(self.clock.time()),
+            "last_error": error,
+            "cert_not_after": _iso(self.cert_not_after),
+        }
+        self._publish_status()
+        self._state_changed.set()
+
+    def _publish_status(self) -> None:
+        self.runtime.facts["cloud"] = dict(self.status)
+        self.runtime.db.submit_nowait(put_setting(STATUS_KEY, dict(self.status)))
+
+    # --- the part -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Keep the link up until cancelled."""
+        if self.section is None:
+            self._set_state(LinkState.DISABLED)
+            await asyncio.Future()  # nothing to do until the agent stops
+            return
+        await self.outbox.load()
+        await self.commands.load()
+        self._read_certificate_expiry()
+        writer = asyncio.create_task(self._write_outbox(), name="cloud-outbox")
+        try:
+            await self._connect_forever()
+        finally:
+            writer.cancel()
+            tasks = [writer, *self._tasks]
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _subscribe(self) -> Subscription:
+        return self.runtime.bus.subscribe("cloud", maxsize=20_000, overflow=Overflow.CLOSE)
+
+    async def _write_outbox(self) -> None:
+        """Move events from the bus to the outbox, in batches, never holding up the publisher."""
+        pending: deque[asyncio.Future[None]] = deque()
+        while True:
+            try:
+                first = await self._subscription.get()
+            except SubscriptionClosed:
+                # We fell too far behind and the bus closed us: events are gone, so the cloud gets a
+                # snapshot of the state instead.
+                self.bus_overflows += 1
+                log.warning("cloud outbox fell behind the event bus; a state snapshot will follow")
+                self._subscription = self._subscribe()
+                self.outbox.need_snapshot()
+                continue
+            batch: list[HubEvent] = [first]
+            while len(batch) < BATCH and (event := self._subscription.get_nowait()) is not None:
+                batch.append(event)
+            pending.append(self.outbox.add(batch))
+            while pending and pending[0].done():
+                pending.popleft()
+            if len(pending) > MAX_PENDING_WRITES:
+                await asyncio.gather(*pending, return_exceptions=True)
+                pending.clear()
+
+    async def _connect_forever(self) -> None:
+        assert self.section is not None
+        while True:
+            context = self._context()
+            if context is None:
+                await self.clock.sleep(PROVISION_RECHECK)
+                continue
+            self._set_state(LinkState.CONNECTING, self.status.get("last_error"))
+            connected_at: float | None = None
+            try:
+                connected_at = await self._connection(context)
+                error = "the cloud closed the connection"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                connected_at = getattr(exc, "connected_at", None)
+                if is_auth_failure(exc):
+                    await self._auth_failed(exc)
+                    continue
+                error = _describe(exc)
+            finally:
+                self._ws = None
+            if connected_at is not None and self.clock.monotonic() - connected_at >= self.stable_after:
+                self.backoff.reset()
+            delay = self.backoff.next_delay()
+            self._set_state(LinkState.BACKOFF, error)
+            self._log_once(logging.WARNING, "cloud link down (%s); retrying in %.1f s", error, delay)
+            await self.clock.sleep(delay)
+
+    async def _auth_failed(self, exc: BaseException) -> None:
+        error = _describe(exc)
+        self._set_state(LinkState.AUTH_FAILED, error)
+        delay = self.auth_retry * self._rng.uniform(0.75, 1.25)
+        # Logged once per distinct error: a hub with a revoked certificate must not flood its log.
+        self._log_once(
+            logging.ERROR, "cloud refused the connection (%s); next attempt in %.0f s", error, delay
+        )
+        await self.clock.sleep(delay)
+
+    def _log_once(self, level: int, message: str, error: str, delay: float) -> None:
+        if error != self._last_logged_error:
+            self._last_logged_error = error
+            log.log(level, message, error, delay)
+        else:
+            log.debug(message, error, delay)
+
+    def _paths(self) -> tuple[Path, Path]:
+        assert self.section is not None
+        data_dir = self.runtime.config.hub.data_dir
+        return self.section.cert or data_dir / "hub.crt", self.section.key or data_dir / "hub.key"
+
+    def _context(self) -> ssl.SSLContext | None:
+        """The TLS context for the next attempt, or None (state not_provisioned) if files are missing."""
+        if self._ssl_context is not None:
+            return self._ssl_context
+        assert self.section is not None
+        cert, key = self._paths()
+        missing = [str(p) for p in (cert, key) if not p.exists()]
+        try:
+            if missing:
+                raise FileNotFoundError(f"missing {' and '.join(missing)} (run `hub-agent provision`)")
+            return pki.client_context(self.section.ca, cert, key)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            error = _describe(exc)
+            if self.state is not LinkState.NOT_PROVISIONED or self.status.get("last_error") != error:
+                log.error("cloud link not provisioned: %s", error)
+            self._set_state(LinkState.NOT_PROVISIONED, error)
+            return None
+
+    async def _connection(self, context: ssl.SSLContext) -> float | None:
+        """One connection from connect to close; returns when it was established (monotonic)."""
+        assert self.section is not None
+        connected_at: float | None = None
+        try:
+            async with connect(
+                self.section.url,
+                ssl=context,
+                ping_interval=None,  # our own keepalive below, on the injectable clock
+                max_size=TRANSPORT_MAX_SIZE,
+                open_timeout=WELCOME_TIMEOUT,
+                close_timeout=2,
+                user_agent_header=f"hub-agent/{__version__}",
+            ) as ws:
+                session = HubSession(
+                    Hello(
+                        self.runtime.hub_id,
+                        self.runtime.version,
+                        self.runtime.boot_id,
+                        self.commands.last_command_id,
+                    )
+                )
+                await ws.send(session.start())
+                session.receive(await self._within(ws.recv(), WELCOME_TIMEOUT, "welcome"))
+                connected_at = self.clock.monotonic()
+                self._ws = ws
+                self.connections += 1
+                self._last_logged_error = None
+                self._set_state(LinkState.CONNECTED)
+                log.info(
+                    "cloud link up (connection %d): cloud holds events up to seq %d, %d on disk",
+                    self.connections,
+                    session.acked_seq,
+                    self.outbox.count,
+                )
+                self.outbox.ack(session.acked_seq)
+                await self._flush_unsent(ws)
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._send_events(ws, session.acked_seq))
+                    group.create_task(self._keepalive(ws))
+                    group.create_task(self._watch_certificate(ws))
+                    await self._read(ws, session)
+                    # The cloud closed cleanly; leaving the group cancels the sender and the timers.
+                    raise ConnectionClosed(ws.protocol.close_rcvd, ws.protocol.close_sent)
+        except BaseException as exc:
+            inner = _unwrap(exc)
+            if connected_at is not None:
+                inner.connected_at = connected_at  # type: ignore[attr-defined]
+            if inner is exc:
+                raise
+            raise inner from None
+        return connected_at
+
+    async def _within(self, awaitable: Awaitable[T], seconds: float, what: str) -> T:
+        """`awaitable`'s result, or TimeoutError after `seconds` of the link's clock."""
+        task = asyncio.ensure_future(awaitable)
+        timer = asyncio.ensure_future(self.clock.sleep(seconds))
+        try:
+            await asyncio.wait((task, timer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(timer, return_exceptions=True)
+        if not task.done() or task.cancelled():
+            await asyncio.gather(task, return_exceptions=True)
+            raise TimeoutError(f"no {what} within {seconds:g} s")
+        return task.result()
+
+    # --- one connection ---------------------------------------------------------------------------
+
+    async def _read(self, ws: ClientConnection, session: HubSession) -> None:
+        async for frame in ws:
+            try:
+                message = session.receive(frame)
+            except ProtocolError as exc:
+                self.bad_messages += 1
+                code = str(getattr(exc, "code", "malformed"))
+                in_reply_to = getattr(exc, "id", None) or reply_id_of(frame)
+                log.warning("cloud sent a bad frame (connection %d): %s", self.connections, exc)
+                await self._send(ErrorMessage(code, str(exc), in_reply_to))
+                continue
+            self._dispatch(message)
+
+    def _dispatch(self, message: CloudMessage) -> None:
+        if isinstance(message, Ack):
+            self.outbox.ack(message.seq)
+        elif isinstance(message, CommandMessage):
+            self._spawn(self._command(message), busy_reply=message)
+        elif isinstance(message, RulesPut):
+            self._spawn(self._rules_put(message), busy_reply=None)
+        elif isinstance(message, RulesDelete):
+            self._spawn(self._rules_delete(message), busy_reply=None)
+        elif isinstance(message, SnapshotRequest):
+            self._spawn(self._send(self.snapshot()), busy_reply=None)
+        elif isinstance(message, OtaAvailable):
+            self._spawn(self._ota(message), busy_reply=None)
+        elif isinstance(message, Certificate):
+            self._spawn(self._install_certificate(message), busy_reply=None)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], busy_reply: CommandMessage | None) -> None:
+        if len(self._tasks) >= MAX_TASKS:
+            coro.close()
+            log.warning("cloud link: %d requests running, refusing another", len(self._tasks))
+            if busy_reply is not None:
+                refusal = ErrorMessage("busy", "the hub is running too many cloud requests", busy_reply.id)
+                task = asyncio.create_task(self._send(refusal))
+            else:
+                return
+        else:
+            task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, message: Message) -> None:
+        """Send now, or keep it for the next connection if there is none."""
+        text = encode(message)
+        ws = self._ws
+        if ws is not None:
+            try:
+                await ws.send(text)
+                return
+            except ConnectionClosed:
+                pass
+        if isinstance(message, CommandResultMessage | RulesResult | CertStatus):
+            self._unsent.append(text)
+
+    async def _flush_unsent(self, ws: ClientConnection) -> None:
+        while self._unsent:
+            await ws.send(self._unsent[0])
+            self._unsent.popleft()
+
+    async def _send_events(self, ws: ClientConnection, acked_seq: int) -> None:
+        """Resend everything after `acked_seq`, then stream new events as they become durable."""
+        cursor = acked_seq
+        while True:
+            rows = await self.outbox.read_after(cursor)
+            if not rows:
+                if self.outbox.snapshot_needed:
+                    await ws.send(encode(self.snapshot()))
+                    self.outbox.snapshot_sent()
+                rows = await self.outbox.next_rows(cursor)
+            for row in rows:
+                await ws.send(encode_event(row.seq, row.event))
+                cursor = row.seq
+            self.events_sent += len(rows)
+
+    async def _keepalive(self, ws: ClientConnection) -> None:
+        """Ping every ping_interval; no pong in time means the connection is half-open: drop it."""
+        timeout = pong_timeout(self.ping_interval)
+        while True:
+            await self.clock.sleep(self.ping_interval)
+            pong = await ws.ping()
+            try:
+                await self._within(pong, timeout, "pong")
+            except TimeoutError:
+                log.warning(
+                    "cloud link: no pong within %g s (connection %d is half-open); reconnecting",
+                    timeout,
+                    self.connections,
+                )
+                ws.transport.abort()
+                raise LinkDead(f"no pong within {timeout:g} s") from None
+
+    async def _watch_certificate(self, ws: ClientConnection) -> None:
+        while True:
+            await self._check_certificate()
+            await self.clock.sleep(CERT_CHECK_INTERVAL)
+
+    # --- requests from the cloud ---------------------------------------------------------------------
+
+    async def _command(self, message: CommandMessage) -> None:
+        result = await self.commands.handle(message)
+        await self._send(result)
+
+    async def _rules_put(self, message: RulesPut) -> None:
+        rule_id = message.rule.get("id") if isinstance(message.rule.get("id"), str) else None
+        rules = self.runtime.rules
+        if rules is None:
+            result = RulesResult(rule_id, "error", message.request_id, "rules_disabled", "rules are disabled")
+        else:
+            try:
+                stored = await rules.put_rule(message.rule)
+                result = RulesResult(str(stored.get("id", rule_id)), "ok", message.request_id)
+            except RuleError as exc:
+                problems = tuple(RuleProblemJSON(p.path, p.message) for p in exc.problems)
+                result = RulesResult(rule_id, "error", message.request_id, "invalid_rule", str(exc), problems)
+            except Exception as exc:
+                log.exception("cloud rules_put of %r failed", rule_id)
+                result = RulesResult(rule_id, "error", message.request_id, "internal", _describe(exc))
+        await self._send(result)
+
+    async def _rules_delete(self, message: RulesDelete) -> None:
+        rules = self.runtime.rules
+        if rules is None:
+            result = RulesResult(
+                message.id, "error", message.request_id, "rules_disabled", "rules are disabled"
+            )
+        else:
+            try:
+                deleted = await rules.delete_rule(message.id)
+                result = (
+                    RulesResult(message.id, "ok", message.request_id)
+                    if deleted
+                    else RulesResult(
+                        message.id, "error", message.request_id, "not_found", f"no rule {message.id!r}"
+                    )
+                )
+            except Exception as exc:
+                log.exception("cloud rules_delete of %r failed", message.id)
+                result = RulesResult(message.id, "error", message.request_id, "internal", _describe(exc))
+        await self._send(result)
+
+    def snapshot(self) -> StateSnapshot:
+        """Every device with its current state."""
+        return StateSnapshot([device.to_json() for device in self.runtime.hub.devices()])
+
+    async def _ota(self, message: OtaAvailable) -> None:
+        self.runtime.facts["ota_offer"] = message.offer
+        log.info("cloud offers an update: %s", message.offer)
+        if self.ota_handler is not None:
+            outcome = self.ota_handler(message.offer)
+            if outcome is not None:
+                await outcome
+
+    # --- the client certificate -------------------------------------------------------------------
+
+    def _read_certificate_expiry(self) -> None:
+        cert_path, _ = self._paths()
+        try:
+            self.cert_not_after = pki.load_certificate(cert_path).not_valid_after_utc
+        except pki.CertificateProblem:
+            self.cert_not_after = None
+
+    async def _check_certificate(self) -> None:
+        """Warn from 30 days before expiry and ask the cloud for a new certificate (once a connection)."""
+        self._read_certificate_expiry()
+        if self.cert_not_after is None:
+            return
+        now = dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
+        left = self.cert_not_after - now
+        if left > pki.RENEW_BEFORE:
+            return
+        if self._cert_warned != now.date():
+            self._cert_warned = now.date()
+            log.warning(
+                "hub certificate expires %s (in %d days); asking the cloud to renew it",
+                self.cert_not_after.isoformat(),
+                max(left.days, 0),
+            )
+        if self._renewal_requested_on == self.connections:
+            return
+        self._renewal_requested_on = self.connections
+        _, key_path = self._paths()
+        key = pki.load_key(key_path)
+        # The key stays: the hub id is derived from it, and a renewal must not change who the hub is.
+        await self._send(CertRenewal(pki.make_csr(key, self.runtime.hub_id), _iso(self.cert_not_after)))
+
+    async def _install_certificate(self, message: Certificate) -> None:
+        cert_path, key_path = self._paths()
+        now = dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
+        try:
+            cert = pki.check_new_certificate(message.cert, pki.load_key(key_path), self.runtime.hub_id, now)
+            if self.cert_not_after is not None and cert.not_valid_after_utc <= self.cert_not_after:
+                raise pki.CertificateProblem("the certificate does not expire later than the current one")
+            pki.write_atomically(cert_path, message.cert.encode("ascii"))
+        except (pki.CertificateProblem, OSError) as exc:
+            log.warning("cloud sent a certificate the hub cannot use: %s", exc)
+            await self._send(CertStatus("rejected", _iso(self.cert_not_after), str(exc)))
+            return
+        self.cert_not_after = cert.not_valid_after_utc
+        log.info("installed a renewed hub certificate, valid until %s", self.cert_not_after.isoformat())
+        self.status["cert_not_after"] = _iso(self.cert_not_after)
+        self._publish_status()
+        await self._send(CertStatus("installed", _iso(self.cert_not_after)))
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return None if when is None else when.isoformat().replace("+00:00", "Z")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, ssl.SSLError | OSError | WebSocketException | TimeoutError):
+        return f"{type(exc).__name__}: {text}"
+    return text
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The one interesting error out of a TaskGroup's ExceptionGroup (cancellation passes through)."""
+    while isinstance(exc, BaseExceptionGroup):
+        interesting = [e for e in exc.exceptions if not isinstance(e, asyncio.CancelledError)]
+        exc = (interesting or list(exc.exceptions))[0]
+    return exc
