@@ -69,6 +69,7 @@ class LanSection:
     host: str = "0.0.0.0"  # noqa: S104  (CONTRACT default: the phone app is on the LAN)
     port: int = 8443
     tls: bool = True
+    mdns: bool = True  # announce `_hub-agent._tcp` on the listen address's interface(s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +292,10 @@ SCHEMA: dict[str, tuple[type, dict[str, Key]]] = {
         },
     ),
     "ble": (BleSection, {"adapter": Key(_nonempty)}),
-    "lan": (LanSection, {"listen": Key(_listen, field="host"), "tls": Key(_boolean)}),
+    "lan": (
+        LanSection,
+        {"listen": Key(_listen, field="host"), "tls": Key(_boolean), "mdns": Key(_boolean)},
+    ),
     "cloud": (
         CloudSection,
         {

@@ -1,0 +1,131 @@
+"""`hub-agent token create|list|revoke --config FILE`: LAN API tokens, from a shell on the hub.
+
+Physical access to the hub is the authority here: the command opens the store file directly (SQLite
+WAL lets it do that while the agent runs) and then tells the running agent, over its control socket,
+to reload its token cache, so a revoked token stops working before this command returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+from datetime import UTC, datetime
+
+from hub_agent.config import Config, load_config
+from hub_agent.errors import HubError
+from hub_agent.lan import control
+from hub_agent.lan.tokens import clean_name, create_token, list_tokens, revoke_token, valid_id
+from hub_agent.store import STORE_FILE
+from hub_agent.store.db import connect
+
+HELP = "create, list or revoke LAN API tokens"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`create [--name N]`, `list [--json]`, `revoke ID`, each with `--config FILE`."""
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    create = actions.add_parser("create", help="print a new token (shown once)")
+    create.add_argument("--name", default="cli", help="a label for the token, e.g. the phone's name")
+    listing = actions.add_parser("list", help="list tokens (never their secrets)")
+    listing.add_argument("--json", action="store_true", help="one JSON array for machines")
+    revoke = actions.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("id", help="the token id shown by `token list`")
+    for sub in (create, listing, revoke):
+        sub.add_argument("--config", required=True, metavar="FILE", help="the TOML configuration file")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run one token action."""
+    config = load_config(args.config)
+    if args.action == "create":
+        return _create(config, args.name)
+    if args.action == "list":
+        return _list(config, args.json)
+    return _revoke(config, args.id)
+
+
+def _store(config: Config) -> sqlite3.Connection:
+    return connect(config.hub.data_dir / STORE_FILE)
+
+
+def _create(config: Config, name: str) -> int:
+    try:
+        name = clean_name(name)
+    except ValueError as exc:
+        print(f"hub-agent token: --name {exc}", file=sys.stderr)
+        return 2
+    conn = _store(config)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        new = create_token(name)(conn)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    print(new.token)
+    print(f"created token {new.info.id} ({name}); it is shown only this once", file=sys.stderr)
+    _tell_agent(config)
+    return 0
+
+
+def _list(config: Config, as_json: bool) -> int:
+    conn = _store(config)
+    try:
+        tokens = list_tokens(conn)
+    finally:
+        conn.close()
+    if as_json:
+        print(json.dumps([t.to_json() for t in tokens], indent=2))
+        return 0
+    if not tokens:
+        print("no tokens (create one with: hub-agent token create --config FILE --name NAME)")
+        return 0
+    print(f"{'ID':<14}{'CREATED':<22}{'LAST USED':<22}NAME")
+    for token in tokens:
+        print(f"{token.id:<14}{_when(token.created):<22}{_when(token.last_used):<22}{token.name}")
+    return 0
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "never"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _revoke(config: Config, token_id: str) -> int:
+    if not valid_id(token_id):
+        print(
+            f"hub-agent token: {token_id!r} is not a token id (12 hex digits, see `token list`)",
+            file=sys.stderr,
+        )
+        return 2
+    conn = _store(config)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        removed = revoke_token(token_id)(conn)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    if not removed:
+        print(f"hub-agent token: no token {token_id!r}", file=sys.stderr)
+        return 1
+    running = _tell_agent(config)
+    print(f"revoked token {token_id}" + (" (the running agent dropped it)" if running else ""))
+    return 0
+
+
+def _tell_agent(config: Config) -> bool:
+    """Ask the running agent to reload its tokens; False if it is not running."""
+    if config.lan is None:
+        return False
+    try:
+        control.call(control.socket_path(config.hub.data_dir), control.TokensChanged())
+    except control.AgentNotRunning:
+        return False
+    except HubError as exc:
+        # The change is on disk; the agent also re-reads tokens every 30 s.
+        print(f"hub-agent token: warning: could not tell the agent: {exc}", file=sys.stderr)
+        return False
+    return True

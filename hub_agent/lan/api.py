@@ -1,0 +1,562 @@
+"""The LAN API's HTTP side: the route table, its two middlewares and the JSON handlers.
+
+Rules of this file: authentication is default-deny. The auth middleware lets a request through
+without a token only if its matched route is in the table with `public=True`; every other request,
+including one for a path that does not exist, needs a valid bearer token or gets 401. Every error is
+JSON `{"error": <code>, "message": <sentence>}`; a body problem names its field. Handlers never touch
+the disk on the command path: tokens are checked against an in-memory cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from aiohttp import hdrs, web
+
+from hub_agent.errors import (
+    CommandError,
+    DeliveryFailed,
+    DeliveryTimeout,
+    InvalidCommand,
+    RadioUnavailable,
+    RuleError,
+    RuleProblem,
+    UnknownDevice,
+)
+from hub_agent.hub import COMMAND_TIMEOUT
+from hub_agent.lan import events
+from hub_agent.lan.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from hub_agent.lan.metrics import LanMetrics
+from hub_agent.lan.pairing import FailureLimiter, PairingWindow
+from hub_agent.lan.tokens import TokenCache, clean_name, create_token, revoke_token, touch_token, valid_id
+from hub_agent.model import Protocol
+from hub_agent.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+API = "/api/v1"
+#: Bodies are small JSON objects; a rule with many actions is the largest, far below this.
+MAX_BODY = 64 * 1024
+INCLUSION_MAX_SECONDS = 254  # Zigbee permit-join's ceiling; Z-Wave inclusion is shorter in practice
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: The id of the token that authenticated a request.
+TOKEN_ID = web.RequestKey("token_id", str)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One entry of the route table."""
+
+    method: str
+    path: str
+    handler: Handler
+    name: str
+    public: bool = False
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, machine code, human sentence, extra JSON fields."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
+    """A JSON error response."""
+    return web.json_response({"error": code, "message": message, **extra}, status=status)
+
+
+_COMMAND_STATUS: dict[type[CommandError], int] = {
+    UnknownDevice: 404,
+    InvalidCommand: 422,
+    DeliveryTimeout: 504,
+    RadioUnavailable: 503,
+    DeliveryFailed: 502,
+}
+
+
+def command_status(exc: CommandError) -> int:
+    """The HTTP status for a CommandError (CONTRACT section 5)."""
+    for kind, status in _COMMAND_STATUS.items():
+        if isinstance(exc, kind):
+            return status
+    return 502
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body as JSON (None if empty); ApiError 413/400 for oversized or malformed bodies."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "too_large", f"body is {request.content_length} bytes; the limit is {MAX_BODY}")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError(413, "too_large", f"body is larger than the limit of {MAX_BODY} bytes") from None
+    return parse_json_body(raw)
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """Decode a body: None if empty, else strict JSON (no NaN/Infinity); ApiError 413/400 otherwise."""
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "too_large", f"body is {len(raw)} bytes; the limit is {MAX_BODY}")
+    if not raw.strip():
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "bad_json", f"body is not UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ApiError(
+            400, "bad_json", f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
+
+
+def _invalid(field_name: str, message: str) -> ApiError:
+    return ApiError(422, "invalid_body", message, field=field_name)
+
+
+def body_object(data: Any, allowed: Iterable[str], *, required: Iterable[str] = ()) -> dict[str, Any]:
+    """Check that `data` is an object with only `allowed` keys and every `required` one."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise _invalid("$", f"body must be a JSON object, not {_json_kind(data)}")
+    allowed = list(allowed)
+    for key in data:
+        if key not in allowed:
+            raise _invalid(key, f"unknown field {key!r} (allowed: {', '.join(allowed)})")
+    for key in required:
+        if key not in data:
+            raise _invalid(key, f"field {key!r} is required")
+    return data
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return {str: "a string", list: "an array", type(None): "null"}.get(type(value), "an object")
+
+
+def _number_field(data: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _invalid(key, f"{key} must be a number, not {_json_kind(value)}")
+    if not low <= value <= high:
+        raise _invalid(key, f"{key} must be between {low:g} and {high:g}, not {value:g}")
+    return float(value)
+
+
+def bearer_token(request: web.Request, *, allow_subprotocol: bool) -> str | None:
+    """The token from `Authorization: Bearer`, or (WebSocket only) from `hub-agent.bearer.<token>`."""
+    header = request.headers.get(hdrs.AUTHORIZATION)
+    if header is not None:
+        scheme, _, token = header.strip().partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
+    if allow_subprotocol:
+        # Browsers cannot set headers on a WebSocket; they offer the token as a subprotocol instead.
+        for offered in request.headers.getall(hdrs.SEC_WEBSOCKET_PROTOCOL, ()):
+            for proto in offered.split(","):
+                proto = proto.strip()
+                if proto.startswith(events.BEARER_PREFIX):
+                    return proto[len(events.BEARER_PREFIX) :]
+    return None
+
+
+@dataclass(slots=True)
+class LanApi:
+    """The state the handlers share, and the aiohttp application built from the route table."""
+
+    runtime: Runtime
+    metrics: LanMetrics
+    tokens: TokenCache
+    pairing: PairingWindow = field(default_factory=PairingWindow)
+    limiter: FailureLimiter = field(default_factory=FailureLimiter)
+    clock: Callable[[], float] = time.monotonic
+    tls: bool = True
+    command_timeout: float = COMMAND_TIMEOUT
+    #: open event WebSockets -> the id of the token that opened each
+    websockets: dict[web.WebSocketResponse, str] = field(default_factory=dict)
+    _public: set[str] = field(default_factory=set)
+    _connections: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _assets: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+
+    def next_connection_id(self) -> int:
+        """A number for log lines about one WebSocket connection."""
+        return next(self._connections)
+
+    # --- the route table ----------------------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        """Every route the server has; the auth middleware and the tests read this table."""
+        return [
+            Route("GET", "/", self.page, "page", public=True),
+            Route("GET", "/app.js", self.page, "page_js", public=True),
+            Route("GET", "/style.css", self.page, "page_css", public=True),
+            Route("GET", f"{API}/health", self.health, "health", public=True),
+            Route("POST", f"{API}/pair", self.pair, "pair", public=True),
+            Route("GET", f"{API}/devices", self.list_devices, "devices"),
+            Route("GET", f"{API}/devices/{{id}}", self.get_device, "device"),
+            Route("POST", f"{API}/devices/{{id}}/commands", self.command, "command"),
+            Route("GET", f"{API}/rules", self.list_rules, "rules"),
+            Route("GET", f"{API}/rules/{{id}}", self.get_rule, "rule"),
+            Route("PUT", f"{API}/rules/{{id}}", self.put_rule, "rule_put"),
+            Route("DELETE", f"{API}/rules/{{id}}", self.delete_rule, "rule_delete"),
+            Route("POST", f"{API}/inclusion", self.start_inclusion, "inclusion_start"),
+            Route("DELETE", f"{API}/inclusion", self.stop_inclusion, "inclusion_stop"),
+            Route("GET", f"{API}/tokens", self.list_tokens, "tokens"),
+            Route("DELETE", f"{API}/tokens/{{id}}", self.delete_token, "token_delete"),
+            Route("GET", f"{API}/events", self.events, "events"),
+            Route("GET", "/metrics", self.metrics_text, "metrics"),
+        ]
+
+    def build_app(self) -> web.Application:
+        """The aiohttp application: middlewares, routes, security headers."""
+        app = web.Application(
+            middlewares=[self._errors_middleware, self._auth_middleware], client_max_size=MAX_BODY
+        )
+        for route in self.routes():
+            resource = app.router.add_resource(route.path, name=route.name)
+            resource.add_route(route.method, route.handler)
+            if route.public:
+                self._public.add(route.name)
+        app.on_response_prepare.append(self._headers)
+        app.on_shutdown.append(self._close_websockets)
+        self._load_assets()
+        return app
+
+    def _load_assets(self) -> None:
+        static = resources.files("hub_agent.lan") / "static"
+        for path, file, content_type in (
+            ("/", "index.html", "text/html"),
+            ("/app.js", "app.js", "text/javascript"),
+            ("/style.css", "style.css", "text/css"),
+        ):
+            self._assets[path] = ((static / file).read_bytes(), content_type)
+
+    # --- middlewares --------------------------------------------------------------------------
+
+    @web.middleware
+    async def _errors_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        route = request.match_info.route.resource
+        name = route.name if route is not None and route.name else "unmatched"
+        try:
+            response = await handler(request)
+        except ApiError as exc:
+            response = error_response(exc.status, exc.code, exc.message, **exc.extra)
+            if exc.status == 429:
+                response.headers[hdrs.RETRY_AFTER] = str(exc.extra.get("retry_after", 60))
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            code = _HTTP_CODES.get(exc.status, "http_error")
+            message = exc.reason if exc.status != 413 else f"body is larger than {MAX_BODY} bytes"
+            response = error_response(exc.status, code, f"{message} ({request.method} {request.path})")
+            if exc.status == 405:
+                response.headers[hdrs.ALLOW] = exc.headers.get(hdrs.ALLOW, "")
+        except Exception:
+            log.exception("LAN API %s %s failed", request.method, request.path)
+            response = error_response(500, "internal", "internal error; the hub's log has the details")
+        self.metrics.requests.labels(route=name, status=str(response.status)).inc()
+        return response
+
+    @web.middleware
+    async def _auth_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        resource = request.match_info.route.resource
+        if resource is not None and resource.name in self._public:
+            return await handler(request)
+        client = request.remote or "?"
+        now = self.clock()
+        is_events = resource is not None and resource.name == "events"
+        token = bearer_token(request, allow_subprotocol=is_events)
+        if not token:
+            # No guess was made, so this does not count against the client's failed attempts.
+            raise ApiError(
+                401, "unauthorized", "this endpoint needs an 'Authorization: Bearer <token>' header"
+            )
+        wait = self.limiter.retry_after(client, now)
+        if wait > 0:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many failed attempts; retry in {math.ceil(wait)} s",
+                retry_after=math.ceil(wait),
+            )
+        token_id = self.tokens.check(token)
+        if token_id is None:
+            self.limiter.failed(client, now)
+            self.metrics.auth_failures.inc()
+            log.info("LAN API: rejected a token from %s", client)
+            raise ApiError(401, "unauthorized", "the token is not valid (revoked, or never issued)")
+        if self.tokens.used(token_id, now):
+            self.runtime.db.submit_nowait(touch_token(token_id, time.time()))
+        request[TOKEN_ID] = token_id
+        return await handler(request)
+
+    async def _headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        )
+        headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
+
+    async def _close_websockets(self, app: web.Application) -> None:
+        await asyncio.gather(
+            *(ws.close(code=events.CLOSE_GOING_AWAY, message=b"hub shutting down") for ws in self.websockets)
+        )
+
+    async def close_revoked(self) -> int:
+        """Close every event WebSocket whose token is no longer valid; returns how many."""
+        revoked = [ws for ws, token_id in self.websockets.items() if token_id not in self.tokens]
+        self.metrics.ws_disconnects.labels(reason="revoked").inc(len(revoked))
+        await asyncio.gather(
+            *(ws.close(code=events.CLOSE_POLICY, message=b"token revoked") for ws in revoked)
+        )
+        return len(revoked)
+
+    # --- public handlers ----------------------------------------------------------------------
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        """The web page and its two assets (no build step; plain files in lan/static)."""
+        body, content_type = self._assets[request.path]
+        return web.Response(body=body, content_type=content_type, charset="utf-8")
+
+    async def health(self, request: web.Request) -> web.StreamResponse:
+        """`{"status": "ok", "version", "hub_id", "api", "tls"}`; needs no token."""
+        runtime = self.runtime
+        return web.json_response(
+            {
+                "status": "ok",
+                "version": runtime.version,
+                "hub_id": runtime.hub_id,
+                "api": API,
+                "tls": self.tls,
+            }
+        )
+
+    async def pair(self, request: web.Request) -> web.StreamResponse:
+        """A new token while the pairing window is open; 403 otherwise (counted as a failed attempt)."""
+        client = request.remote or "?"
+        now = self.clock()
+        wait = self.limiter.retry_after(client, now)
+        if wait > 0:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many failed attempts; retry in {math.ceil(wait)} s",
+                retry_after=math.ceil(wait),
+            )
+        if not self.pairing.is_open(now):
+            self.limiter.failed(client, now)
+            self.metrics.auth_failures.inc()
+            raise ApiError(
+                403,
+                "pairing_closed",
+                "pairing is not open: press the hub's button (or run 'hub-agent pair') and retry within 60 s",
+            )
+        data = body_object(await read_json(request), ["name"])
+        try:
+            name = clean_name(data.get("name", f"paired from {client}"))
+        except ValueError as exc:
+            raise _invalid("name", str(exc)) from None
+        new = await self.runtime.db.write(create_token(name))
+        self.tokens.add(new.info, new.token)
+        self.pairing.paired += 1
+        log.info("LAN API: paired %r from %s (token %s)", name, client, new.info.id)
+        return web.json_response({"token": new.token, **new.info.to_json()})
+
+    # --- devices and commands -----------------------------------------------------------------
+
+    async def list_devices(self, request: web.Request) -> web.StreamResponse:
+        """Every device's JSON, sorted by id."""
+        return web.json_response([d.to_json() for d in self.runtime.hub.devices()])
+
+    async def get_device(self, request: web.Request) -> web.StreamResponse:
+        """One device's JSON, or 404."""
+        device = self.runtime.hub.device(request.match_info["id"])
+        if device is None:
+            raise ApiError(404, "unknown_device", f"no device {request.match_info['id']!r}")
+        return web.json_response(device.to_json())
+
+    async def command(self, request: web.Request) -> web.StreamResponse:
+        """Send a command; answer once the radio confirmed delivery (CONTRACT section 5)."""
+        device_id = request.match_info["id"]
+        data = body_object(await read_json(request), ["command", "args"], required=["command"])
+        if not isinstance(data["command"], str):
+            raise _invalid("command", f"command must be a string, not {_json_kind(data['command'])}")
+        if "args" in data and not isinstance(data["args"], dict):
+            raise _invalid("args", f"args must be an object, not {_json_kind(data['args'])}")
+        started = time.perf_counter()
+        try:
+            result = await self.runtime.hub.execute(
+                device_id, data["command"], data.get("args"), timeout=self.command_timeout
+            )
+        except CommandError as exc:
+            self.metrics.command_seconds.labels(result="error").observe(time.perf_counter() - started)
+            extra = {"field": "command"} if isinstance(exc, InvalidCommand) else {}
+            raise ApiError(command_status(exc), exc.code, str(exc), **extra) from None
+        self.metrics.command_seconds.labels(result="ok").observe(time.perf_counter() - started)
+        return web.json_response(result.to_json())
+
+    # --- inclusion ----------------------------------------------------------------------------
+
+    def _protocol(self, value: Any) -> Protocol:
+        choices = ", ".join(p.value for p in Protocol)
+        if not isinstance(value, str):
+            raise _invalid("protocol", f"protocol must be one of {choices}, not {_json_kind(value)}")
+        try:
+            return Protocol(value)
+        except ValueError:
+            raise _invalid("protocol", f"protocol must be one of {choices}, not {value!r}") from None
+
+    async def start_inclusion(self, request: web.Request) -> web.StreamResponse:
+        """Let devices join one radio for `seconds` (default 60)."""
+        data = body_object(await read_json(request), ["protocol", "seconds"], required=["protocol"])
+        protocol = self._protocol(data["protocol"])
+        seconds = _number_field(data, "seconds", 60, 1, INCLUSION_MAX_SECONDS)
+        await self._set_inclusion(protocol, seconds)
+        return web.json_response({"status": "ok", "protocol": protocol.value, "seconds": seconds})
+
+    async def stop_inclusion(self, request: web.Request) -> web.StreamResponse:
+        """Stop inclusion on one radio, or on every running radio when no protocol is given."""
+        data = body_object(await read_json(request), ["protocol"])
+        if "protocol" in data:
+            protocols = [self._protocol(data["protocol"])]
+        else:
+            protocols = [p for p in self.runtime.hub.radios if self._running(p)]
+        for protocol in protocols:
+            await self._set_inclusion(protocol, 0)
+        return web.json_response({"status": "ok", "protocols": [p.value for p in protocols]})
+
+    def _running(self, protocol: Protocol) -> bool:
+        try:
+            self.runtime.hub.radio_for(protocol)
+        except RadioUnavailable:
+            return False
+        return True
+
+    async def _set_inclusion(self, protocol: Protocol, seconds: float) -> None:
+        try:
+            await self.runtime.hub.set_inclusion(protocol, seconds)
+        except CommandError as exc:
+            raise ApiError(command_status(exc), exc.code, str(exc)) from None
+        except NotImplementedError as exc:
+            raise ApiError(501, "not_supported", str(exc) or f"{protocol.value} has no inclusion") from None
+
+    # --- rules --------------------------------------------------------------------------------
+
+    def _rules(self) -> Any:
+        rules = self.runtime.rules
+        if rules is None:
+            raise ApiError(503, "rules_unavailable", "the rules engine is not running on this hub")
+        return rules
+
+    async def list_rules(self, request: web.Request) -> web.StreamResponse:
+        """Every rule with its runtime fields (`last_fired`, `last_error`)."""
+        return web.json_response(self._rules().list_rules())
+
+    async def get_rule(self, request: web.Request) -> web.StreamResponse:
+        """One rule, or 404."""
+        rule_id = request.match_info["id"]
+        rule = self._rules().get_rule(rule_id)
+        if rule is None:
+            raise ApiError(404, "unknown_rule", f"no rule {rule_id!r}")
+        return web.json_response(rule)
+
+    async def put_rule(self, request: web.Request) -> web.StreamResponse:
+        """Create or replace a rule; 422 listing every problem the validator found."""
+        rules = self._rules()
+        rule_id = request.match_info["id"]
+        data = await read_json(request)
+        if not isinstance(data, dict):
+            raise _invalid("$", f"body must be a rule object, not {_json_kind(data)}")
+        if "id" in data and data["id"] != rule_id:
+            problem = RuleProblem("$.id", f"id {data['id']!r} does not match the URL's {rule_id!r}")
+            raise ApiError(422, "invalid_rule", str(problem), problems=[_problem_json(problem)], field="id")
+        try:
+            stored = await rules.put_rule({**data, "id": rule_id})
+        except RuleError as exc:
+            problems = [_problem_json(p) for p in exc.problems]
+            field_name = exc.problems[0].path if exc.problems else "$"
+            raise ApiError(422, "invalid_rule", str(exc), problems=problems, field=field_name) from None
+        return web.json_response(stored)
+
+    async def delete_rule(self, request: web.Request) -> web.StreamResponse:
+        """Delete a rule and its pending actions, or 404."""
+        rule_id = request.match_info["id"]
+        if not await self._rules().delete_rule(rule_id):
+            raise ApiError(404, "unknown_rule", f"no rule {rule_id!r}")
+        return web.json_response({"status": "ok", "id": rule_id})
+
+    # --- tokens (an extension: revoke from the app without a shell on the hub) ----------------------
+
+    async def list_tokens(self, request: web.Request) -> web.StreamResponse:
+        """Every token's id, name, created and last_used (never the secret)."""
+        from hub_agent.lan.tokens import list_tokens
+
+        infos = await self.runtime.db.read(list_tokens)
+        return web.json_response([i.to_json() for i in infos])
+
+    async def delete_token(self, request: web.Request) -> web.StreamResponse:
+        """Revoke a token; it stops working at once, also for open WebSockets' next connection."""
+        token_id = request.match_info["id"]
+        if not valid_id(token_id) or not await self.runtime.db.write(revoke_token(token_id)):
+            raise ApiError(404, "unknown_token", f"no token {token_id!r}")
+        self.tokens.discard(token_id)
+        await self.close_revoked()
+        log.info("LAN API: token %s revoked by token %s", token_id, request.get(TOKEN_ID))
+        return web.json_response({"status": "ok", "id": token_id})
+
+    # --- events and metrics -------------------------------------------------------------------
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """The events WebSocket."""
+        return await events.serve_events(self, request)
+
+    async def metrics_text(self, request: web.Request) -> web.StreamResponse:
+        """Prometheus text format."""
+        response = web.Response(body=self.metrics.render())
+        response.headers[hdrs.CONTENT_TYPE] = METRICS_CONTENT_TYPE
+        return response
+
+
+def _problem_json(problem: RuleProblem) -> dict[str, str]:
+    return {"path": problem.path, "message": problem.message}

@@ -1,0 +1,121 @@
+"""The events WebSocket (`GET /api/v1/events`): every hub event as one JSON text message.
+
+Rules of this file: a client can only ever slow itself down. Each client has its own bounded bus
+subscription (Overflow.CLOSE), so the bus never waits for it. A client that cannot keep up (its bus
+queue overflows, the socket's write buffer passes WRITE_BUFFER_LIMIT, or one send stalls longer than
+SEND_TIMEOUT) is disconnected with close code 1013 ("try again later") and resynchronises by
+reconnecting and re-reading `GET /api/v1/devices`. If even the close frame cannot be written in time,
+the TCP connection is aborted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import WSMsgType, web
+
+from hub_agent.bus import Overflow, Subscription, SubscriptionClosed
+
+if TYPE_CHECKING:
+    from hub_agent.lan.api import LanApi
+
+log = logging.getLogger(__name__)
+
+#: Subprotocol the server selects; browsers offer it next to `hub-agent.bearer.<token>`.
+SUBPROTOCOL = "hub-agent"
+BEARER_PREFIX = "hub-agent.bearer."
+QUEUE_SIZE = 256
+WRITE_BUFFER_LIMIT = 256 * 1024
+SEND_TIMEOUT = 5.0
+CLOSE_TIMEOUT = 1.0
+HEARTBEAT = 30.0
+CLOSE_TOO_SLOW = 1013
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+
+
+async def serve_events(api: LanApi, request: web.Request) -> web.StreamResponse:
+    """Upgrade to a WebSocket and stream events until either side closes."""
+    from hub_agent.lan.api import TOKEN_ID  # api imports this module
+
+    ws = web.WebSocketResponse(
+        protocols=(SUBPROTOCOL,), heartbeat=HEARTBEAT, max_msg_size=4096, timeout=CLOSE_TIMEOUT
+    )
+    await ws.prepare(request)
+    conn = api.next_connection_id()
+    subscription = api.runtime.bus.subscribe(f"lan-ws-{conn}", QUEUE_SIZE, Overflow.CLOSE)
+    api.websockets[ws] = request[TOKEN_ID]
+    api.metrics.ws_clients.inc()
+    log.debug("ws %d: connected from %s", conn, request.remote)
+    sender = asyncio.create_task(_send_events(api, ws, subscription, conn), name=f"lan-ws-{conn}-send")
+    try:
+        async for message in ws:
+            # Clients have nothing to say; reading keeps pings, pongs and close frames flowing.
+            if message.type is WSMsgType.ERROR:
+                break
+    finally:
+        # Closing the subscription ends the sender, unless it is mid-way through a close handshake,
+        # which is bounded by CLOSE_TIMEOUT; let that finish so the client sees the close code.
+        subscription.close()
+        await asyncio.wait({sender}, timeout=CLOSE_TIMEOUT + 0.5)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        api.websockets.pop(ws, None)
+        api.metrics.ws_clients.dec()
+        if not ws.closed:
+            await _close(ws, CLOSE_GOING_AWAY, "bye", conn)
+        log.debug("ws %d: gone (close code %s)", conn, ws.close_code)
+    return ws
+
+
+async def _send_events(api: LanApi, ws: web.WebSocketResponse, subscription: Subscription, conn: int) -> None:
+    transport = api_transport(ws)
+    while True:
+        try:
+            event = await subscription.get()
+        except SubscriptionClosed:
+            if subscription.overflowed:
+                await _too_slow(api, ws, conn, f"event queue overflowed ({QUEUE_SIZE} events)")
+            return
+        if transport is not None and transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
+            await _too_slow(api, ws, conn, f"more than {WRITE_BUFFER_LIMIT} bytes unsent")
+            return
+        text = json.dumps(event.to_json(), separators=(",", ":"))
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await ws.send_str(text)
+        except TimeoutError:
+            await _too_slow(api, ws, conn, f"a send stalled for {SEND_TIMEOUT:g} s")
+            return
+        except ConnectionError:
+            return
+
+
+def api_transport(ws: web.WebSocketResponse) -> asyncio.Transport | None:
+    """The connection's transport, to read how much is still unsent."""
+    writer = ws._writer  # aiohttp keeps it private; it is the only way to see the send buffer
+    transport = getattr(writer, "transport", None)
+    return transport if isinstance(transport, asyncio.Transport) else None
+
+
+async def _too_slow(api: LanApi, ws: web.WebSocketResponse, conn: int, why: str) -> None:
+    log.warning("ws %d: client too slow (%s); disconnecting it", conn, why)
+    api.metrics.ws_disconnects.labels(reason="too_slow").inc()
+    await _close(ws, CLOSE_TOO_SLOW, "too slow; reconnect and reload the device list", conn)
+
+
+async def _close(ws: web.WebSocketResponse, code: int, reason: str, conn: int) -> None:
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await ws.close(code=code, message=reason.encode("utf-8"))
+    except (TimeoutError, ConnectionError):
+        # The peer does not even take the close frame: drop the TCP connection.
+        log.debug("ws %d: close handshake did not finish; aborting the connection", conn)
+        transport = api_transport(ws)
+        if transport is not None:
+            transport.abort()

@@ -1,0 +1,164 @@
+"""`LanServer`: the supervised part that serves the LAN API until cancelled, then closes cleanly.
+
+Start order: certificate (first start makes it), token cache from the store, HTTP(S) listener,
+control socket, `started` set, then mDNS (announcing takes about a second of probing and must not
+delay local control). Stop order is the reverse; open WebSockets get close code 1001.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from hub_agent.config import LanSection
+from hub_agent.errors import HubError
+from hub_agent.lan import control, tls
+from hub_agent.lan.api import API, LanApi
+from hub_agent.lan.control import ControlServer, PairRequest, Request, TokensChanged
+from hub_agent.lan.mdns import Advertisement, Advertiser
+from hub_agent.lan.metrics import LanMetrics
+from hub_agent.lan.pairing import FailureLimiter, PairingWindow
+from hub_agent.lan.tokens import TokenCache, load_hashes
+from hub_agent.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+#: Safety net for token changes made behind the agent's back (the CLI also pokes the control socket).
+TOKEN_RELOAD_INTERVAL = 30.0
+SHUTDOWN_TIMEOUT = 2.0
+
+
+class LanServer:
+    """The LAN API as a Part: HTTPS + WebSocket, pairing, tokens, mDNS, metrics."""
+
+    name = "lan"
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        limiter: FailureLimiter | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.section = runtime.config.lan or LanSection()
+        self.data_dir = runtime.config.hub.data_dir
+        self.started = asyncio.Event()
+        self.bound_port: int | None = None
+        self.url: str | None = None
+        self.fingerprint: str | None = None
+        self.certificate: tls.Certificate | None = None
+        self.tokens = TokenCache()
+        self.pairing = PairingWindow()
+        self.clock = clock
+        self.metrics = LanMetrics(runtime.hub)
+        self.api = LanApi(
+            runtime=runtime,
+            metrics=self.metrics,
+            tokens=self.tokens,
+            pairing=self.pairing,
+            limiter=limiter if limiter is not None else FailureLimiter(),
+            clock=clock,
+            tls=self.section.tls,
+        )
+        self.advertiser: Advertiser | None = None
+        self.control_path = control.socket_path(self.data_dir)
+
+    async def run(self) -> None:
+        """Serve until cancelled."""
+        section = self.section
+        context: ssl.SSLContext | None = None
+        if section.tls:
+            self.certificate = await asyncio.to_thread(
+                tls.ensure_certificate, self.data_dir, self.runtime.hub_id
+            )
+            self.fingerprint = self.certificate.fingerprint
+            context = tls.server_context(self.certificate)
+        await self.reload_tokens()
+        runner = web.AppRunner(
+            self.api.build_app(), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
+        )
+        await runner.setup()
+        control_server = ControlServer(self.control_path, self._control)
+        try:
+            site = web.TCPSite(runner, section.host, section.port, ssl_context=context, backlog=256)
+            await site.start()
+            self.bound_port = int(runner.addresses[0][1])
+            self.url = self._url(self.bound_port)
+            await control_server.start()
+            self.runtime.facts["lan_url"] = self.url
+            self.runtime.facts["lan_fingerprint"] = self.fingerprint
+            log.info("LAN API listening on %s (TLS fingerprint %s)", self.url, self.fingerprint or "none")
+            self.started.set()
+            if section.mdns:
+                await self._announce(self.bound_port)
+            while True:
+                await asyncio.sleep(TOKEN_RELOAD_INTERVAL)
+                await self.reload_tokens()
+        finally:
+            self.started.clear()
+            if self.advertiser is not None:
+                with contextlib.suppress(Exception):
+                    await self.advertiser.close()
+                self.advertiser = None
+            await control_server.close()
+            await runner.cleanup()
+            self.runtime.facts.pop("lan_url", None)
+
+    def _url(self, port: int) -> str:
+        host = self.section.host
+        if host in ("0.0.0.0", ""):  # noqa: S104  (comparing, not binding)
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{'https' if self.section.tls else 'http'}://{host}:{port}/"
+
+    async def _announce(self, port: int) -> None:
+        advertiser = Advertiser(
+            Advertisement(
+                hub_id=self.runtime.hub_id,
+                version=self.runtime.version,
+                port=port,
+                api=API,
+                fingerprint=self.fingerprint,
+                tls=self.section.tls,
+            ),
+            self.section.host,
+        )
+        try:
+            await advertiser.start()
+        except (OSError, HubError, RuntimeError) as exc:
+            # No multicast on this network is no reason to stop local control; the app can be
+            # pointed at the address by hand.
+            log.warning("mDNS: cannot announce the LAN API: %s", exc)
+            return
+        self.advertiser = advertiser
+
+    async def reload_tokens(self) -> int:
+        """Re-read the token table; revoked tokens stop working and their WebSockets close."""
+        rows = await self.runtime.db.read(load_hashes)
+        self.tokens.replace(rows)
+        await self.api.close_revoked()
+        return len(rows)
+
+    async def _control(self, request: Request) -> dict[str, Any]:
+        if isinstance(request, PairRequest):
+            seconds = self.pairing.open(request.seconds, self.clock())
+            if seconds:
+                log.info("pairing open for %g s", seconds)
+            else:
+                log.info("pairing closed")
+            return {"ok": True, "seconds": seconds}
+        if isinstance(request, TokensChanged):
+            count = await self.reload_tokens()
+            return {"ok": True, "tokens": count}
+        raise HubError(f"unsupported control request {request!r}")
