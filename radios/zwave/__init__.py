@@ -1,0 +1,1 @@
+"""Our own Z-Wave Serial API host stack (INS12350) over pyserial."""

@@ -1,0 +1,155 @@
+"""Moving command class bytes: SendData (+ callback), SendDataAbort, ApplicationCommandHandler."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import IntEnum, IntFlag
+from typing import ClassVar, Self
+
+from hub_agent.errors import ProtocolError
+from radios.zwave.frame import FrameType
+from radios.zwave.messages.base import FunctionId, Message, Request, incoming, need, outgoing
+
+
+class TransmitOptions(IntFlag):
+    """SendData TxOptions."""
+
+    ACK = 0x01
+    LOW_POWER = 0x02
+    AUTO_ROUTE = 0x04
+    NO_ROUTE = 0x10
+    EXPLORE = 0x20
+
+    @classmethod
+    def default(cls) -> TransmitOptions:
+        """What a hub normally wants: acknowledged, auto-routed, explorer frames allowed."""
+        return cls.ACK | cls.AUTO_ROUTE | cls.EXPLORE
+
+
+class TransmitStatus(IntEnum):
+    """SendData callback TxStatus."""
+
+    OK = 0x00
+    NO_ACK = 0x01
+    FAIL = 0x02
+    ROUTING_NOT_IDLE = 0x03
+    NO_ROUTE = 0x04
+    VERIFIED = 0x05
+
+
+@outgoing
+@dataclass(frozen=True, slots=True)
+class SendDataRequest(Request):
+    """Send command class bytes to a node; the callback says whether the node acknowledged them."""
+
+    function: ClassVar[FunctionId] = FunctionId.SEND_DATA
+    expects_response: ClassVar[bool] = True
+    node_id: int
+    data: bytes
+    options: TransmitOptions = TransmitOptions.ACK | TransmitOptions.AUTO_ROUTE | TransmitOptions.EXPLORE
+    session_id: int = 0
+
+    @property
+    def wants_callback(self) -> bool:
+        return True
+
+    @property
+    def callback_id(self) -> int | None:
+        return self.session_id or None
+
+    def with_callback_id(self, callback_id: int) -> Self:
+        return dataclasses.replace(self, session_id=callback_id)
+
+    def to_payload(self) -> bytes:
+        return bytes((self.node_id, len(self.data))) + self.data + bytes((int(self.options), self.session_id))
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> Self:
+        need(payload, 2, "SendData request")
+        length = payload[1]
+        need(payload, 4 + length, "SendData request")
+        return cls(
+            payload[0],
+            payload[2 : 2 + length],
+            TransmitOptions(payload[2 + length]),
+            payload[3 + length],
+        )
+
+
+@incoming
+@dataclass(frozen=True, slots=True)
+class SendDataResponse(Message):
+    """Whether the controller queued the SendData."""
+
+    function: ClassVar[FunctionId] = FunctionId.SEND_DATA
+    frame_type: ClassVar[FrameType] = FrameType.RESPONSE
+    accepted: bool
+
+    def to_payload(self) -> bytes:
+        return bytes((int(self.accepted),))
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> Self:
+        need(payload, 1, "SendData response")
+        return cls(payload[0] != 0)
+
+
+@incoming
+@dataclass(frozen=True, slots=True)
+class SendDataCallback(Message):
+    """The outcome of a SendData: TxStatus and (700+ series) the transmit time in ticks."""
+
+    function: ClassVar[FunctionId] = FunctionId.SEND_DATA
+    session_id: int
+    status: TransmitStatus
+    tx_ticks: int = 0
+
+    def to_payload(self) -> bytes:
+        return bytes((self.session_id, self.status)) + self.tx_ticks.to_bytes(2, "big")
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> Self:
+        need(payload, 2, "SendData callback")
+        try:
+            status = TransmitStatus(payload[1])
+        except ValueError:
+            raise ProtocolError(f"SendData callback: unknown TxStatus 0x{payload[1]:02x}") from None
+        ticks = int.from_bytes(payload[2:4], "big") if len(payload) >= 4 else 0
+        return cls(payload[0], status, ticks)
+
+
+@outgoing
+@dataclass(frozen=True, slots=True)
+class SendDataAbortRequest(Request):
+    """Abort the SendData in progress (the controller then sends its callback with a failure)."""
+
+    function: ClassVar[FunctionId] = FunctionId.SEND_DATA_ABORT
+
+
+@incoming
+@dataclass(frozen=True, slots=True)
+class ApplicationCommandHandler(Message):
+    """Unsolicited: a node sent command class bytes to us."""
+
+    function: ClassVar[FunctionId] = FunctionId.APPLICATION_COMMAND_HANDLER
+    status: int
+    node_id: int
+    data: bytes
+    rssi: int | None = None
+
+    def to_payload(self) -> bytes:
+        tail = b"" if self.rssi is None else bytes((self.rssi & 0xFF,))
+        return bytes((self.status, self.node_id, len(self.data))) + self.data + tail
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> Self:
+        need(payload, 3, "ApplicationCommandHandler")
+        length = payload[2]
+        need(payload, 3 + length, "ApplicationCommandHandler command")
+        if length == 0:
+            raise ProtocolError("ApplicationCommandHandler: empty command")
+        rssi = payload[3 + length] if len(payload) > 3 + length else None
+        if rssi is not None and rssi > 127:
+            rssi -= 256
+        return cls(payload[0], payload[1], payload[3 : 3 + length], rssi)

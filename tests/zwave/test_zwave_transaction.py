@@ -1,0 +1,184 @@
+"""The pure transaction machine: every input in every phase."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from radios.zwave import transaction as tx
+from radios.zwave.frame import Frame, FrameType
+
+SEND_DATA = Frame(FrameType.REQUEST, 0x13, bytes.fromhex("02032501ff2507"))
+RESPONSE_OK = Frame(FrameType.RESPONSE, 0x13, b"\x01")
+RESPONSE_REFUSED = Frame(FrameType.RESPONSE, 0x13, b"\x00")
+CALLBACK = Frame(FrameType.REQUEST, 0x13, b"\x07\x00\x00\x01")
+OTHER_CALLBACK = Frame(FrameType.REQUEST, 0x13, b"\x08\x00\x00\x01")
+REPORT = Frame(FrameType.REQUEST, 0x04, b"\x00\x02\x03\x25\x03\xff")
+TIMEOUTS = tx.Timeouts(ack=1.6, response=10.0, callback=65.0)
+
+WITH_CALLBACK = tx.Request(SEND_DATA, expects_response=True, callback_id=7)
+RESPONSE_ONLY = tx.Request(Frame(FrameType.REQUEST, 0x15), expects_response=True)
+ACK_ONLY = tx.Request(Frame(FrameType.REQUEST, 0x16), expects_response=False)
+
+
+def run(request: tx.Request, *inputs: tx.Input) -> tuple[tx.State, list[list[tx.Action]]]:
+    state, first = tx.start(request, TIMEOUTS)
+    log = [first]
+    for event in inputs:
+        state, actions = tx.step(state, event)
+        log.append(actions)
+    return state, log
+
+
+def test_happy_path_send_ack_response_callback() -> None:
+    state, log = run(WITH_CALLBACK, tx.AckIn(), tx.FrameIn(RESPONSE_OK), tx.FrameIn(CALLBACK))
+    assert log[0] == [tx.Write(SEND_DATA), tx.SetTimer(1.6)]
+    assert log[1] == [tx.SetTimer(10.0)]
+    assert log[2] == [tx.SetTimer(65.0)]
+    assert log[3] == [tx.CancelTimer(), tx.Finished()]
+    assert state.phase is tx.Phase.DONE
+    assert (state.response, state.callback, state.attempts) == (RESPONSE_OK, CALLBACK, 1)
+
+
+def test_response_only_and_ack_only_requests() -> None:
+    state, log = run(RESPONSE_ONLY, tx.AckIn(), tx.FrameIn(Frame(FrameType.RESPONSE, 0x15, b"x")))
+    assert state.phase is tx.Phase.DONE and log[-1] == [tx.CancelTimer(), tx.Finished()]
+    state, log = run(ACK_ONLY, tx.AckIn())
+    assert state.phase is tx.Phase.DONE and log[-1] == [tx.CancelTimer(), tx.Finished()]
+
+
+def test_refused_request_gets_no_callback_wait() -> None:
+    state, _ = run(WITH_CALLBACK, tx.AckIn(), tx.FrameIn(RESPONSE_REFUSED))
+    assert state.phase is tx.Phase.DONE
+    assert state.callback is None and state.response == RESPONSE_REFUSED
+
+
+def test_zero_is_accepted_requests_wait_for_callback_on_zero() -> None:
+    request = tx.Request(
+        Frame(FrameType.REQUEST, 0x61, b"\x05\x07"),
+        expects_response=True,
+        callback_id=7,
+        zero_is_accepted=True,
+    )
+    state, _ = run(request, tx.AckIn(), tx.FrameIn(Frame(FrameType.RESPONSE, 0x61, b"\x00")))
+    assert state.phase is tx.Phase.WAIT_CALLBACK
+    state, _ = run(request, tx.AckIn(), tx.FrameIn(Frame(FrameType.RESPONSE, 0x61, b"\x08")))
+    assert state.phase is tx.Phase.DONE
+
+
+@pytest.mark.parametrize(
+    ("bad", "failure"),
+    [(tx.NakIn(), tx.Failure.NAK), (tx.CanIn(), tx.Failure.CAN), (tx.TimerFired(), tx.Failure.NO_ACK)],
+)
+def test_retransmits_with_backoff_then_fails_after_three_attempts(bad: tx.Input, failure: tx.Failure) -> None:
+    state, log = run(WITH_CALLBACK, bad, tx.TimerFired(), bad, tx.TimerFired(), bad)
+    # attempt 1 fails -> wait 100 ms; attempt 2 fails -> wait 1100 ms; attempt 3 fails -> give up.
+    assert log[1] == [tx.SetTimer(pytest.approx(0.1))]
+    assert log[2] == [tx.Write(SEND_DATA), tx.SetTimer(1.6)]
+    assert log[3] == [tx.SetTimer(pytest.approx(1.1))]
+    assert log[4] == [tx.Write(SEND_DATA), tx.SetTimer(1.6)]
+    assert log[5] == [tx.CancelTimer(), tx.Finished()]
+    assert state.phase is tx.Phase.FAILED and state.failure is failure and state.attempts == 3
+
+
+def test_retry_then_success() -> None:
+    state, _ = run(WITH_CALLBACK, tx.NakIn(), tx.TimerFired(), tx.AckIn(), tx.FrameIn(RESPONSE_OK))
+    assert state.phase is tx.Phase.WAIT_CALLBACK and state.attempts == 2
+
+
+def test_response_while_waiting_for_ack_counts_as_ack() -> None:
+    state, log = run(WITH_CALLBACK, tx.FrameIn(RESPONSE_OK), tx.FrameIn(CALLBACK))
+    assert log[1] == [tx.SetTimer(65.0)]
+    assert state.phase is tx.Phase.DONE
+
+
+@pytest.mark.parametrize(
+    ("inputs", "failure"),
+    [
+        ((tx.AckIn(), tx.TimerFired()), tx.Failure.NO_RESPONSE),
+        ((tx.AckIn(), tx.FrameIn(RESPONSE_OK), tx.TimerFired()), tx.Failure.NO_CALLBACK),
+    ],
+)
+def test_response_and_callback_timeouts_fail_without_retransmission(
+    inputs: tuple[tx.Input, ...], failure: tx.Failure
+) -> None:
+    state, log = run(WITH_CALLBACK, *inputs)
+    assert state.phase is tx.Phase.FAILED and state.failure is failure
+    assert log[-1] == [tx.CancelTimer(), tx.Finished()]
+    assert state.attempts == 1
+
+
+def test_unrelated_frames_are_unsolicited_in_every_phase() -> None:
+    for prefix in [(), (tx.AckIn(),), (tx.AckIn(), tx.FrameIn(RESPONSE_OK))]:
+        state, log = run(WITH_CALLBACK, *prefix, tx.FrameIn(REPORT), tx.FrameIn(OTHER_CALLBACK))
+        assert log[-2] == [tx.Unsolicited(REPORT)]
+        assert log[-1] == [tx.Unsolicited(OTHER_CALLBACK)]
+        assert not state.finished
+
+
+def test_callback_before_response_is_not_taken_as_callback() -> None:
+    state, log = run(WITH_CALLBACK, tx.AckIn(), tx.FrameIn(CALLBACK))
+    assert log[-1] == [tx.Unsolicited(CALLBACK)]
+    assert state.phase is tx.Phase.WAIT_RESPONSE
+
+
+def test_stray_control_bytes_outside_wait_ack_are_ignored() -> None:
+    state, log = run(WITH_CALLBACK, tx.AckIn(), tx.AckIn(), tx.NakIn(), tx.CanIn())
+    assert log[2:] == [[], [], []]
+    assert state.phase is tx.Phase.WAIT_RESPONSE
+
+
+def test_finished_machine_ignores_everything_but_passes_frames_on() -> None:
+    state, _ = run(ACK_ONLY, tx.AckIn())
+    for event in (tx.AckIn(), tx.NakIn(), tx.CanIn(), tx.TimerFired(), tx.Begin()):
+        assert tx.step(state, event) == (state, [])
+    assert tx.step(state, tx.FrameIn(REPORT)) == (state, [tx.Unsolicited(REPORT)])
+
+
+def test_begin_twice_does_nothing() -> None:
+    state, _ = tx.start(ACK_ONLY)
+    assert tx.step(state, tx.Begin()) == (state, [])
+
+
+def test_callback_ids_wrap_and_skip_zero() -> None:
+    assert tx.next_callback_id(0) == 1
+    assert tx.next_callback_id(254) == 255
+    assert tx.next_callback_id(255) == 1
+    seen = set()
+    current = 0
+    for _ in range(600):
+        current = tx.next_callback_id(current)
+        seen.add(current)
+    assert seen == set(range(1, 256))
+
+
+inputs = st.one_of(
+    st.just(tx.AckIn()),
+    st.just(tx.NakIn()),
+    st.just(tx.CanIn()),
+    st.just(tx.TimerFired()),
+    st.sampled_from(
+        [tx.FrameIn(f) for f in (RESPONSE_OK, RESPONSE_REFUSED, CALLBACK, OTHER_CALLBACK, REPORT)]
+    ),
+)
+
+
+@given(st.lists(inputs, max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_property_machine_invariants(events: list[tx.Input]) -> None:
+    state, _ = tx.start(WITH_CALLBACK)
+    for event in events:
+        before = state
+        state, actions = tx.step(state, event)
+        assert state.attempts <= tx.MAX_ATTEMPTS
+        writes = [a for a in actions if isinstance(a, tx.Write)]
+        assert len(writes) <= 1
+        if writes:
+            assert before.phase is tx.Phase.WAIT_RETRY
+        if any(isinstance(a, tx.Finished) for a in actions):
+            assert state.finished and not before.finished
+        if state.phase is tx.Phase.DONE:
+            assert state.response is not None
+        if isinstance(event, tx.FrameIn) and event.frame is REPORT:
+            assert actions == [tx.Unsolicited(REPORT)]
