@@ -210,7 +210,11 @@ class DevRelay:
         log.info("dev relay listening on %s", self.url)
 
     async def stop(self) -> None:
-        """Close every connection (going away) and stop listening."""
+        """Acknowledge what was received, close every connection (going away) and stop listening."""
+        if self.auto_ack:
+            for hub in list(self.hubs.values()):
+                self._flush_ack(hub)
+            await asyncio.gather(*self._background, return_exceptions=True)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

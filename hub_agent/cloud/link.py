@@ -103,6 +103,10 @@ class AuthFailure(HubError):
     """The cloud refused the hub's identity, or the hub refused the cloud's: retrying soon is pointless."""
 
 
+class CloudClosed(HubError):
+    """The cloud closed the connection normally (e.g. going away for a restart)."""
+
+
 class LinkDead(HubError):
     """The peer stopped answering pings: the connection is half-open."""
 
@@ -281,6 +285,7 @@ class CloudLink:
                     await self._auth_failed(exc)
                     continue
                 error = _describe(exc)
+                log.debug("cloud connection ended", exc_info=True)
             finally:
                 self._ws = None
             if connected_at is not None and self.clock.monotonic() - connected_at >= self.stable_after:
@@ -373,7 +378,8 @@ class CloudLink:
                     group.create_task(self._watch_certificate(ws))
                     await self._read(ws, session)
                     # The cloud closed cleanly; leaving the group cancels the sender and the timers.
-                    raise ConnectionClosed(ws.protocol.close_rcvd, ws.protocol.close_sent)
+                    reason = f" {ws.close_reason}" if ws.close_reason else ""
+                    raise CloudClosed(f"the cloud closed the connection ({ws.close_code}{reason})")
         except BaseException as exc:
             inner = _unwrap(exc)
             if connected_at is not None:

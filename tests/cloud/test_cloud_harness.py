@@ -97,6 +97,7 @@ async def build_agent(
     backoff: Backoff | None = None,
     devices: bool = True,
     auth_retry: float = 900.0,
+    radio_class: type[SimRadio] = SimRadio,
 ) -> Agent:
     """Build the agent core (store, bus, hub, simulated radio, cloud link); the link is not started."""
     db = Database(config.hub.data_dir / STORE_FILE)
@@ -113,7 +114,7 @@ async def build_agent(
         rules=rules,
     )
     link = CloudLink(runtime, clock=clock or ScaledClock(), backoff=backoff, auth_retry=auth_retry)
-    radio = SimRadio(Protocol.ZWAVE, RadioContext(config.hub.data_dir, hub.ingest))
+    radio = radio_class(Protocol.ZWAVE, RadioContext(config.hub.data_dir, hub.ingest))
     hub.radios[Protocol.ZWAVE] = radio
     await radio.start()
     if devices:

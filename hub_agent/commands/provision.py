@@ -1,0 +1,34 @@
+"""`hub-agent provision --config FILE`: create the hub key (if missing), print a CSR for the cloud CA."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hub_agent import identity
+from hub_agent.cloud.pki import make_csr
+from hub_agent.config import load_config
+
+HELP = "create the hub key pair (if missing) and print a CSR (PEM) for the cloud CA"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """--config."""
+    parser.add_argument("--config", required=True, metavar="FILE", help="the agent's TOML config")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Print the CSR on stdout (for a pipe to the CA); say what happened on stderr."""
+    config = load_config(args.config)
+    path = identity.key_path(config)
+    existed = path.exists()
+    key = identity.load_or_create_key(path)
+    hub_id = config.hub.id or identity.hub_id_from_key(key)
+    sys.stdout.write(make_csr(key, hub_id))
+    cert = (config.cloud.cert if config.cloud else None) or config.hub.data_dir / "hub.crt"
+    print(
+        f"hub id {hub_id}; key {path} ({'kept the existing key' if existed else 'created, mode 0600'}).\n"
+        f"Have the cloud CA sign this CSR and install the certificate as {cert}.",
+        file=sys.stderr,
+    )
+    return 0
