@@ -209,11 +209,16 @@ class LanApi:
     clock: Callable[[], float] = time.monotonic
     tls: bool = True
     command_timeout: float = COMMAND_TIMEOUT
-    #: open event WebSockets -> the id of the token that opened each
-    websockets: dict[web.WebSocketResponse, str] = field(default_factory=dict)
+    #: open event WebSockets by connection number
+    websockets: dict[int, events.EventClient] = field(default_factory=dict)
+    #: set while no events WebSocket is open (lets shutdown and tests await "all gone")
+    no_clients: asyncio.Event = field(default_factory=asyncio.Event)
     _public: set[str] = field(default_factory=set)
     _connections: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _assets: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.no_clients.set()
 
     def next_connection_id(self) -> int:
         """A number for log lines about one WebSocket connection."""
@@ -339,17 +344,19 @@ class LanApi:
         headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
 
     async def _close_websockets(self, app: web.Application) -> None:
-        await asyncio.gather(
-            *(ws.close(code=events.CLOSE_GOING_AWAY, message=b"hub shutting down") for ws in self.websockets)
-        )
+        clients = list(self.websockets.values())
+        for client in clients:
+            client.request_close(events.CLOSE_GOING_AWAY, "hub shutting down")
+        senders = {c.sender for c in clients if c.sender is not None}
+        if senders:
+            await asyncio.wait(senders, timeout=events.CLOSE_TIMEOUT + 0.5)
 
-    async def close_revoked(self) -> int:
+    def close_revoked(self) -> int:
         """Close every event WebSocket whose token is no longer valid; returns how many."""
-        revoked = [ws for ws, token_id in self.websockets.items() if token_id not in self.tokens]
+        revoked = [c for c in self.websockets.values() if c.token_id not in self.tokens]
+        for client in revoked:
+            client.request_close(events.CLOSE_POLICY, "token revoked")
         self.metrics.ws_disconnects.labels(reason="revoked").inc(len(revoked))
-        await asyncio.gather(
-            *(ws.close(code=events.CLOSE_POLICY, message=b"token revoked") for ws in revoked)
-        )
         return len(revoked)
 
     # --- public handlers ----------------------------------------------------------------------
@@ -541,7 +548,7 @@ class LanApi:
         if not valid_id(token_id) or not await self.runtime.db.write(revoke_token(token_id)):
             raise ApiError(404, "unknown_token", f"no token {token_id!r}")
         self.tokens.discard(token_id)
-        await self.close_revoked()
+        self.close_revoked()
         log.info("LAN API: token %s revoked by token %s", token_id, request.get(TOKEN_ID))
         return web.json_response({"status": "ok", "id": token_id})
 

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
@@ -38,6 +39,25 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 
 
+@dataclass(slots=True)
+class EventClient:
+    """One connected events WebSocket."""
+
+    conn: int
+    token_id: str
+    ws: web.WebSocketResponse
+    subscription: Subscription
+    sender: asyncio.Task[None] | None = None
+    close_code: int | None = None
+    close_reason: str = ""
+
+    def request_close(self, code: int, reason: str) -> None:
+        """Ask the client's own sender task to close it (so callers never wait on a handshake)."""
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+        self.subscription.close()
+
+
 async def serve_events(api: LanApi, request: web.Request) -> web.StreamResponse:
     """Upgrade to a WebSocket and stream events until either side closes."""
     from hub_agent.lan.api import TOKEN_ID  # api imports this module
@@ -47,11 +67,14 @@ async def serve_events(api: LanApi, request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     conn = api.next_connection_id()
-    subscription = api.runtime.bus.subscribe(f"lan-ws-{conn}", QUEUE_SIZE, Overflow.CLOSE)
-    api.websockets[ws] = request[TOKEN_ID]
+    client = EventClient(
+        conn, request[TOKEN_ID], ws, api.runtime.bus.subscribe(f"lan-ws-{conn}", QUEUE_SIZE, Overflow.CLOSE)
+    )
+    api.websockets[conn] = client
+    api.no_clients.clear()
     api.metrics.ws_clients.inc()
     log.debug("ws %d: connected from %s", conn, request.remote)
-    sender = asyncio.create_task(_send_events(api, ws, subscription, conn), name=f"lan-ws-{conn}-send")
+    client.sender = asyncio.create_task(_send_events(api, client), name=f"lan-ws-{conn}-send")
     try:
         async for message in ws:
             # Clients have nothing to say; reading keeps pings, pongs and close frames flowing.
@@ -60,12 +83,14 @@ async def serve_events(api: LanApi, request: web.Request) -> web.StreamResponse:
     finally:
         # Closing the subscription ends the sender, unless it is mid-way through a close handshake,
         # which is bounded by CLOSE_TIMEOUT; let that finish so the client sees the close code.
-        subscription.close()
-        await asyncio.wait({sender}, timeout=CLOSE_TIMEOUT + 0.5)
-        sender.cancel()
+        client.subscription.close()
+        await asyncio.wait({client.sender}, timeout=CLOSE_TIMEOUT + 0.5)
+        client.sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await sender
-        api.websockets.pop(ws, None)
+            await client.sender
+        api.websockets.pop(conn, None)
+        if not api.websockets:
+            api.no_clients.set()
         api.metrics.ws_clients.dec()
         if not ws.closed:
             await _close(ws, CLOSE_GOING_AWAY, "bye", conn)
@@ -73,14 +98,27 @@ async def serve_events(api: LanApi, request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _send_events(api: LanApi, ws: web.WebSocketResponse, subscription: Subscription, conn: int) -> None:
+async def _send_events(api: LanApi, client: EventClient) -> None:
+    try:
+        await _send_loop(api, client)
+    finally:
+        client.subscription.close()  # whatever ended the loop, stop queueing events for this client
+
+
+async def _send_loop(api: LanApi, client: EventClient) -> None:
+    ws, subscription, conn = client.ws, client.subscription, client.conn
     transport = api_transport(ws)
     while True:
         try:
             event = await subscription.get()
         except SubscriptionClosed:
-            if subscription.overflowed:
+            if client.close_code is not None:
+                await _close(ws, client.close_code, client.close_reason, conn)
+            elif subscription.overflowed:
                 await _too_slow(api, ws, conn, f"event queue overflowed ({QUEUE_SIZE} events)")
+            return
+        if client.close_code is not None:
+            await _close(ws, client.close_code, client.close_reason, conn)
             return
         if transport is not None and transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
             await _too_slow(api, ws, conn, f"more than {WRITE_BUFFER_LIMIT} bytes unsent")

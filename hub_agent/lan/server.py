@@ -147,7 +147,7 @@ class LanServer:
         """Re-read the token table; revoked tokens stop working and their WebSockets close."""
         rows = await self.runtime.db.read(load_hashes)
         self.tokens.replace(rows)
-        await self.api.close_revoked()
+        self.api.close_revoked()
         return len(rows)
 
     async def _control(self, request: Request) -> dict[str, Any]:

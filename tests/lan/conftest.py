@@ -197,9 +197,6 @@ async def running_lan(
     """Start hub + store + radio + LAN server; stop all of it on exit, leaving nothing behind."""
     data_dir = tmp_path / "data"
     config_file = tmp_path / "hub.toml"
-    config_file.write_text(
-        CONFIG_TEMPLATE.format(data_dir=data_dir, port=0, tls=str(tls_on).lower(), mdns=str(mdns).lower())
-    )
     config = Config(
         path=config_file,
         hub=HubSection(id="hub-test", data_dir=data_dir),
@@ -237,6 +234,12 @@ async def running_lan(
             if task in done:
                 task.result()  # raises the server's start-up error
             raise AssertionError("LAN server did not start within 15 s")
+        # What `hub-agent pair/token --config` read: the same data_dir and the port actually bound.
+        config_file.write_text(
+            CONFIG_TEMPLATE.format(
+                data_dir=data_dir, port=server.bound_port, tls=str(tls_on).lower(), mdns=str(mdns).lower()
+            )
+        )
         context: ssl.SSLContext | bool = False
         if tls_on:
             assert server.certificate is not None
