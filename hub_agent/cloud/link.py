@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus, WebSocketException
 
 from hub_agent import __version__
 from hub_agent.bus import Overflow, Subscription, SubscriptionClosed
@@ -76,6 +76,9 @@ WELCOME_TIMEOUT = 10.0
 CERT_CHECK_INTERVAL = 12 * 3600.0
 #: The link's worst-case time to notice a dead peer (CONTRACT section 7).
 LIVENESS_BUDGET = 30.0
+#: TLS 1.3 reports a rejected client certificate only as the server hanging up before the HTTP
+#: response; after this many such hang-ups in a row the link treats it as an authentication failure.
+SILENT_REJECTIONS = 3
 #: Frames above MAX_MESSAGE_BYTES and up to this are answered with an error; bigger ones close (1009).
 TRANSPORT_MAX_SIZE = 4 * MAX_MESSAGE_BYTES
 #: Command/rule tasks running at once; more are answered `busy` rather than queued without bound.
@@ -190,6 +193,7 @@ class CloudLink:
         self._renewal_requested_on = -1
         self._cert_warned: dt.date | None = None
         self._last_logged_error: str | None = None
+        self._silent_rejections = 0
 
     # --- observing ------------------------------------------------------------------------------
 
@@ -281,8 +285,12 @@ class CloudLink:
                 raise
             except Exception as exc:
                 connected_at = getattr(exc, "connected_at", None)
+                self._silent_rejections = self._silent_rejections + 1 if _closed_before_http(exc) else 0
                 if is_auth_failure(exc):
-                    await self._auth_failed(exc)
+                    await self._auth_failed(_describe(exc))
+                    continue
+                if self._silent_rejections >= SILENT_REJECTIONS:
+                    await self._auth_failed(self._explain_silent_rejection())
                     continue
                 error = _describe(exc)
                 log.debug("cloud connection ended", exc_info=True)
@@ -295,8 +303,25 @@ class CloudLink:
             self._log_once(logging.WARNING, "cloud link down (%s); retrying in %.1f s", error, delay)
             await self.clock.sleep(delay)
 
-    async def _auth_failed(self, exc: BaseException) -> None:
-        error = _describe(exc)
+    def _explain_silent_rejection(self) -> str:
+        """Why the cloud keeps hanging up after TLS: usually our certificate, so say what we know of it."""
+        why = (
+            f"the cloud closed the connection right after TLS {self._silent_rejections} times in a row; "
+            "it most likely rejects the hub certificate"
+        )
+        cert_path, _ = self._paths()
+        try:
+            cert = pki.load_certificate(cert_path)
+        except pki.CertificateProblem:
+            return why
+        now = dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
+        if cert.not_valid_after_utc <= now:
+            return f"{why} (it expired at {_iso(cert.not_valid_after_utc)})"
+        if cert.not_valid_before_utc > now:
+            return f"{why} (it is not valid before {_iso(cert.not_valid_before_utc)})"
+        return why
+
+    async def _auth_failed(self, error: str) -> None:
         self._set_state(LinkState.AUTH_FAILED, error)
         delay = self.auth_retry * self._rng.uniform(0.75, 1.25)
         # Logged once per distinct error: a hub with a revoked certificate must not flood its log.
@@ -363,6 +388,7 @@ class CloudLink:
                 self._ws = ws
                 self.connections += 1
                 self._last_logged_error = None
+                self._silent_rejections = 0
                 self._set_state(LinkState.CONNECTED)
                 log.info(
                     "cloud link up (connection %d): cloud holds events up to seq %d, %d on disk",
@@ -622,6 +648,11 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLError | OSError | WebSocketException | TimeoutError):
         return f"{type(exc).__name__}: {text}"
     return text
+
+
+def _closed_before_http(exc: BaseException) -> bool:
+    """The server completed TLS and then hung up without an HTTP response."""
+    return isinstance(exc, InvalidMessage) and isinstance(exc.__cause__, EOFError)
 
 
 def _unwrap(exc: BaseException) -> BaseException:
