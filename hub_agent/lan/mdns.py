@@ -107,8 +107,10 @@ class Advertiser:
         )
         self._zc = AsyncZeroconf(interfaces=interfaces, ip_version=version)
         try:
-            await self._zc.async_register_service(self._info, allow_name_change=True)
+            # The first await probes and registers; the returned task sends the announcements.
+            announcing = await self._zc.async_register_service(self._info, allow_name_change=True)
             self._registered = True
+            await announcing
         except BaseException:
             await self.close()
             raise
@@ -122,6 +124,7 @@ class Advertiser:
             return
         try:
             if registered and info is not None:
-                await zc.async_unregister_service(info)
+                goodbye = await zc.async_unregister_service(info)
+                await goodbye
         finally:
             await zc.async_close()

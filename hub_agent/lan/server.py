@@ -134,14 +134,14 @@ class LanServer:
             ),
             self.section.host,
         )
+        self.advertiser = advertiser  # set first: run()'s cleanup must close it even mid-start
         try:
             await advertiser.start()
         except (OSError, HubError, RuntimeError) as exc:
             # No multicast on this network is no reason to stop local control; the app can be
             # pointed at the address by hand.
             log.warning("mDNS: cannot announce the LAN API: %s", exc)
-            return
-        self.advertiser = advertiser
+            self.advertiser = None
 
     async def reload_tokens(self) -> int:
         """Re-read the token table; revoked tokens stop working and their WebSockets close."""
