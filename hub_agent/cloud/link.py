@@ -396,7 +396,7 @@ class CloudLink:
                     session.acked_seq,
                     self.outbox.count,
                 )
-                self.outbox.ack(session.acked_seq)
+                self.outbox.welcome(session.acked_seq)
                 await self._flush_unsent(ws)
                 async with asyncio.TaskGroup() as group:
                     group.create_task(self._send_events(ws, session.acked_seq))
@@ -467,7 +467,10 @@ class CloudLink:
             coro.close()
             log.warning("cloud link: %d requests running, refusing another", len(self._tasks))
             if busy_reply is not None:
-                refusal = ErrorMessage("busy", "the hub is running too many cloud requests", busy_reply.id)
+                # Answered but not remembered: the cloud may retry the same id once the hub has room.
+                refusal = CommandResultMessage(
+                    busy_reply.id, "error", 0.0, "busy", "the hub is running too many cloud requests"
+                )
                 task = asyncio.create_task(self._send(refusal))
             else:
                 return

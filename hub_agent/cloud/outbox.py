@@ -189,6 +189,27 @@ class Outbox:
 
         self.db.submit_nowait(write)
 
+    def welcome(self, acked_seq: int) -> None:
+        """The cloud says it holds everything up to `acked_seq`: forget that, and never reuse those seqs."""
+        if acked_seq >= self.next_seq:
+            # The cloud has seen seqs this store never issued (the store was replaced or wiped). New
+            # events must be numbered above them, or a cloud that drops old seqs would drop them too.
+            log.warning(
+                "cloud holds events up to seq %d but this hub's next seq is %d; continuing from %d",
+                acked_seq,
+                self.next_seq,
+                acked_seq + 1,
+            )
+            self.next_seq = acked_seq + 1
+            shared = self._shared
+
+            def write(conn: sqlite3.Connection) -> None:
+                shared.floor = max(shared.floor, acked_seq)
+                put_setting(STATE_KEY, shared.to_json())(conn)
+
+            self.db.submit_nowait(write)
+        self.ack(acked_seq)
+
     def need_snapshot(self) -> None:
         """Events were lost before reaching the outbox: owe the cloud a state_snapshot (durably)."""
         shared = self._shared

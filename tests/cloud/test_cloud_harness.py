@@ -39,13 +39,14 @@ class ScaledClock:
     def __init__(self, speed: float = 100.0) -> None:
         self.speed = speed
         self.wall_offset = 0.0
+        self.monotonic_offset = 0.0
         self.sleeps: list[float] = []
 
     def time(self) -> float:
         return time.time() + self.wall_offset
 
     def monotonic(self) -> float:
-        return time.monotonic() * self.speed
+        return time.monotonic() * self.speed + self.monotonic_offset
 
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)

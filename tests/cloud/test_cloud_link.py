@@ -372,3 +372,40 @@ async def test_a_bus_overflow_is_repaired_with_a_snapshot(
             assert states["zwave-2"]["switch"] == "on"
             assert agent.link.bus_overflows == 1
             assert "fell behind the event bus" in caplog.text
+
+
+async def test_backoff_resets_only_after_a_stable_connection(tmp_path: Path) -> None:
+    pki_paths = pki_for(tmp_path)
+    clock = ScaledClock()
+    async with relay_for(pki_paths) as relay:
+        agent = await build_agent(write_config(tmp_path, pki_paths, relay.url), clock=clock, devices=False)
+        async with running(agent):
+            await agent.connected()
+            await relay.wait_connected()
+            agent.link.backoff.attempt = 5  # as if it had failed five times before this connection
+            await relay.kill()  # a connection that did not last: the back-off keeps growing
+            await agent.link.wait_for(LinkState.BACKOFF)
+            assert agent.link.backoff.attempt == 6
+            await relay.start()
+            await agent.connected()
+            clock.monotonic_offset += 61  # the connection stays up longer than the stable period
+            await relay.kill()
+            await agent.link.wait_for(LinkState.BACKOFF)
+            assert agent.link.backoff.attempt == 1  # reset to the 1 s start, then one failure counted
+            await relay.start()
+            await agent.connected()
+
+
+async def test_a_cloud_ahead_of_the_hub_moves_the_seq_on(tmp_path: Path) -> None:
+    pki_paths = pki_for(tmp_path)
+    async with relay_for(pki_paths) as relay:
+        relay.acked[HUB_ID] = relay.last_seq[HUB_ID] = 500  # e.g. the hub's store was replaced
+        agent = await build_agent(write_config(tmp_path, pki_paths, relay.url), devices=False)
+        async with running(agent):
+            await agent.connected()
+            await relay.wait_connected()
+            agent.radio.devices.clear()
+            await agent.radio.set_inclusion(60)
+            events = await next_events(relay, 7)
+            assert [e["seq"] for e in events] == list(range(501, 508))
+            assert relay.duplicates == 0
