@@ -56,6 +56,7 @@ from hub_agent.cloud.protocol import (
 )
 from hub_agent.config import CloudSection
 from hub_agent.errors import HubError, ProtocolError, RuleError
+from hub_agent.logs import TRACE
 from hub_agent.model import HubEvent, JSONObject, rfc3339
 from hub_agent.runtime import Runtime
 from hub_agent.store.settings import put_setting
@@ -435,6 +436,8 @@ class CloudLink:
 
     async def _read(self, ws: ClientConnection, session: HubSession) -> None:
         async for frame in ws:
+            if log.isEnabledFor(TRACE):
+                log.log(TRACE, "cloud connection %d < %.500s", self.connections, frame)
             try:
                 message = session.receive(frame)
             except ProtocolError as exc:
@@ -483,6 +486,8 @@ class CloudLink:
         """Send now, or keep it for the next connection if there is none."""
         text = encode(message)
         ws = self._ws
+        if log.isEnabledFor(TRACE):
+            log.log(TRACE, "cloud connection %d > %.500s", self.connections, text)
         if ws is not None:
             try:
                 await ws.send(text)
