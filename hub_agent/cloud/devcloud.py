@@ -211,7 +211,16 @@ class DevRelay:
 
     async def stop(self) -> None:
         """Acknowledge what was received, close every connection (going away) and stop listening."""
-        if self.auto_ack:
+        await self._close(acknowledge=self.auto_ack)
+
+    async def kill(self) -> None:
+        """Crash: drop every TCP connection without a close frame or a last ack, stop listening."""
+        for hub in list(self.hubs.values()):
+            hub.ws.transport.abort()
+        await self._close(acknowledge=False)
+
+    async def _close(self, *, acknowledge: bool) -> None:
+        if acknowledge:
             for hub in list(self.hubs.values()):
                 self._flush_ack(hub)
             await asyncio.gather(*self._background, return_exceptions=True)
@@ -223,12 +232,6 @@ class DevRelay:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-
-    async def kill(self) -> None:
-        """Crash: drop every TCP connection without a close frame, then stop listening."""
-        for hub in list(self.hubs.values()):
-            hub.ws.transport.abort()
-        await self.stop()
 
     def _forget_all(self) -> None:
         for hub in self.hubs.values():
