@@ -460,7 +460,8 @@ class LanApi:
         protocol = self._protocol(data["protocol"])
         seconds = _number_field(data, "seconds", 60, 1, INCLUSION_MAX_SECONDS)
         await self._set_inclusion(protocol, seconds)
-        return web.json_response({"status": "ok", "protocol": protocol.value, "seconds": seconds})
+        shown = int(seconds) if seconds.is_integer() else seconds
+        return web.json_response({"status": "ok", "protocol": protocol.value, "seconds": shown})
 
     async def stop_inclusion(self, request: web.Request) -> web.StreamResponse:
         """Stop inclusion on one radio, or on every running radio when no protocol is given."""

@@ -151,6 +151,7 @@ class Harness:
     config_file: Path
     clock: list[float]
     ssl: ssl.SSLContext | bool
+    task: asyncio.Task[None]
 
     @property
     def url(self) -> str:
@@ -166,6 +167,18 @@ class Harness:
         new = await self.runtime.db.write(create_token(name))
         await self.server.reload_tokens()
         return new.token
+
+    async def stop(self) -> None:
+        """Cancel the server part, as the agent's supervisor does at shutdown."""
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+    async def restart(self) -> None:
+        """Run the same LanServer object again, as the supervisor does after a crash."""
+        await self.stop()
+        self.task = asyncio.create_task(self.server.run(), name="lan-server")
+        await asyncio.wait_for(self.server.started.wait(), 15)
 
     def advance(self, seconds: float) -> None:
         """Move the server's monotonic clock forward."""
@@ -244,7 +257,9 @@ async def running_lan(
         if tls_on:
             assert server.certificate is not None
             context = tls.client_context(server.certificate.cert_path)
-        yield Harness(server, runtime, radio, memory_rules, data_dir, config_file, clock, context)
+        harness = Harness(server, runtime, radio, memory_rules, data_dir, config_file, clock, context, task)
+        yield harness
+        task = harness.task
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -193,3 +193,21 @@ async def test_100_concurrent_clients(lan: Any, token: str) -> None:
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
     await asyncio.wait_for(_gone(lan), 5)
+
+
+async def test_stopping_the_server_closes_streams_with_1001_and_it_can_start_again(
+    lan: Any, token: str
+) -> None:
+    async with lan.session(headers=auth(token)) as session:
+        ws = await session.ws_connect(lan.url + "/api/v1/events")
+        receiving = asyncio.create_task(ws.receive())
+        await lan.restart()
+        message = await asyncio.wait_for(receiving, 5)
+        assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1001)
+        await ws.close()
+        # The supervisor restarts a part by calling run() again: same certificate, same tokens.
+        async with session.get(lan.url + "/api/v1/devices") as response:
+            assert response.status == 200
+        async with session.ws_connect(lan.url + "/api/v1/events") as ws:
+            lan.runtime.hub.ingest(StateChanged(DeviceId(SWITCH), "switch", "on"))
+            assert (await next_json(ws))["value"] == "on"
