@@ -409,3 +409,20 @@ async def test_a_cloud_ahead_of_the_hub_moves_the_seq_on(tmp_path: Path) -> None
             events = await next_events(relay, 7)
             assert [e["seq"] for e in events] == list(range(501, 508))
             assert relay.duplicates == 0
+
+
+async def test_a_frame_beyond_the_transport_limit_closes_and_the_link_recovers(tmp_path: Path) -> None:
+    pki_paths = pki_for(tmp_path)
+    async with relay_for(pki_paths) as relay:
+        agent = await build_agent(write_config(tmp_path, pki_paths, relay.url))
+        async with running(agent):
+            await agent.connected()
+            await relay.wait_connected()
+            await next_events(relay, 7)
+            await relay.send_raw('{"type":"ota_available","blob":"' + "x" * (5 * MAX_MESSAGE_BYTES) + '"}')
+            async with asyncio.timeout(10):
+                await agent.link.wait_for(LinkState.BACKOFF)
+            assert "1009" in agent.link.status["last_error"]
+            await agent.connected()
+            await relay.wait_connected()
+            assert (await relay.send_command("zwave-2", "on")).status == "ok"

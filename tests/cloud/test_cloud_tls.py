@@ -159,3 +159,32 @@ async def test_missing_certificate_means_not_provisioned(tmp_path: Path) -> None
 def test_half_open_detection_fits_the_30_second_budget() -> None:
     for interval in (1, 5, 10, 15, 20, 29):
         assert interval + pong_timeout(interval) <= 30
+
+
+@pytest.mark.parametrize(
+    ("not_before", "not_after", "words"),
+    [
+        (NOW - dt.timedelta(days=400), NOW - dt.timedelta(days=1), "certificate has expired"),
+        (NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=400), "certificate is not yet valid"),
+    ],
+    ids=["expired", "not-yet-valid"],
+)
+async def test_a_server_certificate_outside_its_validity_is_refused(
+    tmp_path: Path, not_before: dt.datetime, not_after: dt.datetime, words: str
+) -> None:
+    paths = pki_for(tmp_path)
+    ca, ca_key = pki.load_certificate(paths.ca_cert), pki.load_key(paths.ca_key)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = pki.issue(
+        ca,
+        ca_key,
+        key.public_key(),
+        "relay",
+        not_before=not_before,
+        not_after=not_after,
+        server_names=("127.0.0.1", "localhost"),
+    )
+    pki.write_atomically(paths.server_cert, pki.pem(cert))
+    pki.write_private_key(paths.server_key, key)
+    error = await refused(tmp_path, paths)
+    assert words in error
