@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from test_cloud_harness import HUB_ID, build_agent, next_message, pki_for, relay_for, running, write_config
 from test_cloud_tls import reissue_hub_cert
@@ -42,7 +43,8 @@ async def test_an_expiring_certificate_is_renewed_over_the_link(
                 assert new.not_valid_after_utc > NOW + dt.timedelta(days=85)
                 assert pki.common_name(new) == HUB_ID
                 # Same key: the hub id derives from it.
-                assert new.public_key().public_numbers() == old.public_key().public_numbers()
+                spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+                assert new.public_key().public_bytes(*spki) == old.public_key().public_bytes(*spki)
                 assert agent.link.status["cert_not_after"] == status.not_after
                 saved = await agent.runtime.db.read(lambda c: get_setting(c, "cloud.status"))
                 assert saved["cert_not_after"] == status.not_after
