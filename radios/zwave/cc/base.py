@@ -1,0 +1,250 @@
+"""The command-class base: `CCCommand`, the CC id enum, the parser registry and shared field codecs.
+
+Rules of this file: nothing here does I/O. A CC command is a frozen dataclass holding plain ints,
+`to_payload()` writes its canonical bytes and `from_payload()` reads them, raising only
+`ProtocolError` for malformed input. Bytes after the fields a command defines are ignored, as the
+Z-Wave specification asks of receivers (SDS13781 "forward compatibility"). Field layouts follow the
+Z-Wave Application Command Class Specification (SDS13781) as implemented by zwave-js.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import ClassVar, Self, TypeVar
+
+from hub_agent.errors import ProtocolError
+
+
+class CommandClass(IntEnum):
+    """Command class ids (SDS13548, "Command Class list")."""
+
+    NO_OPERATION = 0x00
+    BASIC = 0x20
+    BINARY_SWITCH = 0x25
+    MULTILEVEL_SWITCH = 0x26
+    BINARY_SENSOR = 0x30
+    MULTILEVEL_SENSOR = 0x31
+    METER = 0x32
+    THERMOSTAT_MODE = 0x40
+    THERMOSTAT_SETPOINT = 0x43
+    CENTRAL_SCENE = 0x5B
+    ZWAVE_PLUS_INFO = 0x5E
+    MULTI_CHANNEL = 0x60
+    DOOR_LOCK = 0x62
+    SUPERVISION = 0x6C
+    CONFIGURATION = 0x70
+    NOTIFICATION = 0x71
+    MANUFACTURER_SPECIFIC = 0x72
+    POWERLEVEL = 0x73
+    BATTERY = 0x80
+    WAKE_UP = 0x84
+    ASSOCIATION = 0x85
+    VERSION = 0x86
+    MULTI_CHANNEL_ASSOCIATION = 0x8E
+    SECURITY = 0x98
+    SECURITY_2 = 0x9F
+
+
+class CCCommand:
+    """One command of one command class; subclasses are frozen slots dataclasses."""
+
+    __slots__ = ()
+    cc: ClassVar[int]
+    command: ClassVar[int]
+
+    def to_payload(self) -> bytes:
+        """The bytes after the CC id and command id."""
+        return b""
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> Self:
+        """Parse the bytes after the CC id and command id; raise ProtocolError if malformed."""
+        return cls()
+
+    def to_bytes(self) -> bytes:
+        """CC id, command id, payload: what goes into SendData / comes out of ApplicationCommandHandler."""
+        return bytes((self.cc, self.command)) + self.to_payload()
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownCC(CCCommand):
+    """A CC or command this stack does not model; kept whole so it can be logged or forwarded."""
+
+    cc: ClassVar[int] = -1
+    command: ClassVar[int] = -1
+    cc_id: int
+    command_id: int | None
+    payload: bytes = b""
+
+    def to_bytes(self) -> bytes:
+        """The original bytes."""
+        head = bytes((self.cc_id,)) if self.cc_id < 0x100 else self.cc_id.to_bytes(2, "big")
+        if self.command_id is None:
+            return head
+        return head + bytes((self.command_id,)) + self.payload
+
+
+@dataclass(frozen=True, slots=True)
+class NoOperation(CCCommand):
+    """The one-byte NOP frame (CC 0x00, no command byte), used to ping a node."""
+
+    cc: ClassVar[int] = CommandClass.NO_OPERATION
+    command: ClassVar[int] = -1
+
+    def to_bytes(self) -> bytes:
+        """Just the CC id."""
+        return b"\x00"
+
+
+_REGISTRY: dict[tuple[int, int], type[CCCommand]] = {}
+_C = TypeVar("_C", bound=type[CCCommand])
+
+
+def register(cls: _C) -> _C:
+    """Class decorator: make `parse_cc` build `cls` for its (cc, command) pair."""
+    key = (int(cls.cc), int(cls.command))
+    if key in _REGISTRY:
+        raise RuntimeError(f"CC 0x{key[0]:02x} command 0x{key[1]:02x} registered twice")
+    _REGISTRY[key] = cls
+    return cls
+
+
+def registered() -> dict[tuple[int, int], type[CCCommand]]:
+    """Every modelled (cc, command) -> class; a copy."""
+    return dict(_REGISTRY)
+
+
+#: How deep encapsulations (Multi Channel, Supervision) may nest; the spec needs at most two.
+MAX_NESTING = 4
+# Per thread, so two threads parsing at once do not count each other's nesting.
+_nesting = threading.local()
+
+
+def parse_cc(data: bytes) -> CCCommand:
+    """Parse CC id, command id, payload; unknown -> UnknownCC, malformed -> ProtocolError."""
+    data = bytes(data)
+    if not data:
+        raise ProtocolError("empty command class frame")
+    if data[0] == CommandClass.NO_OPERATION:
+        return NoOperation()
+    if data[0] >= 0xF1:  # extended (two-byte) CC ids, SDS13781 4.1
+        if len(data) < 3:
+            raise ProtocolError(f"extended command class frame too short: {data.hex()}")
+        return UnknownCC(int.from_bytes(data[:2], "big"), data[2], data[3:])
+    if len(data) < 2:
+        raise ProtocolError(f"command class 0x{data[0]:02x} frame has no command byte")
+    cls = _REGISTRY.get((data[0], data[1]))
+    if cls is None:
+        return UnknownCC(data[0], data[1], data[2:])
+    depth: int = getattr(_nesting, "depth", 0)
+    if depth >= MAX_NESTING:
+        raise ProtocolError("command class encapsulation nested too deep")
+    _nesting.depth = depth + 1
+    try:
+        return cls.from_payload(data[2:])
+    except ProtocolError:
+        raise
+    except (IndexError, ValueError) as exc:  # a codec guard we missed is still a peer's fault
+        raise ProtocolError(f"malformed {cls.__name__}: {exc}") from None
+    finally:
+        _nesting.depth = depth
+
+
+# --- field codecs -------------------------------------------------------------------------------
+
+
+def need(payload: bytes, length: int, what: str) -> None:
+    """Raise ProtocolError unless `payload` has at least `length` bytes."""
+    if len(payload) < length:
+        raise ProtocolError(
+            f"{what}: needs {length} payload bytes, got {len(payload)} ({payload.hex() or 'none'})"
+        )
+
+
+def check_byte(value: int, what: str, maximum: int = 0xFF) -> None:
+    """Raise ValueError unless 0 <= value <= maximum (a programming error when building a command)."""
+    if not 0 <= value <= maximum:
+        raise ValueError(f"{what} must be 0..{maximum}, not {value}")
+
+
+@dataclass(frozen=True, slots=True)
+class ScaledValue:
+    """A number with its precision/scale/size byte (SDS13781 "Precision, Scale, Size")."""
+
+    value: float
+    scale: int
+    precision: int
+    size: int
+
+
+_SIZES = (1, 2, 4)
+
+
+def parse_scaled(payload: bytes, offset: int, what: str) -> tuple[ScaledValue, int]:
+    """Read precision(3)|scale(2)|size(3) and a signed big-endian value at `offset`; return it, end offset."""
+    need(payload, offset + 1, what)
+    pss = payload[offset]
+    precision, scale, size = pss >> 5, (pss >> 3) & 0b11, pss & 0b111
+    if size not in _SIZES:
+        raise ProtocolError(f"{what}: value size must be 1, 2 or 4, not {size}")
+    need(payload, offset + 1 + size, what)
+    raw = int.from_bytes(payload[offset + 1 : offset + 1 + size], "big", signed=True)
+    value = raw / 10**precision if precision else float(raw)
+    return ScaledValue(value, scale, precision, size), offset + 1 + size
+
+
+def encode_scaled(value: float, scale: int, precision: int | None = None, size: int | None = None) -> bytes:
+    """Precision/scale/size byte and value; picks the smallest precision and size that hold `value`."""
+    check_byte(scale, "scale", 3)
+    if precision is None:
+        precision = 0
+        while precision < 7 and round(value * 10**precision) != round(value * 10**precision, 6):
+            precision += 1
+    factor: int = 10**precision
+    raw = round(value * factor)
+    if size is None:
+        size = next((s for s in _SIZES if -(1 << (8 * s - 1)) <= raw < (1 << (8 * s - 1))), 0)
+        if not size:
+            raise ValueError(f"{value} does not fit in 4 bytes with precision {precision}")
+    return bytes(((precision << 5) | (scale << 3) | size,)) + raw.to_bytes(size, "big", signed=True)
+
+
+def parse_bitmask(mask: bytes, first: int) -> tuple[int, ...]:
+    """The numbers whose bits are set; bit 0 of byte 0 stands for `first`."""
+    return tuple(first + i * 8 + bit for i, byte in enumerate(mask) for bit in range(8) if byte >> bit & 1)
+
+
+def encode_bitmask(values: Iterable[int], first: int, min_bytes: int = 1) -> bytes:
+    """Inverse of `parse_bitmask`; values below `first` raise ValueError."""
+    values = tuple(values)
+    if any(v < first for v in values):
+        raise ValueError(f"bitmask values must be >= {first}: {values}")
+    length = max([min_bytes, *((v - first) // 8 + 1 for v in values)])
+    out = bytearray(length)
+    for v in values:
+        out[(v - first) // 8] |= 1 << ((v - first) % 8)
+    return bytes(out)
+
+
+def decode_duration(byte: int) -> float | None:
+    """Duration byte: 0-127 s, 0x80-0xFD as 1-126 min; 0xFE unknown and 0xFF default give None."""
+    if byte <= 0x7F:
+        return float(byte)
+    if byte <= 0xFD:
+        return float((byte - 0x7F) * 60)
+    return None
+
+
+def encode_duration(seconds: float | None) -> int:
+    """Seconds -> duration byte; None is the device default (0xFF); above 127 s rounds to whole minutes."""
+    if seconds is None:
+        return 0xFF
+    if seconds < 0:
+        raise ValueError(f"duration must not be negative, not {seconds}")
+    if seconds <= 127:
+        return round(seconds)
+    minutes = min(max(1, round(seconds / 60)), 127)
+    return 0x7F + minutes

@@ -1,0 +1,225 @@
+"""Basic, Binary Switch and Multilevel Switch command classes (SDS13781).
+
+Values on the wire: 0x00 off, 0x01-0x63 (1-99) a level, 0xFF on (in a Set: "restore the last level"),
+0xFE unknown (reports only). Durations use the shared duration byte (base.encode_duration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import ClassVar, Self
+
+from radios.zwave.cc.base import CCCommand, CommandClass, check_byte, need, register
+
+
+class SwitchValue(IntEnum):
+    """Special switch values."""
+
+    OFF = 0x00
+    MAX_LEVEL = 0x63
+    UNKNOWN = 0xFE
+    ON = 0xFF
+
+
+class BasicCommand(IntEnum):
+    """Basic CC commands."""
+
+    SET = 0x01
+    GET = 0x02
+    REPORT = 0x03
+
+
+class BinarySwitchCommand(IntEnum):
+    """Binary Switch CC commands."""
+
+    SET = 0x01
+    GET = 0x02
+    REPORT = 0x03
+
+
+class MultilevelSwitchCommand(IntEnum):
+    """Multilevel Switch CC commands."""
+
+    SET = 0x01
+    GET = 0x02
+    REPORT = 0x03
+    START_LEVEL_CHANGE = 0x04
+    STOP_LEVEL_CHANGE = 0x05
+    SUPPORTED_GET = 0x06
+    SUPPORTED_REPORT = 0x07
+
+
+@dataclass(frozen=True, slots=True)
+class _ValueReport(CCCommand):
+    """current value [, target value, duration] (v2+ fields optional)."""
+
+    current: int
+    target: int | None = None
+    duration: int | None = None
+
+    def to_payload(self) -> bytes:
+        check_byte(self.current, "current value")
+        if self.target is None:
+            return bytes((self.current,))
+        check_byte(self.target, "target value")
+        return bytes((self.current, self.target, 0xFE if self.duration is None else self.duration))
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> Self:
+        need(payload, 1, cls.__name__)
+        if len(payload) >= 3:
+            return cls(payload[0], payload[1], payload[2])
+        return cls(payload[0])
+
+
+@dataclass(frozen=True, slots=True)
+class _ValueSet(CCCommand):
+    """value [, duration] (duration only v2+)."""
+
+    value: int
+    duration: int | None = None
+
+    def to_payload(self) -> bytes:
+        check_byte(self.value, "value")
+        if self.duration is None:
+            return bytes((self.value,))
+        check_byte(self.duration, "duration")
+        return bytes((self.value, self.duration))
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> Self:
+        need(payload, 1, cls.__name__)
+        return cls(payload[0], payload[1] if len(payload) >= 2 else None)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class BasicSet(CCCommand):
+    """Basic Set: value (0x00 off, 1-99, 0xFF on); no duration field."""
+
+    cc: ClassVar[int] = CommandClass.BASIC
+    command: ClassVar[int] = BasicCommand.SET
+    value: int
+
+    def to_payload(self) -> bytes:
+        check_byte(self.value, "value")
+        return bytes((self.value,))
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> Self:
+        need(payload, 1, cls.__name__)
+        return cls(payload[0])
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class BasicGet(CCCommand):
+    """Basic Get."""
+
+    cc: ClassVar[int] = CommandClass.BASIC
+    command: ClassVar[int] = BasicCommand.GET
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class BasicReport(_ValueReport):
+    """Basic Report: current [, target, duration]."""
+
+    cc: ClassVar[int] = CommandClass.BASIC
+    command: ClassVar[int] = BasicCommand.REPORT
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class BinarySwitchSet(_ValueSet):
+    """Binary Switch Set: 0x00 off / 0xFF on [, duration v2]."""
+
+    cc: ClassVar[int] = CommandClass.BINARY_SWITCH
+    command: ClassVar[int] = BinarySwitchCommand.SET
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class BinarySwitchGet(CCCommand):
+    """Binary Switch Get."""
+
+    cc: ClassVar[int] = CommandClass.BINARY_SWITCH
+    command: ClassVar[int] = BinarySwitchCommand.GET
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class BinarySwitchReport(_ValueReport):
+    """Binary Switch Report: current [, target, duration v2]."""
+
+    cc: ClassVar[int] = CommandClass.BINARY_SWITCH
+    command: ClassVar[int] = BinarySwitchCommand.REPORT
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MultilevelSwitchSet(_ValueSet):
+    """Multilevel Switch Set: level 0-99 or 0xFF (last level) [, duration v2]."""
+
+    cc: ClassVar[int] = CommandClass.MULTILEVEL_SWITCH
+    command: ClassVar[int] = MultilevelSwitchCommand.SET
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MultilevelSwitchGet(CCCommand):
+    """Multilevel Switch Get."""
+
+    cc: ClassVar[int] = CommandClass.MULTILEVEL_SWITCH
+    command: ClassVar[int] = MultilevelSwitchCommand.GET
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MultilevelSwitchReport(_ValueReport):
+    """Multilevel Switch Report: current [, target, duration v4]."""
+
+    cc: ClassVar[int] = CommandClass.MULTILEVEL_SWITCH
+    command: ClassVar[int] = MultilevelSwitchCommand.REPORT
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MultilevelSwitchStartLevelChange(CCCommand):
+    """Start Level Change: up/down and ignore-start-level flags, start level [, duration v2]."""
+
+    cc: ClassVar[int] = CommandClass.MULTILEVEL_SWITCH
+    command: ClassVar[int] = MultilevelSwitchCommand.START_LEVEL_CHANGE
+    down: bool
+    ignore_start_level: bool = True
+    start_level: int = 0
+    duration: int | None = None
+
+    def to_payload(self) -> bytes:
+        check_byte(self.start_level, "start level")
+        flags = (0x40 if self.down else 0) | (0x20 if self.ignore_start_level else 0)
+        out = bytes((flags, self.start_level))
+        if self.duration is not None:
+            check_byte(self.duration, "duration")
+            out += bytes((self.duration,))
+        return out
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> Self:
+        need(payload, 2, cls.__name__)
+        return cls(
+            bool(payload[0] & 0x40),
+            bool(payload[0] & 0x20),
+            payload[1],
+            payload[2] if len(payload) >= 3 else None,
+        )
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MultilevelSwitchStopLevelChange(CCCommand):
+    """Stop Level Change."""
+
+    cc: ClassVar[int] = CommandClass.MULTILEVEL_SWITCH
+    command: ClassVar[int] = MultilevelSwitchCommand.STOP_LEVEL_CHANGE
