@@ -6,6 +6,10 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from hub_agent.cloud.outbox import STATE_KEY, Outbox
 from hub_agent.model import ButtonPressed, DeviceId, HubEvent, StateChanged
 from hub_agent.store import Database
@@ -136,3 +140,48 @@ async def test_seq_survives_shedding_everything_up_to_the_newest(tmp_path: Path)
     outbox = await open_outbox(path, limit=1000)
     assert outbox.next_seq == top + 1
     await outbox.db.close()
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.integers(1, 30)),
+        st.tuples(st.just("ack"), st.integers(0, 200)),
+        st.tuples(st.just("reopen"), st.just(0)),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=operations)
+def test_property_seqs_never_repeat_and_exactly_the_unacked_rows_remain(
+    tmp_path_factory: pytest.TempPathFactory, ops: list[tuple[str, int]]
+) -> None:
+    path = tmp_path_factory.mktemp("outbox") / "hub.sqlite3"
+
+    async def scenario() -> None:
+        outbox = await open_outbox(path, limit=100_000)
+        issued: list[int] = []
+        acked = 0
+        try:
+            for op, n in ops:
+                if op == "add":
+                    before = outbox.next_seq
+                    await outbox.add([switch("on") for _ in range(n)])
+                    new = list(range(before, before + n))
+                    assert not issued or new[0] > issued[-1]
+                    issued += new
+                elif op == "ack":
+                    target = min(n, issued[-1] if issued else 0)
+                    outbox.ack(n)
+                    acked = max(acked, target)
+                else:
+                    await outbox.db.close()
+                    outbox = await open_outbox(path, limit=100_000)
+                rows = [r.seq for r in await outbox.read_after(0, 1_000_000)]
+                assert rows == [s for s in issued if s > acked]
+                assert outbox.next_seq > max(issued, default=0)
+        finally:
+            await outbox.db.close()
+
+    asyncio.run(scenario())
