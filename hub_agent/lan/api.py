@@ -37,7 +37,15 @@ from hub_agent.lan import events
 from hub_agent.lan.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from hub_agent.lan.metrics import LanMetrics
 from hub_agent.lan.pairing import FailureLimiter, PairingWindow
-from hub_agent.lan.tokens import TokenCache, clean_name, create_token, revoke_token, touch_token, valid_id
+from hub_agent.lan.tokens import (
+    TokenCache,
+    clean_name,
+    create_token,
+    list_tokens,
+    revoke_token,
+    touch_token,
+    valid_id,
+)
 from hub_agent.model import Protocol
 from hub_agent.runtime import Runtime
 
@@ -538,8 +546,6 @@ class LanApi:
 
     async def list_tokens(self, request: web.Request) -> web.StreamResponse:
         """Every token's id, name, created and last_used (never the secret)."""
-        from hub_agent.lan.tokens import list_tokens
-
         infos = await self.runtime.db.read(list_tokens)
         return web.json_response([i.to_json() for i in infos])
 

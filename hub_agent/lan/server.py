@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import ssl
 import time
@@ -33,6 +34,15 @@ log = logging.getLogger(__name__)
 #: Safety net for token changes made behind the agent's back (the CLI also pokes the control socket).
 TOKEN_RELOAD_INTERVAL = 30.0
 SHUTDOWN_TIMEOUT = 2.0
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class LanServer:
@@ -75,6 +85,8 @@ class LanServer:
         """Serve until cancelled."""
         section = self.section
         context: ssl.SSLContext | None = None
+        if not section.tls and not _loopback(section.host):
+            log.warning("LAN API without TLS on %s: tokens cross the network in clear text", section.host)
         if section.tls:
             self.certificate = await asyncio.to_thread(
                 tls.ensure_certificate, self.data_dir, self.runtime.hub_id

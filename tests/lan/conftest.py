@@ -206,13 +206,14 @@ async def running_lan(
     limiter: FailureLimiter | None = None,
     rules: bool = True,
     configure: Callable[[Runtime], None] | None = None,
+    hub_id: str = "hub-test",
 ) -> AsyncIterator[Harness]:
     """Start hub + store + radio + LAN server; stop all of it on exit, leaving nothing behind."""
     data_dir = tmp_path / "data"
     config_file = tmp_path / "hub.toml"
     config = Config(
         path=config_file,
-        hub=HubSection(id="hub-test", data_dir=data_dir),
+        hub=HubSection(id=hub_id, data_dir=data_dir),
         lan=LanSection(host="127.0.0.1", port=0, tls=tls_on, mdns=mdns),
     )
     db = Database(data_dir / STORE_FILE)
@@ -227,7 +228,7 @@ async def running_lan(
         hub=hub,
         bus=bus,
         db=db,
-        hub_id="hub-test",
+        hub_id=hub_id,
         version="0.1.0",
         boot_id="boot-1",
         rules=memory_rules if rules else None,

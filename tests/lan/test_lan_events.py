@@ -90,7 +90,7 @@ async def test_a_client_whose_queue_overflows_is_closed_with_1013(lan: Any, toke
         # Publishing never waits for the client: one burst overflows its queue in one loop turn.
         for i in range(events.QUEUE_SIZE + 1):
             bus.publish(StateChanged(DeviceId(DIMMER), "level", i % 100))
-        assert time.perf_counter() - started < 0.5
+        assert time.perf_counter() - started < 1.0  # generous: a blocking publish would hang
         assert subscription.overflowed and subscription not in bus.subscriptions
         received = 0
         while True:
@@ -149,9 +149,9 @@ async def test_a_client_that_stops_reading_is_cut_off_and_never_slows_commands(l
             await asyncio.sleep(0)
         else:
             raise AssertionError("a client that never reads was never disconnected")
-    assert worst_publish < 0.05, worst_publish
+    assert worst_publish < 1.0, worst_publish  # generous: a blocking publish would hang
     assert lan.server.metrics.ws_disconnects.labels(reason="too_slow")._value.get() == 1
-    assert max(command_times) < 1.0, command_times
+    assert max(command_times) < 2.0, command_times
     # The server gave up on it: the connection ends (close frame queued, then the TCP connection).
     writer.close()
     await asyncio.wait_for(_gone(lan), 5)
