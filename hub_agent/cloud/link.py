@@ -11,7 +11,6 @@ during a reconnect is sent on the next connection. All waiting goes through the 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import random
 import ssl
@@ -34,7 +33,6 @@ from hub_agent.cloud.protocol import (
     MAX_MESSAGE_BYTES,
     Ack,
     Certificate,
-    CertRenewal,
     CertStatus,
     CloudMessage,
     CommandMessage,
@@ -54,6 +52,7 @@ from hub_agent.cloud.protocol import (
     encode_event,
     reply_id_of,
 )
+from hub_agent.cloud.renewal import CertificateKeeper, iso
 from hub_agent.config import CloudSection
 from hub_agent.errors import HubError, ProtocolError, RuleError
 from hub_agent.logs import TRACE
@@ -186,13 +185,12 @@ class CloudLink:
         self.events_sent = 0
         self.bad_messages = 0
         self.bus_overflows = 0
-        self.cert_not_after: dt.datetime | None = None
+        cert_path, key_path = self._paths()
+        self.certificate = CertificateKeeper(cert_path, key_path, runtime.hub_id, self.clock)
         self._ws: ClientConnection | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsent: deque[str] = deque(maxlen=MAX_UNSENT)
         self._state_changed = asyncio.Event()
-        self._renewal_requested_on = -1
-        self._cert_warned: dt.date | None = None
         self._last_logged_error: str | None = None
         self._silent_rejections = 0
 
@@ -213,7 +211,7 @@ class CloudLink:
             "state": state.value,
             "since": rfc3339(self.clock.time()),
             "last_error": error,
-            "cert_not_after": _iso(self.cert_not_after),
+            "cert_not_after": iso(self.certificate.not_after),
         }
         self._publish_status()
         self._state_changed.set()
@@ -232,7 +230,7 @@ class CloudLink:
             return
         await self.outbox.load()
         await self.commands.load()
-        self._read_certificate_expiry()
+        self.certificate.refresh()
         writer = asyncio.create_task(self._write_outbox(), name="cloud-outbox")
         try:
             await self._connect_forever()
@@ -306,21 +304,10 @@ class CloudLink:
 
     def _explain_silent_rejection(self) -> str:
         """Why the cloud keeps hanging up after TLS: usually our certificate, so say what we know of it."""
-        why = (
+        return self.certificate.explain_rejection(
             f"the cloud closed the connection right after TLS {self._silent_rejections} times in a row; "
             "it most likely rejects the hub certificate"
         )
-        cert_path, _ = self._paths()
-        try:
-            cert = pki.load_certificate(cert_path)
-        except pki.CertificateProblem:
-            return why
-        now = dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
-        if cert.not_valid_after_utc <= now:
-            return f"{why} (it expired at {_iso(cert.not_valid_after_utc)})"
-        if cert.not_valid_before_utc > now:
-            return f"{why} (it is not valid before {_iso(cert.not_valid_before_utc)})"
-        return why
 
     async def _auth_failed(self, error: str) -> None:
         self._set_state(LinkState.AUTH_FAILED, error)
@@ -339,9 +326,10 @@ class CloudLink:
             log.debug(message, error, delay)
 
     def _paths(self) -> tuple[Path, Path]:
-        assert self.section is not None
         data_dir = self.runtime.config.hub.data_dir
-        return self.section.cert or data_dir / "hub.crt", self.section.key or data_dir / "hub.key"
+        cert = self.section.cert if self.section else None
+        key = self.section.key if self.section else None
+        return cert or data_dir / "hub.crt", key or data_dir / "hub.key"
 
     def _context(self) -> ssl.SSLContext | None:
         """The TLS context for the next attempt, or None (state not_provisioned) if files are missing."""
@@ -535,8 +523,11 @@ class CloudLink:
                 raise LinkDead(f"no pong within {timeout:g} s") from None
 
     async def _watch_certificate(self, ws: ClientConnection) -> None:
+        """Ask for a renewal when the certificate nears expiry; look again every 12 h."""
         while True:
-            await self._check_certificate()
+            request = self.certificate.renewal_request(self.connections)
+            if request is not None:
+                await self._send(request)
             await self.clock.sleep(CERT_CHECK_INTERVAL)
 
     # --- requests from the cloud ---------------------------------------------------------------------
@@ -595,60 +586,12 @@ class CloudLink:
             if outcome is not None:
                 await outcome
 
-    # --- the client certificate -------------------------------------------------------------------
-
-    def _read_certificate_expiry(self) -> None:
-        cert_path, _ = self._paths()
-        try:
-            self.cert_not_after = pki.load_certificate(cert_path).not_valid_after_utc
-        except pki.CertificateProblem:
-            self.cert_not_after = None
-
-    async def _check_certificate(self) -> None:
-        """Warn from 30 days before expiry and ask the cloud for a new certificate (once a connection)."""
-        self._read_certificate_expiry()
-        if self.cert_not_after is None:
-            return
-        now = dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
-        left = self.cert_not_after - now
-        if left > pki.RENEW_BEFORE:
-            return
-        if self._cert_warned != now.date():
-            self._cert_warned = now.date()
-            log.warning(
-                "hub certificate expires %s (in %d days); asking the cloud to renew it",
-                self.cert_not_after.isoformat(),
-                max(left.days, 0),
-            )
-        if self._renewal_requested_on == self.connections:
-            return
-        self._renewal_requested_on = self.connections
-        _, key_path = self._paths()
-        key = pki.load_key(key_path)
-        # The key stays: the hub id is derived from it, and a renewal must not change who the hub is.
-        await self._send(CertRenewal(pki.make_csr(key, self.runtime.hub_id), _iso(self.cert_not_after)))
-
     async def _install_certificate(self, message: Certificate) -> None:
-        cert_path, key_path = self._paths()
-        now = dt.datetime.fromtimestamp(self.clock.time(), dt.UTC)
-        try:
-            cert = pki.check_new_certificate(message.cert, pki.load_key(key_path), self.runtime.hub_id, now)
-            if self.cert_not_after is not None and cert.not_valid_after_utc <= self.cert_not_after:
-                raise pki.CertificateProblem("the certificate does not expire later than the current one")
-            pki.write_atomically(cert_path, message.cert.encode("ascii"))
-        except (pki.CertificateProblem, OSError) as exc:
-            log.warning("cloud sent a certificate the hub cannot use: %s", exc)
-            await self._send(CertStatus("rejected", _iso(self.cert_not_after), str(exc)))
-            return
-        self.cert_not_after = cert.not_valid_after_utc
-        log.info("installed a renewed hub certificate, valid until %s", self.cert_not_after.isoformat())
-        self.status["cert_not_after"] = _iso(self.cert_not_after)
-        self._publish_status()
-        await self._send(CertStatus("installed", _iso(self.cert_not_after)))
-
-
-def _iso(when: dt.datetime | None) -> str | None:
-    return None if when is None else when.isoformat().replace("+00:00", "Z")
+        verdict = self.certificate.install(message)
+        if verdict.status == "installed":
+            self.status["cert_not_after"] = verdict.not_after
+            self._publish_status()
+        await self._send(verdict)
 
 
 def _describe(exc: BaseException) -> str:
