@@ -273,6 +273,14 @@ async def test_sign_in_toggle_and_see_the_state_change(lan: Any, token: str, tmp
         lan.runtime.bus.publish(RuleFired("hall", "state", 0.3))
         await page.wait_for(f"{fired}.textContent !== 'never'", "rule last-fired never updated")
 
+        # Inclusion from the page: the radio is asked to let devices join for 60 s.
+        await page.js("document.querySelector('[data-include=\"zwave\"]').click(); true")
+        await page.wait_for(
+            "document.querySelector('#inclusion-note').textContent.includes('60 s')",
+            "inclusion not confirmed",
+        )
+        assert lan.radio.inclusion == [60]
+
         errors = [e for e in cdp.log if e["method"] == "Runtime.exceptionThrown"]
         errors += [
             e

@@ -154,6 +154,16 @@ function applyState(event) {
   }
 }
 
+async function include(protocol) {
+  const note = $("#inclusion-note");
+  try {
+    const answer = await api("POST", "/inclusion", { protocol, seconds: 60 });
+    note.textContent = `${answer.protocol}: pairing devices for ${answer.seconds} s; they appear here as they join.`;
+  } catch (error) {
+    note.textContent = error.message;
+  }
+}
+
 // --- rules -----------------------------------------------------------------------------------
 
 async function loadRules() {
@@ -240,6 +250,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("#token").value.trim()); });
   $("#pair").addEventListener("click", () => pair());
   $("#signout").addEventListener("click", () => signOut());
+  for (const button of document.querySelectorAll("[data-include]")) {
+    button.addEventListener("click", () => include(button.dataset.include));
+  }
   fetch(`${API}/health`).then((r) => r.json()).then((h) => { $("#hub").textContent = `${h.hub_id} · v${h.version}`; })
     .catch(() => {});
   const saved = sessionStorage.getItem(TOKEN_KEY);
