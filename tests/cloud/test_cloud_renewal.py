@@ -7,14 +7,25 @@ import logging
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from test_cloud_harness import HUB_ID, build_agent, next_message, pki_for, relay_for, running, write_config
+from test_cloud_harness import (
+    HUB_ID,
+    ScaledClock,
+    build_agent,
+    next_message,
+    pki_for,
+    relay_for,
+    running,
+    write_config,
+)
 from test_cloud_tls import reissue_hub_cert
 
 from hub_agent.cloud import pki
 from hub_agent.cloud.link import LinkState
 from hub_agent.cloud.protocol import Certificate, CertRenewal, CertStatus
+from hub_agent.cloud.renewal import CertificateKeeper
 from hub_agent.store.settings import get_setting
 
 NOW = dt.datetime.now(dt.UTC)
@@ -115,3 +126,25 @@ async def test_a_fresh_certificate_is_not_renewed(tmp_path: Path) -> None:
             while not relay.messages.empty():
                 kinds.append((await relay.messages.get())[1].type.value)
             assert "cert_renewal" not in kinds
+
+
+def test_the_keeper_asks_once_per_connection_and_only_within_30_days(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    paths = pki_for(tmp_path)
+    reissue_hub_cert(paths, NOW - dt.timedelta(days=300), NOW + dt.timedelta(days=45))
+    clock = ScaledClock()
+    keeper = CertificateKeeper(paths.hub_cert, paths.hub_key, HUB_ID, clock)
+    assert keeper.renewal_request(1) is None  # 45 days left: nothing to do yet
+    clock.wall_offset = 20 * 86400.0  # 25 days left
+    with caplog.at_level(logging.WARNING, logger="hub_agent.cloud"):
+        first = keeper.renewal_request(1)
+        assert first is not None and keeper.renewal_request(1) is None
+        second = keeper.renewal_request(2)
+    assert second is not None
+    assert caplog.text.count("hub certificate expires") == 1  # once a day, not per request
+    csr = x509.load_pem_x509_csr(first.csr.encode())
+    assert csr.is_signature_valid and csr.subject.rfc4514_string() == f"CN={HUB_ID}"
+    clock.wall_offset = 60 * 86400.0  # expired by the hub's clock: still ask, and explain
+    assert keeper.renewal_request(3) is not None
+    assert "(it expired at" in keeper.explain_rejection("rejected")
