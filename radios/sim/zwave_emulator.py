@@ -17,6 +17,8 @@ import contextlib
 import functools
 import logging
 import os
+import secrets
+import shutil
 import tempfile
 import tty
 from collections.abc import Callable
@@ -121,8 +123,9 @@ class ZWaveEmulator:
         self.joining: list[SimNode] = []
         #: Node ids whose owner presses their button at the next RemoveNodeFromNetwork(ANY).
         self.leaving: list[int] = []
-        self._dir = tempfile.TemporaryDirectory(prefix="zwave-emu-")
-        self.port_path = str(Path(self._dir.name) / "ttyZW0")
+        # The directory is made by start() and removed by stop(), so an emulator never started leaves nothing.
+        self._dir = Path(tempfile.gettempdir()) / f"zwave-emu-{os.getpid()}-{secrets.token_hex(6)}"
+        self.port_path = str(self._dir / "ttyZW0")
         self._master: int | None = None
         self._slave: int | None = None
         self._parser = _Parser()
@@ -139,6 +142,8 @@ class ZWaveEmulator:
     async def start(self) -> None:
         """Create the pty and start answering."""
         self._loop = asyncio.get_running_loop()
+        if not self._dir.is_dir():
+            self._dir.mkdir(mode=0o700)
         self._open_pty()
 
     async def stop(self) -> None:
@@ -151,7 +156,7 @@ class ZWaveEmulator:
             if not future.done():
                 future.cancel()
         self._waiters.clear()
-        self._dir.cleanup()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def _open_pty(self) -> None:
         master, slave = os.openpty()

@@ -342,6 +342,9 @@ def _wake_up(node: SimNode, command: int, args: bytes) -> list[bytes]:
         return [bytes((WAKE_UP, 0x06)) + node.wakeup_interval.to_bytes(3, "big") + b"\x01"]
     elif command == 0x08:
         node.awake = False
+    elif command == 0x09:  # Interval Capabilities Get: min 5 min, max 1 day, default 1 h, step 1 min
+        values = (300, 86400, 3600, 60)
+        return [bytes((WAKE_UP, 0x0A)) + b"".join(v.to_bytes(3, "big") for v in values)]
     return []
 
 
