@@ -17,11 +17,14 @@ RadioFactory = Callable[[Any, RadioContext], Radio]
 
 
 def _zwave(section: ZWaveSection, ctx: RadioContext) -> Radio:
-    from radios.sim.household import SimRadio
-
+    # Our own Serial API host stack; "sim" runs it over the built-in pty controller emulator.
     if section.port == "sim":
-        return SimRadio(Protocol.ZWAVE, ctx)
-    raise NotImplementedError('this build has no Z-Wave serial stack yet (use port = "sim")')
+        from radios.sim.zwave_radio import SimZWaveRadio
+
+        return SimZWaveRadio(ctx)
+    from radios.zwave.radio import ZWaveRadio
+
+    return ZWaveRadio(ctx, section.port)
 
 
 def _zigbee(section: ZigbeeSection, ctx: RadioContext) -> Radio:
