@@ -468,7 +468,13 @@ class CloudLink:
         else:
             task = asyncio.create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # A request handler must answer even when something breaks; this is the last resort.
+            log.error("cloud request failed", exc_info=exc)
 
     async def _send(self, message: Message) -> None:
         """Send now, or keep it for the next connection if there is none."""
