@@ -7,10 +7,14 @@ server's control socket and the store file, in a worker thread (they are blockin
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import socket
 import stat
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -70,6 +74,31 @@ async def test_pair_is_403_until_the_button_then_200_until_the_window_ends(lan: 
             assert response.status == 200
 
 
+async def test_pair_from_a_separate_process(lan: Any) -> None:
+    """`hub-agent pair` as its own process (what a GPIO hook runs), against the running server."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub_agent",
+        "pair",
+        "--config",
+        str(lan.config_file),
+        "--seconds",
+        "45",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().startswith("pairing open for 45 s")
+    assert lan.server.pairing.remaining(lan.clock[0]) == 45
+    async with (
+        lan.session() as session,
+        session.post(lan.url + "/api/v1/pair", json={"name": "gpio"}) as response,
+    ):
+        assert response.status == 200
+
+
 async def test_pair_window_can_be_closed_early_and_names_are_checked(lan: Any) -> None:
     assert await run_cli("pair", "--config", str(lan.config_file), "--seconds", "30") == 0
     async with lan.session() as session:
@@ -119,6 +148,62 @@ async def test_control_socket_is_private_and_rejects_garbage(lan: Any) -> None:
         await writer.wait_closed()
         assert words in reply.decode(), (line[:20], reply)
     assert not lan.server.pairing.is_open(lan.clock[0])
+
+
+def _python_for_nobody() -> str | None:
+    """A system Python another user may run (the venv's may live under /root)."""
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        path = Path(candidate).resolve()
+        chain = [path, *path.parents]
+        if path.exists() and all(p.stat().st_mode & 0o001 for p in chain):
+            return str(path)
+    return None
+
+
+OTHER_USER_PYTHON = _python_for_nobody()
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or OTHER_USER_PYTHON is None,
+    reason="needs root and a system python3 to act as another user (CI runs as root on Debian)",
+)
+async def test_control_socket_refuses_other_users_even_if_its_mode_is_loosened() -> None:
+    calls: list[control.Request] = []
+
+    async def answer(request: control.Request) -> dict[str, Any]:
+        calls.append(request)
+        return {"ok": True, "seconds": 60}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        path = Path(tmp) / "lan.sock"
+        server = control.ControlServer(path, answer)
+        await server.start()
+        try:
+            assert OTHER_USER_PYTHON is not None
+            os.chmod(path, 0o666)  # a mistake an admin could make
+            client = (
+                "import socket, sys\n"
+                "s = socket.socket(socket.AF_UNIX)\n"
+                "s.connect(sys.argv[1])\n"
+                's.sendall(b\'{"op": "pair", "seconds": 60}\\n\')\n'
+                "print(s.recv(4096).decode())\n"
+            )
+            process = await asyncio.create_subprocess_exec(
+                OTHER_USER_PYTHON,
+                "-c",
+                client,
+                str(path),
+                user=65534,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(process.communicate(), 30)
+            assert process.returncode == 0, err.decode()
+            assert json.loads(out) == {"ok": False, "error": "permission denied"}
+            assert calls == []
+        finally:
+            await server.close()
 
 
 async def test_a_second_agent_cannot_take_over_the_control_socket(lan: Any) -> None:
