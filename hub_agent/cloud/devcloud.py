@@ -190,6 +190,18 @@ class DevRelay:
         self._ids = itertools.count(1)
         self._background: set[asyncio.Task[None]] = set()
 
+    @classmethod
+    def from_pki(cls, paths: DevPki, **kwargs: Any) -> DevRelay:
+        """A relay that serves with the dev server cert, trusts the dev CA and signs renewals with it."""
+        return cls(
+            server_cert=paths.server_cert,
+            server_key=paths.server_key,
+            client_ca=paths.ca_cert,
+            ca_cert=paths.ca_cert,
+            ca_key=paths.ca_key,
+            **kwargs,
+        )
+
     @property
     def url(self) -> str:
         """The wss:// URL hubs should use."""

@@ -151,14 +151,7 @@ async def stop_agent(agent: Agent) -> None:
 
 @contextlib.asynccontextmanager
 async def relay_for(paths: DevPki, **kwargs: Any) -> AsyncIterator[DevRelay]:
-    relay = DevRelay(
-        server_cert=paths.server_cert,
-        server_key=paths.server_key,
-        client_ca=paths.ca_cert,
-        ca_cert=paths.ca_cert,
-        ca_key=paths.ca_key,
-        **kwargs,
-    )
+    relay = DevRelay.from_pki(paths, **kwargs)
     await relay.start()
     try:
         yield relay
