@@ -297,7 +297,12 @@ class LanApi:
             if exc.status < 400:
                 raise
             code = _HTTP_CODES.get(exc.status, "http_error")
-            message = exc.reason if exc.status != 413 else f"body is larger than {MAX_BODY} bytes"
+            message = exc.reason
+            detail = (exc.text or "").strip()
+            if detail and detail != f"{exc.status}: {exc.reason}":
+                message = f"{exc.reason}: {' '.join(detail.split())}"
+            if exc.status == 413:
+                message = f"body is larger than {MAX_BODY} bytes"
             response = error_response(exc.status, code, f"{message} ({request.method} {request.path})")
             if exc.status == 405:
                 response.headers[hdrs.ALLOW] = exc.headers.get(hdrs.ALLOW, "")

@@ -211,3 +211,15 @@ async def test_stopping_the_server_closes_streams_with_1001_and_it_can_start_aga
         async with session.ws_connect(lan.url + "/api/v1/events") as ws:
             lan.runtime.hub.ingest(StateChanged(DeviceId(SWITCH), "switch", "on"))
             assert (await next_json(ws))["value"] == "on"
+
+
+async def test_a_plain_get_on_the_events_route_is_a_clear_400(lan: Any, token: str) -> None:
+    async with (
+        lan.session(headers=auth(token)) as session,
+        session.get(lan.url + "/api/v1/events") as response,
+    ):
+        answer = await response.json()
+    assert response.status == 400, answer
+    assert answer["error"] == "bad_request"
+    assert "WebSocket" in answer["message"]
+    assert lan.server.api.no_clients.is_set()
