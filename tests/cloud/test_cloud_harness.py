@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub_agent import identity
 from hub_agent.bus import EventBus
 from hub_agent.cloud.backoff import Backoff
 from hub_agent.cloud.devcloud import DevPki, DevRelay, make_dev_pki
@@ -109,7 +110,7 @@ async def build_agent(
         hub=hub,
         bus=bus,
         db=db,
-        hub_id=config.hub.id or HUB_ID,
+        hub_id=identity.hub_id(config),
         version="0.1.0-test",
         boot_id=uuid.uuid4().hex,
         rules=rules,
