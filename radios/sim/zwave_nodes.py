@@ -7,6 +7,7 @@ echoing it. A node's state is kept in canonical attribute names (`switch`, `leve
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,7 +97,20 @@ class SimNode:
     received: list[bytes] = field(default_factory=list)
     #: Set by the emulator: sends CC bytes from this node to the controller, unsolicited.
     send: Callable[[bytes], None] | None = None
+    #: Multi Channel end points (each a SimNode of its own, sharing the node's radio).
+    endpoints: dict[int, SimNode] = field(default_factory=dict)
     _scene_seq: int = 0
+
+    def __post_init__(self) -> None:
+        for number, endpoint in self.endpoints.items():
+            endpoint.send = functools.partial(self._send_from_endpoint, number)
+
+    def _send_from_endpoint(self, endpoint: int, data: bytes) -> None:
+        self._send(bytes((MULTI_CHANNEL, 0x0D, endpoint, 0x00)) + data)
+
+    def endpoint(self, number: int) -> SimNode:
+        """End point `number` of a Multi Channel node."""
+        return self.endpoints[number]
 
     @property
     def info(self) -> NodeInfo:
@@ -144,10 +158,24 @@ class SimNode:
             replies = self.handle(inner) if inner else []
             # Supervision Report: session, status SUCCESS (0xFF), duration 0.
             return [bytes((SUPERVISION, 0x02, session, 0xFF, 0x00)), *replies]
+        if cc == MULTI_CHANNEL and self.endpoints:
+            return self._multi_channel(command, args)
         if cc not in self.versions:
             return []
         handler = _HANDLERS.get(cc)
         return handler(self, command, args) if handler is not None else []
+
+    def _multi_channel(self, command: int, args: bytes) -> list[bytes]:
+        if command == 0x07:  # End Point Get -> identical flag off, count
+            return [bytes((MULTI_CHANNEL, 0x08, 0x00, len(self.endpoints)))]
+        if command == 0x09 and args and args[0] & 0x7F in self.endpoints:
+            ep = self.endpoints[args[0] & 0x7F]
+            return [bytes((MULTI_CHANNEL, 0x0A, args[0] & 0x7F, ep.generic, ep.specific, *ep.versions))]
+        if command == 0x0D and len(args) >= 3 and args[1] & 0x7F in self.endpoints:
+            number = args[1] & 0x7F
+            replies = self.endpoints[number].handle(args[2:])
+            return [bytes((MULTI_CHANNEL, 0x0D, number, args[0] & 0x7F)) + r for r in replies]
+        return []
 
     def reports_for(self, attribute: str) -> list[bytes]:
         """The report(s) a node sends for its current value of `attribute`."""
@@ -379,6 +407,27 @@ _HANDLERS: dict[int, Callable[[SimNode, int, bytes], list[bytes]]] = {
 }
 
 _COMMON = {MANUFACTURER_SPECIFIC: 2, VERSION: 3, ASSOCIATION: 2}
+
+
+def double_switch(node_id: int = 10) -> SimNode:
+    """A two-channel relay: a Multi Channel node whose end points 1 and 2 are binary switches."""
+
+    def channel(number: int) -> SimNode:
+        return SimNode(
+            node_id, f"Relay {number}", "Sim relay channel", 0x10, 0x01, {SWITCH_BINARY: 2}, {"switch": "off"}
+        )
+
+    return SimNode(
+        node_id,
+        "Double relay",
+        "Sim double relay",
+        0x10,
+        0x01,
+        {MULTI_CHANNEL: 4, SWITCH_BINARY: 2, **_COMMON},
+        {"switch": "off"},
+        product=(0x010F, 0x0203, 0x1000),
+        endpoints={1: channel(1), 2: channel(2)},
+    )
 
 
 def household() -> list[SimNode]:

@@ -225,9 +225,9 @@ class ZWaveRadio(Radio):
                     self._announce(record)
                 if not record.sleeping:
                     self._spawn(self._refresh(record), f"refresh node {node_id}")
-            elif not record.sleeping:
+            else:
+                # Protocol info first: a sleeping node's interview then waits for its wake-up.
                 self._spawn(self._setup_node(record), f"interview node {node_id}")
-            # A sleeping node that was never interviewed waits for its next wake-up.
 
     def _on_lost(self, exc: Exception) -> None:
         """The serial link died: recover in-process with back-off."""
@@ -536,7 +536,7 @@ class ZWaveRadio(Radio):
         sleeper.awake.set()
         if not record.interviewed:
             if node_id not in self._setting_up:
-                self._spawn(self._setup_node(record), f"interview node {node_id}")
+                self._spawn(self._setup_node(record, awake=True), f"interview node {node_id}")
         elif sleeper.pending <= 0:
             self._spawn(self._back_to_sleep(record), f"no more information node {node_id}")
 
@@ -550,8 +550,10 @@ class ZWaveRadio(Radio):
 
     # --- node setup -------------------------------------------------------------------------------
 
-    async def _setup_node(self, record: NodeRecord, info_ccs: tuple[int, ...] | None = None) -> None:
-        """Protocol info, NIF, interview, first values, announce, persist."""
+    async def _setup_node(
+        self, record: NodeRecord, info_ccs: tuple[int, ...] | None = None, *, awake: bool = False
+    ) -> None:
+        """Protocol info, NIF, interview, first values, announce, persist; `awake`: it can hear us now."""
         node_id = record.node_id
         task = asyncio.current_task()
         assert task is not None
@@ -562,13 +564,19 @@ class ZWaveRadio(Radio):
             record.listening = proto.listening
             record.frequent_listening = proto.frequent_listening
             record.generic, record.specific = proto.generic, proto.specific
+            if record.sleeping and not awake:
+                log.info("zwave: node %d sleeps; its interview waits for its wake-up", node_id)
+                return
+            if record.sleeping:
+                self._sleeper(node_id).awake.set()  # it is awake now: just included or just woke up
             if info_ccs is None and not record.caps.ccs:
                 info = await controller.request_node_info(node_id)
                 info_ccs = info.command_classes if info is not None else None
+            if info_ccs is None and not record.caps.ccs:
+                log.warning("zwave: node %d sent no node information; interview postponed", node_id)
+                return
             if info_ccs is not None:
                 record.caps = record.caps.with_ccs(info_ccs)
-            if record.sleeping:
-                self._sleeper(node_id).awake.set()  # it is awake now: just included or just woke up
             self.interviews += 1
             await Interview(record, self, controller.info.node_id if controller.info else 1).run()
             await self._refresh(record)
@@ -580,7 +588,12 @@ class ZWaveRadio(Radio):
             )
         finally:
             self._setting_up.pop(node_id, None)
-            if record.sleeping and self._sleeper(node_id).pending <= 0 and self.state is RadioState.RUNNING:
+            if (
+                record.sleeping
+                and awake
+                and self._sleeper(node_id).pending <= 0
+                and self.state is RadioState.RUNNING
+            ):
                 await self._back_to_sleep(record)
 
     async def _refresh(self, record: NodeRecord) -> None:
@@ -665,7 +678,9 @@ class ZWaveRadio(Radio):
             self._forget(joined.node_id)  # a re-included node id starts afresh
             self.nodes[joined.node_id] = record
             ccs = joined.info.command_classes if joined.info is not None else None
-            await self._setup_node(record, ccs)
+            # The setup outlives a closed inclusion window: it is tracked, and only shielded here.
+            setup = self._spawn(self._setup_node(record, ccs, awake=True), f"interview node {joined.node_id}")
+            await asyncio.shield(setup)
 
     async def remove_device(self, device: DeviceId) -> None:
         """Remove a failed node at once; otherwise open exclusion for the device's button press."""
@@ -693,10 +708,11 @@ class ZWaveRadio(Radio):
 
     # --- helpers ----------------------------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
