@@ -1,0 +1,286 @@
+"""Rules compiled to an index, and `decide()`: which rules an event fires. Pure and flat.
+
+Rules of this file: `decide(index, state, event)` reads only its arguments (the event's own `ts` is
+"now" for time conditions) and returns what should happen; it never sends, sleeps, logs or writes.
+Its cost depends on the rules that watch the event's (device, attribute) or button, never on the
+total number of rules: that is what the index is for.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol, TypeAlias
+
+from hub_agent.model import ButtonPressed, Device, HubEvent, StateChanged, Value
+from local_rules.model import (
+    AllCondition,
+    AnyCondition,
+    AtTrigger,
+    ButtonTrigger,
+    Condition,
+    CronTrigger,
+    HubStartTrigger,
+    NotCondition,
+    NumericCondition,
+    NumericTrigger,
+    Rule,
+    StateCondition,
+    StateTrigger,
+    SunTrigger,
+    TimeCondition,
+    TimeTrigger,
+    Trigger,
+)
+from local_rules.schedule import Place, in_window
+
+
+class States(Protocol):
+    """Where decide() reads current device state; the Hub is one."""
+
+    def device(self, device_id: str) -> Device | None:
+        """The device with this id, or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimeReached:
+    """A time trigger's moment has come (produced by the runner's scheduler)."""
+
+    rule: str
+    trigger: int
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class HubStarted:
+    """The agent has started (fires `hub_start` triggers)."""
+
+    ts: float
+
+
+Stimulus: TypeAlias = HubEvent | TimeReached | HubStarted
+
+
+@dataclass(frozen=True, slots=True)
+class Fire:
+    """Run `rule`'s actions because of `trigger` (a readable label) at event time `ts`."""
+
+    rule: Rule
+    trigger: str
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """Evaluating `rule` raised; the other rules were still decided."""
+
+    rule: str
+    error: str
+
+
+Decision: TypeAlias = Fire | Fault
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One trigger of one rule, as the index stores it."""
+
+    rule: Rule
+    trigger: Trigger
+    label: str
+
+
+@dataclass(slots=True)
+class Index:
+    """Rules by what wakes them. `disabled` is the one mutable part (enable/disable are instant)."""
+
+    rules: dict[str, Rule]
+    place: Place
+    by_attribute: dict[tuple[str, str], tuple[Entry, ...]]
+    by_button: dict[str, tuple[Entry, ...]]
+    timed: dict[tuple[str, int], Entry]
+    hub_start: tuple[Entry, ...]
+    disabled: set[str] = field(default_factory=set)
+
+
+def label(trigger: Trigger) -> str:
+    """A short human description of a trigger, used in `rule_fired` events and logs."""
+    if isinstance(trigger, StateTrigger):
+        change = "".join(
+            [
+                f" from {trigger.from_}" if trigger.from_ is not None else "",
+                f" to {trigger.to}" if trigger.to is not None else "",
+            ]
+        )
+        return f"{trigger.device} {trigger.attribute}{change or ' changed'}"
+    if isinstance(trigger, NumericTrigger):
+        bounds = [
+            f"above {trigger.above:g}" if trigger.above is not None else "",
+            f"below {trigger.below:g}" if trigger.below is not None else "",
+        ]
+        return f"{trigger.device} {trigger.attribute} " + " and ".join(b for b in bounds if b)
+    if isinstance(trigger, ButtonTrigger):
+        which = f" {trigger.button}" if trigger.button is not None else ""
+        return f"{trigger.device} button{which} {trigger.action or 'any'}"
+    if isinstance(trigger, AtTrigger):
+        return f"at {trigger.hour:02d}:{trigger.minute:02d}"
+    if isinstance(trigger, SunTrigger):
+        return (
+            f"{trigger.event.value}{trigger.offset_minutes:+g} min"
+            if trigger.offset_minutes
+            else trigger.event.value
+        )
+    if isinstance(trigger, CronTrigger):
+        return f"cron {trigger.expression}"
+    return "hub_start"
+
+
+def compile_rules(rules: Iterable[Rule], place: Place) -> Index:
+    """Build the index; disabled rules are indexed too (so enabling one is a set update)."""
+    by_attribute: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+    by_button: dict[str, list[Entry]] = defaultdict(list)
+    timed: dict[tuple[str, int], Entry] = {}
+    hub_start: list[Entry] = []
+    all_rules: dict[str, Rule] = {}
+    disabled: set[str] = set()
+    for rule in rules:
+        all_rules[rule.id] = rule
+        if not rule.enabled:
+            disabled.add(rule.id)
+        for number, trigger in enumerate(rule.triggers):
+            entry = Entry(rule, trigger, label(trigger))
+            if isinstance(trigger, StateTrigger | NumericTrigger):
+                by_attribute[(trigger.device, trigger.attribute)].append(entry)
+            elif isinstance(trigger, ButtonTrigger):
+                by_button[trigger.device].append(entry)
+            elif isinstance(trigger, HubStartTrigger):
+                hub_start.append(entry)
+            else:
+                timed[(rule.id, number)] = entry
+    return Index(
+        rules=all_rules,
+        place=place,
+        by_attribute={key: tuple(value) for key, value in by_attribute.items()},
+        by_button={key: tuple(value) for key, value in by_button.items()},
+        timed=timed,
+        hub_start=tuple(hub_start),
+        disabled=disabled,
+    )
+
+
+def time_triggers(index: Index) -> list[tuple[str, int, TimeTrigger]]:
+    """Every time trigger as (rule id, trigger number, trigger), for the scheduler."""
+    out: list[tuple[str, int, TimeTrigger]] = []
+    for (rule_id, number), entry in index.timed.items():
+        assert isinstance(entry.trigger, AtTrigger | SunTrigger | CronTrigger)
+        out.append((rule_id, number, entry.trigger))
+    return out
+
+
+# --- decide -----------------------------------------------------------------------------------
+
+
+def _numeric(value: Value | None) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _in_range(value: float | None, above: float | None, below: float | None) -> bool:
+    if value is None:
+        return False
+    return (above is None or value > above) and (below is None or value < below)
+
+
+def trigger_matches(trigger: Trigger, event: HubEvent) -> bool:
+    """Whether a device trigger fires for this event (state triggers fire on a change only)."""
+    if isinstance(trigger, StateTrigger):
+        if not isinstance(event, StateChanged) or event.value == event.previous:
+            return False
+        if trigger.to is not None and event.value != trigger.to:
+            return False
+        return trigger.from_ is None or event.previous == trigger.from_
+    if isinstance(trigger, NumericTrigger):
+        if not isinstance(event, StateChanged):
+            return False
+        # Crossing into the range fires; staying inside it does not (no storm from a chatty sensor).
+        return _in_range(_numeric(event.value), trigger.above, trigger.below) and not _in_range(
+            _numeric(event.previous), trigger.above, trigger.below
+        )
+    if isinstance(trigger, ButtonTrigger):
+        return (
+            isinstance(event, ButtonPressed)
+            and (trigger.button is None or event.button == trigger.button)
+            and (trigger.action is None or event.action == trigger.action)
+        )
+    return False
+
+
+def _current(state: States, device: str, attribute: str) -> Value | None:
+    found = state.device(device)
+    return None if found is None else found.state.get(attribute)
+
+
+def condition_holds(condition: Condition, state: States, ts: float, place: Place) -> bool:
+    """Evaluate one condition against current state at local time `ts`."""
+    if isinstance(condition, StateCondition):
+        return _current(state, condition.device, condition.attribute) in condition.values
+    if isinstance(condition, NumericCondition):
+        value = _numeric(_current(state, condition.device, condition.attribute))
+        return _in_range(value, condition.above, condition.below)
+    if isinstance(condition, TimeCondition):
+        return in_window(condition, ts, place)
+    if isinstance(condition, AllCondition):
+        return all(condition_holds(c, state, ts, place) for c in condition.conditions)
+    if isinstance(condition, AnyCondition):
+        return any(condition_holds(c, state, ts, place) for c in condition.conditions)
+    if isinstance(condition, NotCondition):
+        return not any(condition_holds(c, state, ts, place) for c in condition.conditions)
+    return False
+
+
+def _judge(entry: Entry, index: Index, state: States, ts: float, out: list[Decision]) -> None:
+    rule = entry.rule
+    if rule.id in index.disabled:
+        return
+    if len(out) and any(d.rule is rule for d in out if isinstance(d, Fire)):
+        return  # two triggers of one rule matched one event: it fires once
+    try:
+        for condition in rule.conditions:
+            if not condition_holds(condition, state, ts, index.place):
+                return
+    except Exception as exc:  # one rule's bug must not cost the others their decision
+        out.append(Fault(rule.id, f"condition failed: {exc!r}"))
+        return
+    out.append(Fire(rule, entry.label, ts))
+
+
+def decide(index: Index, state: States, event: Stimulus) -> list[Decision]:
+    """The rules this event fires (conditions checked at the event's time), in index order."""
+    out: list[Decision] = []
+    if isinstance(event, StateChanged):
+        entries = index.by_attribute.get((event.device, event.attribute))
+    elif isinstance(event, ButtonPressed):
+        entries = index.by_button.get(event.device)
+    elif isinstance(event, TimeReached):
+        entry = index.timed.get((event.rule, event.trigger))
+        if entry is not None:
+            _judge(entry, index, state, event.ts, out)
+        return out
+    elif isinstance(event, HubStarted):
+        for entry in index.hub_start:
+            _judge(entry, index, state, event.ts, out)
+        return out
+    else:
+        return out
+    if entries:
+        for entry in entries:
+            try:
+                matched = trigger_matches(entry.trigger, event)
+            except Exception as exc:
+                out.append(Fault(entry.rule.id, f"trigger failed: {exc!r}"))
+                continue
+            if matched:
+                _judge(entry, index, state, event.ts, out)
+    return out

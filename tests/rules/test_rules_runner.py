@@ -1,0 +1,410 @@
+"""Runner tests: real Hub, EventBus, SQLite store and rules service; a recording radio; a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub_agent.config import RulesSection
+from hub_agent.model import (
+    ButtonPressed,
+    DeviceId,
+    HubEvent,
+    Notification,
+    Protocol,
+    RuleFired,
+    StateChanged,
+)
+from local_rules.clock import ManualClock
+from local_rules.testing import GroupRadio, World, build_world, device
+
+MOTION = "zigbee-00158d0001a2b3c4"
+DOOR = "zigbee-00158d0001a2b3c5"
+BUTTON = "zigbee-00158d0001a2b3c6"
+LAMP = "zwave-2"
+FAN = "zwave-3"
+BULB = "zigbee-00158d0001a2b3c7"
+T0 = 1_790_000_000.0
+
+
+def household() -> list[Any]:
+    return [
+        device(MOTION, "motion", "battery", motion="inactive"),
+        device(DOOR, "contact", contact="closed"),
+        device(BUTTON, "button"),
+        device(LAMP, "switch", "level", switch="off"),
+        device(FAN, "switch", switch="off"),
+        device(BULB, "switch", "level", switch="off"),
+    ]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@contextlib.asynccontextmanager
+async def running(tmp_path: Path, clock: ManualClock) -> AsyncIterator[World]:
+    # A context manager, not a fixture: the world must stop before the task-hygiene check runs.
+    w = build_world(tmp_path, household(), clock, rules=RulesSection(max_fires_per_minute=30))
+    await w.start()
+    try:
+        yield w
+    finally:
+        await w.stop()
+
+
+def events(world: World) -> list[HubEvent]:
+    seen: list[HubEvent] = []
+    world.bus.add_handler(seen.append)
+    return seen
+
+
+def motion(world: World, clock: ManualClock, value: str) -> None:
+    world.hub.ingest(StateChanged(DeviceId(MOTION), "motion", value, clock.now()))
+
+
+def hall_light(mode: str = "restart", seconds: float = 300, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "hall-light",
+        "mode": mode,
+        "triggers": [{"type": "state", "device": MOTION, "attribute": "motion", "to": "active"}],
+        "actions": [
+            {"type": "command", "device": LAMP, "command": "on"},
+            {"type": "delay", "seconds": seconds},
+            {"type": "command", "device": LAMP, "command": "off"},
+        ],
+        **extra,
+    }
+
+
+def names(world: World, protocol: Protocol = Protocol.ZWAVE) -> list[str]:
+    return [c.name for c in world.radios[protocol].commands]
+
+
+async def test_motion_turns_light_on_then_off_after_the_delay(tmp_path: Path, clock: ManualClock) -> None:
+    async with running(tmp_path, clock) as world:
+        seen = events(world)
+        await world.service.put_rule(hall_light())
+        motion(world, clock, "active")
+        await world.radios[Protocol.ZWAVE].wait_for(1)
+        assert names(world) == ["on"]
+        await clock.wait_for_sleepers(1)  # the delay (no time triggers: the scheduler does not sleep)
+        fired = [e for e in seen if isinstance(e, RuleFired)]
+        assert [(f.rule, f.trigger) for f in fired] == [("hall-light", f"{MOTION} motion to active")]
+        assert fired[0].latency_ms >= 0
+        await clock.advance(299)
+        assert names(world) == ["on"]
+        await clock.advance(1)
+        await world.radios[Protocol.ZWAVE].wait_for(2)
+        assert names(world) == ["on", "off"]
+        rule = world.service.get_rule("hall-light")
+        assert rule is not None and rule["last_fired"] is not None and rule["last_error"] is None
+
+
+async def test_restart_mode_restarts_the_delay(tmp_path: Path, clock: ManualClock) -> None:
+    async with running(tmp_path, clock) as world:
+        await world.service.put_rule(hall_light("restart"))
+        motion(world, clock, "active")
+        await clock.wait_for_sleepers(1)
+        await clock.advance(200)
+        motion(world, clock, "inactive")
+        motion(world, clock, "active")
+        await world.radios[Protocol.ZWAVE].wait_for(2)
+        await clock.wait_for_sleepers(1)
+        await clock.advance(200)  # 400 s after the first motion, 200 s after the second
+        assert names(world) == ["on", "on"]
+        await clock.advance(100)
+        await world.radios[Protocol.ZWAVE].wait_for(3)
+        assert names(world) == ["on", "on", "off"]
+
+
+async def test_single_mode_ignores_triggers_while_running(tmp_path: Path, clock: ManualClock) -> None:
+    async with running(tmp_path, clock) as world:
+        await world.service.put_rule(hall_light("single"))
+        motion(world, clock, "active")
+        await clock.wait_for_sleepers(1)
+        motion(world, clock, "inactive")
+        motion(world, clock, "active")
+        await clock.advance(300)
+        await world.radios[Protocol.ZWAVE].wait_for(2)
+        assert names(world) == ["on", "off"]
+        assert world.service.runner.dropped == 1
+
+
+async def test_queued_mode_runs_in_order_and_is_bounded(tmp_path: Path, clock: ManualClock) -> None:
+    async with running(tmp_path, clock) as world:
+        await world.service.put_rule(hall_light("queued", seconds=10, max=2))
+        for _ in range(4):  # one runs, two queue, one is dropped
+            motion(world, clock, "active")
+            motion(world, clock, "inactive")
+        await clock.wait_for_sleepers(1)
+        assert world.service.runner.dropped == 1
+        for _ in range(3):
+            await clock.wait_for_sleepers(1)
+            await clock.advance(10)
+        await world.radios[Protocol.ZWAVE].wait_for(6)
+        assert names(world) == ["on", "off"] * 3
+
+
+async def test_parallel_mode_is_bounded(tmp_path: Path, clock: ManualClock) -> None:
+    async with running(tmp_path, clock) as world:
+        await world.service.put_rule(hall_light("parallel", seconds=10, max=2))
+        for _ in range(3):
+            motion(world, clock, "active")
+            motion(world, clock, "inactive")
+        await clock.wait_for_sleepers(1)  # two delays at once
+        assert world.service.runner.running("hall-light") == 2
+        assert world.service.runner.dropped == 1
+        await clock.advance(10)
+        await world.radios[Protocol.ZWAVE].wait_for(4)
+        assert names(world) == ["on", "on", "off", "off"]
+
+
+async def test_wait_continues_when_the_state_arrives(tmp_path: Path, clock: ManualClock) -> None:
+    async with running(tmp_path, clock) as world:
+        rule = {
+            "id": "door-wait",
+            "triggers": [{"type": "state", "device": DOOR, "attribute": "contact", "to": "open"}],
+            "actions": [
+                {
+                    "type": "wait",
+                    "device": DOOR,
+                    "attribute": "contact",
+                    "to": "closed",
+                    "timeout_seconds": 60,
+                },
+                {"type": "command", "device": LAMP, "command": "off"},
+            ],
+        }
+        await world.service.put_rule(rule)
+        world.hub.ingest(StateChanged(DeviceId(DOOR), "contact", "open", clock.now()))
+        await clock.wait_for_sleepers(1)
+        await clock.advance(30)
+        world.hub.ingest(StateChanged(DeviceId(DOOR), "contact", "closed", clock.now()))
+        await world.radios[Protocol.ZWAVE].wait_for(1)
+        assert names(world) == ["off"]
+
+
+async def test_wait_timeout_stops_or_continues(tmp_path: Path, clock: ManualClock) -> None:
+    async with running(tmp_path, clock) as world:
+        base = {
+            "triggers": [{"type": "state", "device": DOOR, "attribute": "contact", "to": "open"}],
+            "mode": "single",
+        }
+        wait = {"type": "wait", "device": DOOR, "attribute": "contact", "to": "closed", "timeout_seconds": 60}
+        await world.service.put_rule(
+            {**base, "id": "stops", "actions": [wait, {"type": "command", "device": LAMP, "command": "on"}]}
+        )
+        await world.service.put_rule(
+            {
+                **base,
+                "id": "continues",
+                "actions": [
+                    {**wait, "on_timeout": "continue"},
+                    {"type": "command", "device": FAN, "command": "on"},
+                ],
+            }
+        )
+        world.hub.ingest(StateChanged(DeviceId(DOOR), "contact", "open", clock.now()))
+        await clock.wait_for_sleepers(1)
+        await clock.advance(60)
+        await world.radios[Protocol.ZWAVE].wait_for(1)
+        assert [c.device for c in world.radios[Protocol.ZWAVE].commands] == [FAN]
+        assert world.service.runner.running("stops") == 0
+
+
+async def test_scene_sends_together_and_groups_per_radio(tmp_path: Path, clock: ManualClock) -> None:
+    group = GroupRadio(Protocol.ZIGBEE)
+    w = build_world(tmp_path, household(), clock, radios=[group])
+    await w.start()
+    try:
+        zwave = w.radios[Protocol.ZWAVE]
+        zwave.hold = True  # the Z-Wave confirmations wait: both must be in flight at once
+        await w.service.put_rule(
+            {
+                "id": "evening",
+                "triggers": [{"type": "button", "device": BUTTON, "button": 1, "action": "pressed"}],
+                "actions": [
+                    {
+                        "type": "scene",
+                        "commands": [
+                            {"device": LAMP, "command": "set_level", "args": {"level": 30}},
+                            {"device": FAN, "command": "off"},
+                            {"device": BULB, "command": "on"},
+                        ],
+                    }
+                ],
+            }
+        )
+        seen = events(w)
+        w.hub.ingest(ButtonPressed(DeviceId(BUTTON), 1, "pressed", clock.now()))
+        await zwave.wait_for(2)
+        assert [c.device for c in zwave.commands] == [LAMP, FAN]
+        assert [[c.device for c in g] for g in group.groups] == [[BULB]]
+        assert not [e for e in seen if isinstance(e, RuleFired)]  # not confirmed yet
+        zwave.release()
+        async with asyncio.timeout(5):
+            while not [e for e in seen if isinstance(e, RuleFired)]:
+                await asyncio.sleep(0)
+    finally:
+        await w.stop()
+
+
+async def test_enable_disable_and_notify(tmp_path: Path, clock: ManualClock) -> None:
+    async with running(tmp_path, clock) as world:
+        seen = events(world)
+        await world.service.put_rule(hall_light("single", seconds=5))
+        await world.service.put_rule(
+            {
+                "id": "door",
+                "triggers": [{"type": "state", "device": DOOR, "attribute": "contact"}],
+                "actions": [
+                    {"type": "notify", "message": "door moved"},
+                    {"type": "disable_rule", "rule": "hall-light"},
+                ],
+            }
+        )
+        world.hub.ingest(StateChanged(DeviceId(DOOR), "contact", "open", clock.now()))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert [e.message for e in seen if isinstance(e, Notification)] == ["door moved"]
+        assert world.service.get_rule("hall-light")["enabled"] is False  # type: ignore[index]
+        motion(world, clock, "active")
+        await asyncio.sleep(0)
+        assert names(world) == []
+        await world.service.put_rule(
+            {
+                "id": "door",
+                "triggers": [{"type": "state", "device": DOOR, "attribute": "contact", "to": "closed"}],
+                "actions": [{"type": "enable_rule", "rule": "hall-light"}],
+            }
+        )
+        world.hub.ingest(StateChanged(DeviceId(DOOR), "contact", "closed", clock.now()))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        motion(world, clock, "inactive")
+        motion(world, clock, "active")
+        await world.radios[Protocol.ZWAVE].wait_for(1)
+        assert world.service.get_rule("hall-light")["enabled"] is True  # type: ignore[index]
+
+
+async def test_runaway_chain_is_stopped_and_reported(tmp_path: Path, clock: ManualClock) -> None:
+    async with running(tmp_path, clock) as world:
+        seen = events(world)
+        # Two rules that re-trigger each other through a light's switch state, forever.
+        for rule_id, source, target in (("ping", "on", "off"), ("pong", "off", "on")):
+            await world.service.put_rule(
+                {
+                    "id": rule_id,
+                    "triggers": [{"type": "state", "device": LAMP, "attribute": "switch", "to": source}],
+                    "actions": [{"type": "command", "device": LAMP, "command": target}],
+                }
+            )
+
+        class Echo:
+            """The lamp reports its new state after each command, as a real one does."""
+
+            def __init__(self) -> None:
+                self.sent = 0
+
+            async def run(self) -> None:
+                radio = world.radios[Protocol.ZWAVE]
+                while True:
+                    await radio.wait_for(self.sent + 1)
+                    command = radio.commands[self.sent]
+                    self.sent += 1
+                    world.hub.ingest(StateChanged(DeviceId(LAMP), "switch", command.name, clock.now()))
+
+        echo = asyncio.get_running_loop().create_task(Echo().run())
+        try:
+            world.hub.ingest(StateChanged(DeviceId(LAMP), "switch", "on", clock.now()))
+            async with asyncio.timeout(10):
+                while not [e for e in seen if isinstance(e, Notification)]:
+                    await asyncio.sleep(0)
+        finally:
+            echo.cancel()
+            await asyncio.gather(echo, return_exceptions=True)
+        stopped = [e for e in seen if isinstance(e, Notification)]
+        assert "stopped" in stopped[0].message and "limit 30" in stopped[0].message
+        rule = world.service.get_rule(stopped[0].rule)
+        assert rule is not None and rule["enabled"] is False and "stopped" in rule["last_error"]
+        assert len(world.radios[Protocol.ZWAVE].commands) <= 2 * 31
+
+
+async def test_one_rules_failure_does_not_stop_another(tmp_path: Path, clock: ManualClock) -> None:
+    async with running(tmp_path, clock) as world:
+        world.radios[Protocol.ZWAVE].failing.add(FAN)
+        trigger = [{"type": "state", "device": MOTION, "attribute": "motion", "to": "active"}]
+        await world.service.put_rule(
+            {
+                "id": "broken",
+                "triggers": trigger,
+                "actions": [{"type": "command", "device": FAN, "command": "on"}],
+            }
+        )
+        await world.service.put_rule(
+            {
+                "id": "works",
+                "triggers": trigger,
+                "actions": [{"type": "command", "device": LAMP, "command": "on"}],
+            }
+        )
+        motion(world, clock, "active")
+        await world.radios[Protocol.ZWAVE].wait_for(2)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        broken = world.service.get_rule("broken")
+        works = world.service.get_rule("works")
+        assert (
+            broken is not None
+            and "actions[0]" in broken["last_error"]
+            and "did not answer" in broken["last_error"]
+        )
+        assert works is not None and works["last_error"] is None and works["last_fired"] is not None
+
+
+async def test_time_triggers_fire_on_schedule(tmp_path: Path) -> None:
+    # 2026-03-28 12:00 in Berlin, the day before spring-forward.
+    clock = ManualClock(1_774_695_600.0)
+    w = build_world(tmp_path, household(), clock, timezone="Europe/Berlin", latitude=52.52, longitude=13.40)
+    await w.start()
+    try:
+        seen = events(w)
+        await w.service.put_rule(
+            {
+                "id": "morning",
+                "triggers": [{"type": "time", "at": "07:00"}],
+                "actions": [{"type": "command", "device": LAMP, "command": "on"}],
+            }
+        )
+        await clock.wait_for_sleepers(1)
+        await clock.advance(86400 * 2)  # two mornings, one of them after the DST change
+        await w.radios[Protocol.ZWAVE].wait_for(2)
+        fired = [e for e in seen if isinstance(e, RuleFired)]
+        local = [w.service.place.local(f.ts).strftime("%d %H:%M") for f in fired]
+        assert local == ["29 07:00", "30 07:00"]
+    finally:
+        await w.stop()
+
+
+async def test_hub_start_trigger(tmp_path: Path, clock: ManualClock) -> None:
+    w = build_world(tmp_path, household(), clock)
+    await w.service.put_rule(
+        {
+            "id": "boot",
+            "triggers": [{"type": "hub_start"}],
+            "actions": [{"type": "command", "device": FAN, "command": "off"}],
+        }
+    )
+    await w.start()
+    try:
+        await w.radios[Protocol.ZWAVE].wait_for(1)
+        assert names(w) == ["off"]
+    finally:
+        await w.stop()
