@@ -47,7 +47,7 @@ from hub_agent.lan.tokens import (
     valid_id,
 )
 from hub_agent.model import Protocol
-from hub_agent.runtime import Runtime
+from hub_agent.runtime import RulesApi, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -504,7 +504,7 @@ class LanApi:
 
     # --- rules --------------------------------------------------------------------------------
 
-    def _rules(self) -> Any:
+    def _rules(self) -> RulesApi:
         rules = self.runtime.rules
         if rules is None:
             raise ApiError(503, "rules_unavailable", "the rules engine is not running on this hub")

@@ -42,6 +42,10 @@ class AgentNotRunning(HubError):
     """Nothing answers on the control socket: the agent (or its LAN part) is not running."""
 
 
+class ControlSocketInUse(HubError):
+    """Another live process already serves this control socket (a second agent on the same data_dir)."""
+
+
 def socket_path(data_dir: Path) -> Path:
     """Where the control socket lives for this data_dir."""
     return Path(data_dir) / SOCKET_FILE
@@ -126,7 +130,7 @@ class ControlServer:
             if not stat.S_ISSOCK(self.path.lstat().st_mode):
                 raise HubError(f"{self.path} exists and is not a socket; refusing to replace it")
             if await _answers(self.path):
-                raise HubError(f"another agent is already serving {self.path}")
+                raise ControlSocketInUse(f"another agent is already serving {self.path}")
             self.path.unlink()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_LINE + 2)

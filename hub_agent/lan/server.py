@@ -22,7 +22,7 @@ from hub_agent.config import LanSection
 from hub_agent.errors import HubError
 from hub_agent.lan import control, tls
 from hub_agent.lan.api import API, LanApi
-from hub_agent.lan.control import ControlServer, PairRequest, Request, TokensChanged
+from hub_agent.lan.control import ControlServer, ControlSocketInUse, PairRequest, Request, TokensChanged
 from hub_agent.lan.mdns import Advertisement, Advertiser
 from hub_agent.lan.metrics import LanMetrics
 from hub_agent.lan.pairing import FailureLimiter, PairingWindow
@@ -104,7 +104,13 @@ class LanServer:
             await site.start()
             self.bound_port = int(runner.addresses[0][1])
             self.url = self._url(self.bound_port)
-            await control_server.start()
+            try:
+                await control_server.start()
+            except ControlSocketInUse:
+                raise  # two agents on one data_dir would corrupt each other's state: do not serve
+            except (HubError, OSError) as exc:
+                # Without the socket, `hub-agent pair` cannot reach us, but local control must go on.
+                log.error("control socket unavailable (%s); `hub-agent pair` will not work", exc)
             self.runtime.facts["lan_url"] = self.url
             self.runtime.facts["lan_fingerprint"] = self.fingerprint
             log.info("LAN API listening on %s (TLS fingerprint %s)", self.url, self.fingerprint or "none")

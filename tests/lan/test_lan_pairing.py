@@ -207,10 +207,8 @@ async def test_control_socket_refuses_other_users_even_if_its_mode_is_loosened()
 
 
 async def test_a_second_agent_cannot_take_over_the_control_socket(lan: Any) -> None:
-    from hub_agent.errors import HubError
-
     other = control.ControlServer(lan.server.control_path, lambda request: None)  # type: ignore[arg-type,return-value]
-    with pytest.raises(HubError, match="already serving"):
+    with pytest.raises(control.ControlSocketInUse, match="already serving"):
         await other.start()
     # ...but a stale socket file left by a crash is replaced.
     stale = lan.data_dir / "stale.sock"
@@ -331,3 +329,18 @@ def test_cert_key_is_private(tmp_path: Any) -> None:
 
     cert = tls.ensure_certificate(tmp_path, "hub-x")
     assert stat.S_IMODE(os.stat(cert.key_path).st_mode) == 0o600
+
+
+async def test_a_data_dir_too_deep_for_a_unix_socket_still_serves_the_api(
+    start_lan: Any, tmp_path: Path, caplog: Any
+) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    async with start_lan(path=deep) as lan:
+        token = await lan.new_token()
+        async with (
+            lan.session(headers=auth(token)) as session,
+            session.get(lan.url + "/api/v1/devices") as response,
+        ):
+            assert response.status == 200
+        assert "control socket unavailable" in caplog.text
+        assert not lan.server.control_path.exists()
