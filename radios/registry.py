@@ -28,11 +28,11 @@ def _zwave(section: ZWaveSection, ctx: RadioContext) -> Radio:
 
 
 def _zigbee(section: ZigbeeSection, ctx: RadioContext) -> Radio:
-    from radios.sim.household import SimRadio
+    # zigpy over the simulated air (radio = "sim") or over zigpy-znp / bellows / zigpy-deconz,
+    # imported lazily; a missing extra raises StackNotInstalled naming the pip extra to install.
+    from radios.zigbee.radio import ZigbeeRadio
 
-    if section.radio == "sim":
-        return SimRadio(Protocol.ZIGBEE, ctx)
-    raise NotImplementedError('this build has no zigpy adapter yet (use radio = "sim")')
+    return ZigbeeRadio(section, ctx)
 
 
 def _ble(section: BleSection, ctx: RadioContext) -> Radio:

@@ -1,0 +1,1 @@
+"""Zigbee through zigpy: the adapter (`radio.ZigbeeRadio`), the pure cluster mapping, backups."""

@@ -1,0 +1,72 @@
+"""Which zigpy radio library serves `[zigbee] radio = ...`, and the zigpy configuration we give it.
+
+Radio libraries are optional extras imported only when selected, so a hub without a given stick
+never pays for (or needs) its library.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from hub_agent.config import ZigbeeSection
+from hub_agent.errors import HubError
+
+#: radio -> (module with ControllerApplication, pip extra, distribution name)
+RADIO_LIBRARIES: dict[str, tuple[str, str, str]] = {
+    "znp": ("zigpy_znp.zigbee.application", "zigbee-znp", "zigpy-znp"),
+    "ezsp": ("bellows.zigbee.application", "zigbee-ezsp", "bellows"),
+    "deconz": ("zigpy_deconz.zigbee.application", "zigbee-deconz", "zigpy-deconz"),
+}
+SIM_PATH = "sim://default"
+DATABASE = "zigbee.db"
+
+
+class StackNotInstalled(HubError):
+    """The zigpy radio library for the configured stick is not installed."""
+
+
+def application_class(radio: str) -> type[Any]:
+    """The ControllerApplication class for `radio`; StackNotInstalled/ValueError with the fix."""
+    if radio == "sim":
+        from radios.sim.zigbee_app import SimControllerApplication
+
+        return SimControllerApplication
+    entry = RADIO_LIBRARIES.get(radio)
+    if entry is None:
+        known = ", ".join([*RADIO_LIBRARIES, "sim"])
+        raise ValueError(f"[zigbee] radio must be one of {known}, not {radio!r}")
+    module_name, extra, dist = entry
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise StackNotInstalled(
+            f'[zigbee] radio = "{radio}" needs {dist}, which is not installed: '
+            f'pip install "hub-agent[{extra}]" ({exc})'
+        ) from None
+    cls: type[Any] = module.ControllerApplication
+    return cls
+
+
+def zigpy_config(
+    section: ZigbeeSection, data_dir: Path, *, backup_period_minutes: int = 24 * 60
+) -> dict[str, Any]:
+    """zigpy's configuration: our database in data_dir, the configured channel, no OTA or scans."""
+    path = section.port or (SIM_PATH if section.radio == "sim" else "")
+    if not path:
+        raise ValueError("[zigbee] port is required (the stick's serial device, e.g. /dev/ttyUSB0)")
+    return {
+        "device": {"path": path},
+        "database_path": str(data_dir / DATABASE),
+        "network": {"channel": section.channel, "channels": [section.channel]},
+        # Firmware updates and topology/energy scans are not ours to start; they also keep timers
+        # and traffic going that a small hub does not need.
+        "ota": {"enabled": False},
+        "topology_scan_enabled": False,
+        "backup_enabled": True,
+        "backup_period": backup_period_minutes,
+        # Refuse a stick that carries another network rather than silently splitting the household.
+        "validate_network_settings": True,
+        "watchdog_enabled": section.radio != "sim",
+    }

@@ -1,0 +1,87 @@
+"""Fixtures for the Zigbee tests: a private simulated air per test and a started ZigbeeRadio over it."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub_agent.config import ZigbeeSection
+from radios.base import RadioContext
+from radios.sim.zigbee_air import SimulatedAir
+from radios.sim.zigbee_testing import EventLog, FakeClock
+from radios.zigbee.radio import ZigbeeRadio
+
+_paths = itertools.count(1)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the task-hygiene check outermost for Zigbee tests.
+
+    The root conftest appends `_no_lingering_tasks` last, so it would be torn down before the
+    fixtures that stop our radios and judge their still-running zigpy tasks as leaks. Set up
+    first, it is torn down last: it then checks that nothing survives the radios' `stop()`.
+    """
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if names is None or "tests/zigbee/" not in str(item.path).replace("\\", "/"):
+            continue
+        if "_no_lingering_tasks" in names:
+            names.remove("_no_lingering_tasks")
+            names.insert(0, "_no_lingering_tasks")
+
+
+HOUSEHOLD_SIZE = 11
+
+
+@pytest.fixture
+def air() -> Iterator[SimulatedAir]:
+    """A fresh simulated air under a unique device path."""
+    sim = SimulatedAir.register(SimulatedAir(f"sim://test-{next(_paths)}"))
+    yield sim
+    SimulatedAir.forget(sim.path)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A hand-driven clock."""
+    return FakeClock()
+
+
+RadioFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def make_radio(tmp_path: Path, air: SimulatedAir, clock: FakeClock) -> AsyncIterator[RadioFactory]:
+    """Build (and at the end stop) ZigbeeRadios over the test's air; each gets its own EventLog."""
+    radios: list[ZigbeeRadio] = []
+
+    async def build(data_dir: Path | None = None, **kwargs: Any) -> tuple[ZigbeeRadio, EventLog]:
+        log = EventLog()
+        section = ZigbeeSection(radio="sim", port=air.path, channel=20)
+        kwargs.setdefault("clock", clock)
+        kwargs.setdefault("backoff_initial", 0.01)
+        kwargs.setdefault("backoff_cap", 0.05)
+        radio = ZigbeeRadio(section, RadioContext(data_dir or tmp_path, log), **kwargs)
+        radios.append(radio)
+        await radio.start()
+        return radio, log
+
+    yield build
+    for radio in radios:
+        await radio.stop()
+
+
+@pytest.fixture
+async def household(
+    make_radio: RadioFactory, air: SimulatedAir
+) -> tuple[ZigbeeRadio, EventLog, SimulatedAir]:
+    """A started radio with the default household joined, interviewed and configured."""
+    radio, log = await make_radio()
+    await radio.set_inclusion(60)
+    await log.added(HOUSEHOLD_SIZE)
+    return radio, log, air
