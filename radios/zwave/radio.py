@@ -500,10 +500,14 @@ class ZWaveRadio(Radio):
 
     async def _wait_running(self, device: str) -> None:
         try:
-            async with asyncio.timeout(10):
-                await self._running.wait()
+            await self.wait_running(10)
         except TimeoutError:
             raise RadioUnavailable("the Z-Wave controller did not come back", device=device) from None
+
+    async def wait_running(self, timeout: float) -> None:
+        """Return once the radio is RUNNING (e.g. after a recovery); TimeoutError after `timeout`."""
+        async with asyncio.timeout(timeout):
+            await self._running.wait()
 
     # --- sleeping nodes ---------------------------------------------------------------------------
 
