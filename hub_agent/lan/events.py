@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 SUBPROTOCOL = "hub-agent"
 BEARER_PREFIX = "hub-agent.bearer."
 QUEUE_SIZE = 256
+#: Each client costs a TLS connection and a queue; the hub has little memory to spare.
+MAX_CLIENTS = 256
 WRITE_BUFFER_LIMIT = 256 * 1024
 SEND_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 1.0
@@ -62,6 +64,8 @@ async def serve_events(api: LanApi, request: web.Request) -> web.StreamResponse:
     """Upgrade to a WebSocket and stream events until either side closes."""
     from hub_agent.lan.api import TOKEN_ID  # api imports this module
 
+    if len(api.websockets) >= MAX_CLIENTS:
+        raise web.HTTPServiceUnavailable(reason=f"too many event clients (at most {MAX_CLIENTS})")
     ws = web.WebSocketResponse(
         protocols=(SUBPROTOCOL,), heartbeat=HEARTBEAT, max_msg_size=4096, timeout=CLOSE_TIMEOUT
     )

@@ -223,3 +223,18 @@ async def test_a_plain_get_on_the_events_route_is_a_clear_400(lan: Any, token: s
     assert answer["error"] == "bad_request"
     assert "WebSocket" in answer["message"]
     assert lan.server.api.no_clients.is_set()
+
+
+async def test_event_clients_are_capped(lan: Any, token: str, monkeypatch: Any) -> None:
+    monkeypatch.setattr(events, "MAX_CLIENTS", 2)
+    async with lan.session(headers=auth(token)) as session:
+        first = await session.ws_connect(lan.url + "/api/v1/events")
+        second = await session.ws_connect(lan.url + "/api/v1/events")
+        try:
+            await session.ws_connect(lan.url + "/api/v1/events")
+            raise AssertionError("a third client was let in")
+        except aiohttp.WSServerHandshakeError as exc:
+            assert exc.status == 503
+        await first.close()
+        await second.close()
+    await lan.server.api.no_clients.wait()
