@@ -1,0 +1,579 @@
+#!/usr/bin/env node
+// zwave-js's MockController and MockNodes behind a loopback TCP port, for hub-agent's Z-Wave tests.
+//
+// Usage: node launcher.mjs [--port N] [--host 127.0.0.1] [--nodes FILE.json]
+//
+// stdout: the first line is the TCP port we listen on; every later line is the JSON answer to one
+//         control command (same "id"). Logs go to stderr.
+// stdin:  control commands, one JSON object a line:
+//   {"id":1,"cmd":"report","node":2,"cc":"2503ff","endpoint":0}  the node sends these CC bytes unsolicited
+//   {"id":2,"cmd":"state","node":2,"key":"BinarySwitch_currentValue","value":true}  set mock node state
+//   {"id":3,"cmd":"get_state","node":2,"key":"BinarySwitch_currentValue"}           read it
+//   {"id":4,"cmd":"wakeup","node":7}     a sleeping node wakes up (sends Wake Up Notification)
+//   {"id":5,"cmd":"sleep","node":7}      ... and goes back to sleep
+//   {"id":6,"cmd":"include","node":{...node options...}}  the next AddNodeToNetwork includes this node
+//   {"id":7,"cmd":"exclude","node":5}    the next RemoveNodeFromNetwork excludes node 5
+//   {"id":8,"cmd":"vanish","ms":1500}    drop the client and refuse connections for ms, then listen again
+//   {"id":12,"cmd":"listening"}          answers once the port accepts connections (again)
+//   {"id":9,"cmd":"received","node":2}   hex of every CC the host sent the node (SendData), oldest first
+//   {"id":10,"cmd":"nodes"}              ids of the nodes in the network
+//   {"id":11,"cmd":"quit"}               shut down (also on SIGTERM/SIGINT or stdin EOF)
+//
+// Differences from zwave-js's own mock-server, on purpose: it binds only to the given host (default
+// 127.0.0.1) and advertises nothing over mDNS; it sets TCP_NODELAY; and it splits the host's byte
+// stream into ACK/NAK/CAN bytes and whole frames before handing them to the mock, which parses each
+// write as exactly one message (so an ACK glued to the next frame would otherwise be lost).
+
+import net from "node:net";
+import fs from "node:fs";
+import readline from "node:readline";
+import { CommandClass } from "@zwave-js/cc";
+import { Faucet, ZWaveSerialFrameType } from "@zwave-js/serial";
+import {
+	RemoveNodeFromNetworkRequest,
+	RemoveNodeFromNetworkRequestStatusReport,
+	RemoveNodeStatus,
+	RemoveNodeType,
+} from "@zwave-js/serial/serialapi";
+import { createAndOpenMockedZWaveSerialPort } from "@zwave-js/serial/mock";
+import { MockController, MockNode, createMockZWaveRequestFrame } from "@zwave-js/testing";
+import {
+	createDefaultMockControllerBehaviors,
+	createDefaultMockNodeBehaviors,
+} from "zwave-js/Testing";
+
+const SOF = 0x01;
+const ACK = 0x06;
+const NAK = 0x15;
+const CAN = 0x18;
+
+function log(...args) {
+	console.error("[zwave-mock]", ...args);
+}
+
+// A mistake inside a mock behaviour (e.g. a SendData while one is in flight, which zwave-js's mock
+// rightly refuses) must not kill the peer: log it, the host sees a timeout as with a real stick.
+process.on("unhandledRejection", (e) => log("unhandled rejection:", e?.stack ?? e));
+process.on("uncaughtException", (e) => log("uncaught exception:", e?.stack ?? e));
+
+// --- the default household -----------------------------------------------------------------------
+
+const common = (extra) => [
+	{ ccId: 0x86, version: 3 }, // Version
+	{ ccId: 0x72, version: 2 }, // Manufacturer Specific
+	{ ccId: 0x85, version: 2 }, // Association
+	...extra,
+];
+
+export const DEFAULT_NODES = [
+	{
+		id: 2,
+		kind: "switch",
+		capabilities: {
+			genericDeviceClass: 0x10,
+			specificDeviceClass: 0x01,
+			manufacturerId: 0x0086,
+			productType: 0x0003,
+			productId: 0x0060,
+			commandClasses: common([
+				{ ccId: 0x25, version: 2, defaultValue: false }, // Binary Switch
+				{ ccId: 0x6c, version: 1 }, // Supervision
+				{ ccId: 0x32, version: 3, meterType: 1, supportedScales: [0, 2], supportedRateTypes: [1], supportsReset: false },
+			]),
+		},
+	},
+	{
+		id: 3,
+		kind: "dimmer",
+		capabilities: {
+			genericDeviceClass: 0x11,
+			specificDeviceClass: 0x01,
+			manufacturerId: 0x0086,
+			productType: 0x0003,
+			productId: 0x0061,
+			commandClasses: common([
+				{ ccId: 0x26, version: 4, defaultValue: 0, primarySwitchType: 2 }, // Multilevel Switch
+				{ ccId: 0x6c, version: 1 },
+				{ ccId: 0x5b, version: 3, scenes: 2 }, // Central Scene (custom behaviour below)
+			]),
+		},
+	},
+	{
+		id: 4,
+		kind: "multisensor",
+		capabilities: {
+			genericDeviceClass: 0x21,
+			specificDeviceClass: 0x01,
+			manufacturerId: 0x0086,
+			productType: 0x0002,
+			productId: 0x0064,
+			commandClasses: common([
+				{ ccId: 0x31, version: 11, sensors: { 1: { supportedScales: [0, 1] }, 3: { supportedScales: [1] }, 5: { supportedScales: [0] } } },
+				{ ccId: 0x30, version: 2, supportedSensorTypes: [12] }, // motion
+				{ ccId: 0x80, version: 1 }, // Battery
+			]),
+		},
+	},
+	{
+		id: 5,
+		kind: "lock",
+		capabilities: {
+			genericDeviceClass: 0x40,
+			specificDeviceClass: 0x03,
+			manufacturerId: 0x0090,
+			productType: 0x0001,
+			productId: 0x0236,
+			commandClasses: common([
+				{ ccId: 0x62, version: 4 }, // Door Lock
+				{ ccId: 0x71, version: 8, supportsV1Alarm: false, notificationTypesAndEvents: { 6: [1, 2, 3, 4, 11] } },
+				{ ccId: 0x80, version: 1 },
+			]),
+		},
+	},
+	{
+		id: 6,
+		kind: "notification_sensor",
+		capabilities: {
+			genericDeviceClass: 0x07,
+			specificDeviceClass: 0x01,
+			manufacturerId: 0x0371,
+			productType: 0x0002,
+			productId: 0x0007,
+			commandClasses: common([
+				{ ccId: 0x71, version: 8, supportsV1Alarm: false, notificationTypesAndEvents: { 5: [2], 6: [22, 23], 7: [8] } },
+				{ ccId: 0x80, version: 1 },
+			]),
+		},
+	},
+	{
+		id: 7,
+		kind: "sleeper",
+		capabilities: {
+			isListening: false,
+			isFrequentListening: false,
+			genericDeviceClass: 0x20,
+			specificDeviceClass: 0x01,
+			manufacturerId: 0x0371,
+			productType: 0x0002,
+			productId: 0x0008,
+			commandClasses: common([
+				{ ccId: 0x30, version: 2, supportedSensorTypes: [10] }, // door/window
+				{ ccId: 0x80, version: 1 },
+				{ ccId: 0x84, version: 2 }, // Wake Up
+			]),
+		},
+	},
+	{
+		id: 8,
+		kind: "thermostat",
+		capabilities: {
+			genericDeviceClass: 0x08,
+			specificDeviceClass: 0x06,
+			manufacturerId: 0x010f,
+			productType: 0x0001,
+			productId: 0x1000,
+			commandClasses: common([
+				{ ccId: 0x40, version: 3, supportedModes: [0, 1, 2, 3] },
+				{ ccId: 0x43, version: 3, setpoints: { 1: { minValue: 5, maxValue: 30, defaultValue: 20, scale: "°C" } } },
+			]),
+		},
+	},
+];
+
+// --- custom node behaviours: CCs zwave-js's mocks do not answer ------------------------------------
+
+const raw = (controller, bytes) =>
+	new CommandClass({
+		nodeId: controller.ownNodeId,
+		ccId: bytes[0],
+		ccCommand: bytes[1],
+		payload: Uint8Array.from(bytes.slice(2)),
+	});
+const u24 = (n) => [(n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+const supports = (node, cc, endpoint) =>
+	(endpoint ? node.endpoints.get(endpoint)?.implementedCCs : node.implementedCCs)?.has(cc) ?? false;
+
+function customBehaviors() {
+	const is = (cc, ccId, ccCommand) => cc.ccId === ccId && cc.ccCommand === ccCommand;
+	return [
+		{
+			// Battery Get -> Report (level from state "Battery_level", default 90 %)
+			handleCC(controller, self, cc) {
+				if (is(cc, 0x80, 0x02) && supports(self, 0x80, cc.endpointIndex)) {
+					return { action: "sendCC", cc: raw(controller, [0x80, 0x03, self.state.get("Battery_level") ?? 90]) };
+				}
+			},
+		},
+		{
+			// Wake Up: interval get/set, capabilities, No More Information puts the node back to sleep
+			handleCC(controller, self, cc) {
+				if (cc.ccId !== 0x84 || !supports(self, 0x84, 0)) return;
+				const interval = () => self.state.get("WakeUp_interval") ?? 3600;
+				const target = () => self.state.get("WakeUp_node") ?? 0;
+				switch (cc.ccCommand) {
+					case 0x04: // Interval Set
+						self.state.set("WakeUp_interval", cc.wakeUpInterval);
+						self.state.set("WakeUp_node", cc.controllerNodeId);
+						return { action: "ok" };
+					case 0x05:
+						return { action: "sendCC", cc: raw(controller, [0x84, 0x06, ...u24(interval()), target()]) };
+					case 0x09:
+						return {
+							action: "sendCC",
+							cc: raw(controller, [0x84, 0x0a, ...u24(60), ...u24(86400), ...u24(3600), ...u24(60)]),
+						};
+					case 0x08: // No More Information
+						setAwake(self, false);
+						return { action: "stop" };
+				}
+			},
+		},
+		{
+			// Association: groupings, get, set, remove (state "Association_<group>")
+			handleCC(controller, self, cc) {
+				if (cc.ccId !== 0x85 || !supports(self, 0x85, 0)) return;
+				const key = (g) => `Association_${g}`;
+				switch (cc.ccCommand) {
+					case 0x05:
+						return { action: "sendCC", cc: raw(controller, [0x85, 0x06, 1]) };
+					case 0x02: {
+						const nodes = self.state.get(key(cc.groupId)) ?? [];
+						return { action: "sendCC", cc: raw(controller, [0x85, 0x03, cc.groupId, 5, 0, ...nodes]) };
+					}
+					case 0x01: {
+						const nodes = new Set(self.state.get(key(cc.groupId)) ?? []);
+						for (const n of cc.nodeIds ?? []) nodes.add(n);
+						self.state.set(key(cc.groupId), [...nodes].slice(0, 5));
+						return { action: "ok" };
+					}
+					case 0x04: {
+						const drop = new Set(cc.nodeIds ?? []);
+						const nodes = (self.state.get(key(cc.groupId)) ?? []).filter((n) => drop.size && !drop.has(n));
+						self.state.set(key(cc.groupId), nodes);
+						return { action: "ok" };
+					}
+				}
+			},
+		},
+		{
+			// Central Scene Supported Get -> scenes with pressed/released/held/2x, identical for all
+			handleCC(controller, self, cc) {
+				if (is(cc, 0x5b, 0x01) && supports(self, 0x5b, cc.endpointIndex)) {
+					const scenes = self.getCCCapabilities(0x5b, cc.endpointIndex)?.scenes ?? 1;
+					return { action: "sendCC", cc: raw(controller, [0x5b, 0x02, scenes, 0b011, 0x0f]) };
+				}
+			},
+		},
+	];
+}
+
+// A sleeping node neither ACKs nor answers until it wakes up (defined last, so it runs first).
+function sleepBehavior() {
+	return {
+		handleCC(controller, self) {
+			if (!self.capabilities.isListening && !self.state.get("awake")) return { action: "stop" };
+		},
+	};
+}
+
+function setAwake(node, awake) {
+	node.state.set("awake", awake);
+	node.autoAckControllerFrames = awake || node.capabilities.isListening;
+}
+
+// Sensor values come from mock state, so the control channel can change them.
+function attachValueSources(node) {
+	const info = (cc) => node.implementedCCs.get(cc);
+	if (info(0x31)) info(0x31).getValue = (type, scale) => node.state.get(`Sensor_${type}_${scale ?? 0}`) ?? defaultSensor(type, scale);
+	if (info(0x30)) info(0x30).getValue = (type) => node.state.get(`BinarySensor_${type}`) ?? false;
+	if (info(0x32)) info(0x32).getValue = (scale) => node.state.get(`Meter_${scale}`) ?? (scale === 0 ? 1.5 : 12.5);
+}
+
+function defaultSensor(type, scale) {
+	if (type === 1) return scale === 1 ? 70.7 : 21.5;
+	if (type === 3) return 120;
+	if (type === 5) return 45;
+	return 0;
+}
+
+async function createNode(controller, options) {
+	const { kind: _kind, behaviors: _b, ...nodeOptions } = options;
+	const node = await MockNode.create({ ...nodeOptions, controller });
+	node.defineBehavior(...createDefaultMockNodeBehaviors());
+	node.defineBehavior(...customBehaviors());
+	node.defineBehavior(sleepBehavior());
+	attachValueSources(node);
+	setAwake(node, false);
+	return node;
+}
+
+// --- exclusion: zwave-js's mock only says "ready"; we also let a pending node leave -----------------
+
+function exclusionBehavior(pending) {
+	return {
+		async onHostMessage(controller, msg) {
+			if (!(msg instanceof RemoveNodeFromNetworkRequest) || pending.nodeId === undefined) return;
+			if (msg.removeNodeType === RemoveNodeType.Stop) return; // the default behaviour answers
+			const nodeId = pending.nodeId;
+			pending.nodeId = undefined;
+			const report = (status, extra = {}) =>
+				new RemoveNodeFromNetworkRequestStatusReport({ callbackId: msg.callbackId, status, ...extra });
+			await controller.sendMessageToHost(report(RemoveNodeStatus.Ready));
+			await controller.sendMessageToHost(report(RemoveNodeStatus.NodeFound));
+			await controller.sendMessageToHost(report(RemoveNodeStatus.RemovingSlave, { nodeId }));
+			const node = controller.nodes.get(nodeId);
+			if (node) controller.removeNode(node);
+			await controller.sendMessageToHost(report(RemoveNodeStatus.Done, { nodeId }));
+			return true;
+		},
+	};
+}
+
+// --- the host byte stream, split into what the mock can parse ---------------------------------------
+
+export class HostSplitter {
+	buffer = new Uint8Array(0);
+
+	/** Returns the pieces (single control bytes or whole frames) in `data`; garbage is dropped. */
+	push(data) {
+		const joined = new Uint8Array(this.buffer.length + data.length);
+		joined.set(this.buffer);
+		joined.set(data, this.buffer.length);
+		const out = [];
+		let i = 0;
+		while (i < joined.length) {
+			const b = joined[i];
+			if (b === ACK || b === NAK || b === CAN) {
+				out.push(joined.subarray(i, i + 1));
+				i += 1;
+			} else if (b === SOF) {
+				if (i + 1 >= joined.length) break;
+				const end = i + 2 + joined[i + 1];
+				if (end > joined.length) break;
+				out.push(joined.subarray(i, end));
+				i = end;
+			} else {
+				log(`dropping garbage byte 0x${b.toString(16)}`);
+				i += 1;
+			}
+		}
+		this.buffer = joined.slice(i);
+		return out.map((p) => Uint8Array.from(p));
+	}
+}
+
+// --- main -------------------------------------------------------------------------------------------
+
+function parseArgs(argv) {
+	const args = { port: 0, host: "127.0.0.1", nodes: undefined };
+	for (let i = 0; i < argv.length; i++) {
+		const [flag, value] = [argv[i], argv[i + 1]];
+		if (flag === "--port") args.port = Number(value);
+		else if (flag === "--host") args.host = value;
+		else if (flag === "--nodes") args.nodes = value;
+		else throw new Error(`unknown argument ${flag}`);
+		i++;
+	}
+	if (!["127.0.0.1", "::1", "localhost"].includes(args.host)) {
+		throw new Error(`refusing to listen on ${args.host}: loopback only`);
+	}
+	return args;
+}
+
+async function main() {
+	const args = parseArgs(process.argv.slice(2));
+	const nodeOptions = args.nodes ? JSON.parse(fs.readFileSync(args.nodes, "utf8")) : DEFAULT_NODES;
+
+	const { serial, port: mockPort } = await createAndOpenMockedZWaveSerialPort();
+	const controller = await MockController.create({ homeId: 0x7e570001, ownNodeId: 1, mockPort, serial });
+	controller.defineBehavior(...createDefaultMockControllerBehaviors());
+	// The CC bytes exactly as the host sent them in SendData (zwave-js would re-serialise its parse).
+	const sentToNodes = new Map();
+	controller.defineBehavior({
+		onHostData(_controller, data) {
+			if (data.length > 6 && data[0] === SOF && data[2] === 0x00 && data[3] === 0x13) {
+				const list = sentToNodes.get(data[4]) ?? [];
+				list.push(data.slice(6, 6 + data[5]));
+				sentToNodes.set(data[4], list);
+			}
+			return false;
+		},
+	});
+	const pendingExclusion = { nodeId: undefined };
+	controller.defineBehavior(exclusionBehavior(pendingExclusion));
+	const nodes = new Map();
+	for (const options of nodeOptions) {
+		const node = await createNode(controller, options);
+		controller.addNode(node);
+		nodes.set(node.id, node);
+	}
+
+	const faucet = new Faucet(serial.readable);
+	let client = undefined;
+	let splitter = new HostSplitter();
+
+	const server = net.createServer((socket) => {
+		if (client) {
+			log("refusing a second client");
+			socket.destroy();
+			return;
+		}
+		client = socket;
+		socket.setNoDelay(true);
+		splitter = new HostSplitter();
+		log("client connected");
+		const writable = new WritableStream({
+			write(chunk) {
+				if (chunk.type !== ZWaveSerialFrameType.SerialAPI || socket.destroyed) return;
+				socket.write(typeof chunk.data === "number" ? Uint8Array.from([chunk.data]) : chunk.data);
+			},
+		});
+		faucet.connect(writable);
+		socket.on("data", async (data) => {
+			for (const piece of splitter.push(data)) {
+				// One write per message, in order: the mock parses each write as one message.
+				await serial.writeAsync(piece).catch((e) => log("write to mock failed:", e));
+			}
+		});
+		socket.on("error", (e) => log("socket error:", e.message));
+		socket.on("close", () => {
+			faucet.disconnect();
+			void writable.close().catch(() => {});
+			if (client === socket) client = undefined;
+			log("client disconnected");
+		});
+	});
+
+	const listen = () =>
+		new Promise((resolve, reject) => {
+			server.once("error", reject);
+			server.listen({ host: args.host, port: args.port, exclusive: true }, () => {
+				server.off("error", reject);
+				args.port = server.address().port; // keep the port across "vanish"
+				resolve();
+			});
+		});
+	let listening = listen();
+	await listening;
+	process.stdout.write(`${args.port}\n`);
+	log(`listening on ${args.host}:${args.port} with nodes ${[...nodes.keys()].join(", ")}`);
+
+	let stopping = false;
+	const stop = async () => {
+		if (stopping) return;
+		stopping = true;
+		client?.destroy();
+		server.close();
+		controller.destroy();
+		mockPort.destroy();
+		await serial.close().catch(() => {});
+		log("stopped");
+		process.exit(0);
+	};
+	process.on("SIGTERM", stop);
+	process.on("SIGINT", stop);
+
+	const node = (id) => {
+		const found = controller.nodes.get(id);
+		if (!found) throw new Error(`no node ${id}`);
+		return found;
+	};
+	const handlers = {
+		async report({ node: id, cc, endpoint = 0 }) {
+			let bytes = [...Buffer.from(cc, "hex")];
+			if (endpoint) bytes = [0x60, 0x0d, endpoint, 0x00, ...bytes];
+			const n = node(id);
+			await n.sendToController(createMockZWaveRequestFrame(raw(controller, bytes), { ackRequested: false }));
+			return {};
+		},
+		async state({ node: id, key, value }) {
+			node(id).state.set(key, value);
+			return {};
+		},
+		async get_state({ node: id, key }) {
+			return { value: node(id).state.get(key) ?? null };
+		},
+		async wakeup({ node: id }) {
+			const n = node(id);
+			setAwake(n, true);
+			await n.sendToController(createMockZWaveRequestFrame(raw(controller, [0x84, 0x07]), { ackRequested: false }));
+			return {};
+		},
+		async sleep({ node: id }) {
+			setAwake(node(id), false);
+			return {};
+		},
+		async include({ node: options }) {
+			const { kind: _kind, ...rest } = options;
+			controller.nodePendingInclusion = {
+				...rest,
+				setup: (n) => {
+					n.defineBehavior(...customBehaviors());
+					n.defineBehavior(sleepBehavior());
+					attachValueSources(n);
+					setAwake(n, false);
+				},
+			};
+			return {};
+		},
+		async exclude({ node: id }) {
+			node(id);
+			pendingExclusion.nodeId = id;
+			return {};
+		},
+		async vanish({ ms = 1000 }) {
+			server.close();
+			client?.destroy();
+			// A replugged stick forgets what it was doing, but keeps its network.
+			controller.state.clear();
+			listening = new Promise((resolve) => setTimeout(resolve, ms)).then(listen);
+			listening.then(
+				() => log("back after vanishing"),
+				(e) => log("could not listen again:", e),
+			);
+			return {};
+		},
+		async listening() {
+			await listening;
+			return { port: args.port };
+		},
+		async received({ node: id }) {
+			node(id);
+			return { ccs: (sentToNodes.get(id) ?? []).map((b) => Buffer.from(b).toString("hex")) };
+		},
+		async nodes() {
+			return { nodes: [...controller.nodes.keys()] };
+		},
+		async quit() {
+			setImmediate(stop);
+			return {};
+		},
+	};
+
+	const rl = readline.createInterface({ input: process.stdin });
+	rl.on("line", async (line) => {
+		if (!line.trim()) return;
+		let request;
+		try {
+			request = JSON.parse(line);
+		} catch {
+			process.stdout.write(`${JSON.stringify({ ok: false, error: `not JSON: ${line}` })}\n`);
+			return;
+		}
+		const handler = handlers[request.cmd];
+		let answer;
+		try {
+			if (!handler) throw new Error(`unknown command ${request.cmd}`);
+			answer = { id: request.id, ok: true, ...(await handler(request)) };
+		} catch (e) {
+			answer = { id: request.id, ok: false, error: String(e?.message ?? e) };
+		}
+		process.stdout.write(`${JSON.stringify(answer)}\n`);
+	});
+	rl.on("close", stop);
+}
+
+main().catch((e) => {
+	log("failed to start:", e?.stack ?? e);
+	process.exit(1);
+});
