@@ -42,7 +42,7 @@ class GetControllerVersionResponse(Message):
     library_type: int
 
     def to_payload(self) -> bytes:
-        return self.version.encode("ascii") + b"\x00" + bytes((self.library_type,))
+        return self.version.encode("ascii", "replace") + b"\x00" + bytes((self.library_type,))
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Self:
