@@ -168,6 +168,8 @@ class SimZigbeeDevice:
         self.mains = mains
         self.endpoints: dict[int, SimEndpoint] = {ep.id: ep for ep in endpoints}
         self.reachable = True
+        #: acknowledges frames (APS) but never answers them, like a device stuck mid-command
+        self.silent = False
         self.joined = False
         #: (endpoint, cluster) pairs bound to the coordinator
         self.bindings: set[tuple[int, int]] = set()
@@ -307,6 +309,8 @@ class SimZigbeeDevice:
     def handle(self, packet: ZigbeePacket, *, group: bool = False) -> list[ZigbeePacket]:
         """Process one packet from the coordinator; return the answers to send back."""
         data = packet.data.serialize()
+        if self.silent:
+            return []
         if packet.dst_ep == ZDO_ENDPOINT and packet.profile_id == 0:
             return self._handle_zdo(packet, data)
         endpoints = (
@@ -655,6 +659,8 @@ class SimulatedAir:
         self.auto_household = True
         self.household_joined = False
         self.connects = 0
+        self.attach_attempts = 0
+        self._attempt_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._frame_waiters: list[tuple[Callable[[SentFrame], bool], asyncio.Future[SentFrame]]] = []
 
     # --- a registry so a config's device path finds its air --------------------------------------
@@ -682,10 +688,23 @@ class SimulatedAir:
 
     def attach(self, app: SimControllerApplication) -> None:
         """A coordinator application opened the stick."""
+        self.attach_attempts += 1
+        for wanted, future in self._attempt_waiters:
+            if self.attach_attempts >= wanted and not future.done():
+                future.set_result(None)
         if not self.plugged:
             raise StickUnavailable(f"no Zigbee stick at {self.path}")
         self.app = app
         self.connects += 1
+
+    def wait_for_attach_attempts(self, count: int) -> asyncio.Future[None]:
+        """A future resolved once the host has tried to open the stick `count` times in all."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.attach_attempts >= count:
+            future.set_result(None)
+        else:
+            self._attempt_waiters.append((count, future))
+        return future
 
     def detach(self, app: SimControllerApplication) -> None:
         """The application closed the stick."""

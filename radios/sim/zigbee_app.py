@@ -111,7 +111,17 @@ class SimControllerApplication(zigpy.application.ControllerApplication):
         """Write network settings into the stick's memory."""
         if node_info.ieee == t.EUI64.UNKNOWN:
             node_info = node_info.replace(ieee=self.air.stick_ieee)
-        self.air.nvram = (network_info, node_info)
+        # Stored and read back as a real stick would: typed values, not whatever the caller passed.
+        self.air.nvram = (
+            network_info.replace(
+                pan_id=t.PanId(network_info.pan_id),
+                nwk_manager_id=t.NWK(network_info.nwk_manager_id),
+                nwk_update_id=t.uint8_t(network_info.nwk_update_id),
+                channel=t.uint8_t(network_info.channel),
+                security_level=t.uint8_t(network_info.security_level),
+            ),
+            node_info.replace(nwk=t.NWK(node_info.nwk)),
+        )
 
     async def load_network_info(self, *, load_devices: bool = False) -> None:
         """Read network settings from the stick's memory; NetworkNotFormed on a blank stick."""

@@ -230,6 +230,9 @@ class ZigbeeRadio(Radio):
         self._outage = asyncio.get_running_loop().create_future()
         now = self._clock()
         self.availability.restart(now)
+        latest = app.backups.most_recent_backup()
+        if latest is not None:
+            self._on_backup(latest)
         coordinator = app.state.node_info.ieee
         for device in list(app.devices.values()):
             if device.ieee != coordinator and getattr(device, "is_initialized", False):
@@ -686,8 +689,8 @@ class ZigbeeRadio(Radio):
         path = self.ctx.data_dir / BACKUP_FILE
         try:
             write_backup(backup, path)
-        except OSError as exc:
-            log.error("cannot write zigbee network backup %s: %s", path, exc)
+        except Exception as exc:
+            log.error("cannot write zigbee network backup %s: %r", path, exc)
             return
         log.info("zigbee network backup written to %s", path)
 

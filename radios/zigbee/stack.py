@@ -53,7 +53,9 @@ def zigpy_config(
     section: ZigbeeSection, data_dir: Path, *, backup_period_minutes: int = 24 * 60
 ) -> dict[str, Any]:
     """zigpy's configuration: our database in data_dir, the configured channel, no OTA or scans."""
-    path = section.port or (SIM_PATH if section.radio == "sim" else "")
+    path = section.port
+    if section.radio == "sim" and not path.startswith("sim://"):
+        path = SIM_PATH  # `port = "sim"` or none: the process's default simulated air
     if not path:
         raise ValueError("[zigbee] port is required (the stick's serial device, e.g. /dev/ttyUSB0)")
     return {

@@ -1,0 +1,228 @@
+"""Persistence and recovery: restart from zigpy's database, stick reset/unplug, replacement stick, backups."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from zigpy.zcl.clusters import general, measurement
+
+from hub_agent.errors import RadioUnavailable
+from hub_agent.model import Command, DeviceAdded, DeviceId, DeviceRemoved, StateChanged
+from radios.base import RadioState
+from radios.sim import zigbee_household as hh
+from radios.sim.zigbee_air import SimulatedAir
+from radios.sim.zigbee_testing import EventLog
+from radios.zigbee import tool
+from radios.zigbee.backup import BACKUP_FILE, BackupError, read_backup
+from radios.zigbee.radio import ZigbeeRadio
+
+Household = tuple[ZigbeeRadio, EventLog, SimulatedAir]
+RadioFactory = Any
+INTERVIEW = {0x0002, 0x0004, 0x0005}  # ZDO Node_Desc_req, Simple_Desc_req, Active_EP_req
+
+
+def did(ieee: str) -> DeviceId:
+    return DeviceId("zigbee-" + ieee.replace(":", ""))
+
+
+def interview_frames(air: SimulatedAir) -> list[int]:
+    return [f.cluster_id for f in air.frames if f.is_zdo and f.cluster_id in INTERVIEW]
+
+
+async def test_restart_loads_devices_from_the_database_without_reinterview(
+    household: Household, make_radio: RadioFactory
+) -> None:
+    radio, log, air = household
+    before = await log.added(11)
+    group = await radio.create_group("Lounge", [did(hh.BULB_1), did(hh.BULB_2)])
+    await radio.stop()
+    air.frames.clear()
+
+    radio2, log2 = await make_radio()
+    after = await log2.added(11)
+    assert interview_frames(air) == []
+    for device_id, device in before.items():
+        assert after[device_id].capabilities == device.capabilities
+        assert after[device_id].name == device.name
+        assert dict(after[device_id].state) == dict(device.state)
+    assert radio2.groups()[group] == {did(hh.BULB_1), did(hh.BULB_2)}
+    await radio2.execute(Command(did(hh.PLUG), "on"))
+    air.device(hh.CLIMATE).set_attribute(measurement.RelativeHumidity, "measured_value", 5000)
+    event = await log2.next(lambda e: isinstance(e, StateChanged) and e.attribute == "humidity")
+    assert isinstance(event, StateChanged) and event.value == 50.0
+
+
+async def test_stick_reset_mid_command_recovers_in_process(household: Household) -> None:
+    radio, log, air = household
+    plug = air.device(hh.PLUG)
+    plug.silent = True  # the command goes out, its confirmation never comes back
+    sent = air.wait_for_frame(lambda f: f.cluster_id == general.OnOff.cluster_id)
+    command = asyncio.ensure_future(radio.execute(Command(did(hh.PLUG), "on")))
+    await asyncio.wait_for(sent, 5)
+    air.reset_radio()
+    with pytest.raises(RadioUnavailable, match="recovering"):
+        await asyncio.wait_for(command, 2)  # fails fast, not after zigpy's 5 s reply timeout
+    assert radio.state in (RadioState.RECOVERING, RadioState.RUNNING)
+    await asyncio.wait_for(radio.wait_for_state(RadioState.RUNNING), 5)
+    assert radio.recoveries == 1
+    plug.silent = False
+    air.frames.clear()
+    log.clear()
+    await radio.execute(Command(did(hh.PLUG), "on"))
+    assert interview_frames(air) == []
+    assert not log.of(DeviceRemoved)
+    plug.set_attribute(general.OnOff, "on_off", 0)
+    event = await log.next(lambda e: isinstance(e, StateChanged) and e.device == did(hh.PLUG))
+    assert isinstance(event, StateChanged) and event.value == "off"
+
+
+async def test_unplugged_stick_fails_commands_clearly_and_comes_back(household: Household) -> None:
+    radio, _, air = household
+    attempts = air.attach_attempts
+    air.unplug()
+    assert radio.state is RadioState.RECOVERING
+    with pytest.raises(RadioUnavailable, match="the zigbee radio is recovering"):
+        await radio.execute(Command(did(hh.PLUG), "on"))
+    with pytest.raises(RadioUnavailable):
+        await radio.set_inclusion(30)
+    # The radio keeps trying with back-off (0.01..0.05 s in tests) while the stick is out.
+    await asyncio.wait_for(air.wait_for_attach_attempts(attempts + 3), 5)
+    assert radio.state is RadioState.RECOVERING
+    air.replug()
+    await asyncio.wait_for(radio.wait_for_state(RadioState.RUNNING), 5)
+    await radio.execute(Command(did(hh.PLUG), "on"))
+
+
+async def test_stop_during_recovery_is_clean(household: Household) -> None:
+    radio, _, air = household
+    air.unplug()
+    await asyncio.wait_for(air.wait_for_attach_attempts(air.attach_attempts + 1), 5)
+    await radio.stop()
+    assert radio.state is RadioState.STOPPED
+    await radio.stop()  # twice is fine
+
+
+async def test_backup_file_is_written_private_and_complete(household: Household, tmp_path: Path) -> None:
+    _, _, air = household
+    path = tmp_path / BACKUP_FILE
+    assert path.exists()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    backup = read_backup(path)
+    assert air.nvram is not None
+    network, node = air.nvram
+    assert backup.network_info.network_key.key == network.network_key.key
+    assert backup.network_info.channel == 20
+    assert backup.node_info.ieee == node.ieee
+
+
+async def test_replacement_stick_gets_the_network_back_from_the_database(
+    household: Household, make_radio: RadioFactory
+) -> None:
+    radio, _, air = household
+    assert air.nvram is not None
+    old_network, old_node = air.nvram
+    await radio.stop()
+    air.replace_stick()
+    assert air.nvram is None
+    radio2, log2 = await make_radio()
+    assert air.nvram is not None
+    network, node = air.nvram
+    assert (network.pan_id, network.extended_pan_id, network.channel) == (
+        old_network.pan_id,
+        old_network.extended_pan_id,
+        old_network.channel,
+    )
+    assert network.network_key.key == old_network.network_key.key
+    assert network.network_key.tx_counter > old_network.network_key.tx_counter
+    assert node.ieee == old_node.ieee  # the coordinator address moves to the new stick
+    await log2.added(11)
+    await radio2.execute(Command(did(hh.BULB_1), "on"))
+
+
+@pytest.fixture
+def default_air() -> Iterator[SimulatedAir]:
+    """The air a config with `radio = "sim"` opens."""
+    air = SimulatedAir.register(SimulatedAir("sim://default"))
+    yield air
+    SimulatedAir.forget("sim://default")
+
+
+def write_config(tmp_path: Path, data_dir: Path) -> Path:
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        f'[hub]\ndata_dir = "{data_dir}"\n[zigbee]\nradio = "sim"\nchannel = 25\n', encoding="utf-8"
+    )
+    return config
+
+
+async def test_restore_command_moves_a_network_to_a_new_hub(
+    tmp_path: Path, default_air: SimulatedAir
+) -> None:
+    old_dir = tmp_path / "old"
+    old_dir.mkdir()
+    old_config = write_config(tmp_path / "old", old_dir)
+    # Form a network on the old hub, then take a backup with the tool.
+    default_air.nvram = None
+    radio_log = EventLog()
+    from hub_agent.config import load_config
+    from radios.base import RadioContext
+
+    section = load_config(old_config).zigbee
+    assert section is not None
+    radio = ZigbeeRadio(section, RadioContext(old_dir, radio_log))
+    await radio.start()
+    await radio.stop()
+    backup, path = await tool.take_backup(old_config)
+    assert path == old_dir / BACKUP_FILE
+    assert backup.network_info.channel == 25
+
+    # A new hub (empty data dir) with a blank stick: restore, then start.
+    default_air.replace_stick()
+    new_dir = tmp_path / "new"
+    new_dir.mkdir()
+    new_config = write_config(new_dir, new_dir)
+    restored = await tool.restore_backup(new_config, path)
+    assert default_air.nvram is not None
+    assert default_air.nvram[0].network_key.key == backup.network_info.network_key.key
+    assert default_air.nvram[1].ieee == backup.node_info.ieee
+    assert restored.network_info.pan_id == backup.network_info.pan_id
+    section = load_config(new_config).zigbee
+    assert section is not None
+    radio = ZigbeeRadio(section, RadioContext(new_dir, EventLog()))
+    await radio.start()
+    try:
+        assert radio.app.state.network_info.pan_id == backup.network_info.pan_id
+    finally:
+        await radio.stop()
+
+
+def test_restore_command_reports_bad_backups_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"hello": 1}), encoding="utf-8")
+    assert tool.main(["restore", "--config", str(config), "--backup", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("zigbee restore failed: ") and "not a valid Zigbee network backup" in err
+    assert err.count("\n") == 1
+    with pytest.raises(BackupError, match="is not JSON"):
+        bad.write_text("{", encoding="utf-8")
+        read_backup(bad)
+    assert tool.main(["restore", "--config", str(tmp_path / "missing.toml")]) == 2
+
+
+async def test_announced_devices_carry_no_events_after_stop(household: Household) -> None:
+    radio, log, air = household
+    await radio.stop()
+    log.clear()
+    air.device(hh.PLUG).set_attribute(general.OnOff, "on_off", 1)
+    await asyncio.sleep(0)  # one loop turn: the air would deliver now if anyone listened
+    assert log.events == []
+    assert not [e for e in log.events if isinstance(e, DeviceAdded)]
