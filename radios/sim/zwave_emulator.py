@@ -19,6 +19,7 @@ import logging
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 import tty
 from collections.abc import Callable
@@ -114,6 +115,8 @@ class ZWaveEmulator:
         self.node_id = node_id
         self.version = version
         self.faults = Faults()
+        #: How long a node takes to send its reports after the SendData callback (seconds).
+        self.report_delay = 0.0
         self.nodes: dict[int, SimNode] = {}
         self.sent_frames: list[Frame] = []
         self.acks_received = 0
@@ -400,7 +403,7 @@ class ZWaveEmulator:
         replies = node.handle(request.data)
         self._send(SendDataCallback(request.session_id, TransmitStatus.OK, 1))
         for reply in replies:
-            self._later(0.001, lambda r=reply, n=node.node_id: self._from_node(n, r))  # type: ignore[misc]
+            self._later(self.report_delay, lambda r=reply, n=node.node_id: self._from_node(n, r))  # type: ignore[misc]
 
     def _request_node_info(self, node_id: int) -> None:
         node = self.nodes.get(node_id)
@@ -478,3 +481,23 @@ class ZWaveEmulator:
             status = RemoveFailedStatus.NODE_REMOVED
             del self.nodes[request.node_id]
         self._later(0.002, lambda: self._send(RemoveFailedNodeCallback(request.session_id, status)))
+
+
+async def serve(include_household: bool = True) -> None:
+    """Run an emulator with the household already in its network; print the port; stop at EOF on stdin."""
+    emulator = ZWaveEmulator()
+    await emulator.start()
+    if include_household:
+        for node in household():
+            node.awake = node.listening
+            emulator.add_node(node)
+    print(emulator.port_path, flush=True)
+    loop = asyncio.get_running_loop()
+    try:
+        await loop.run_in_executor(None, sys.stdin.read)
+    finally:
+        await emulator.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve())

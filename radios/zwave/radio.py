@@ -160,6 +160,7 @@ class ZWaveRadio(Radio):
         self._running = asyncio.Event()
         self._recovery: asyncio.Task[None] | None = None
         self._stopping = False
+        self._persist_lock = asyncio.Lock()
 
     # --- life -------------------------------------------------------------------------------------
 
@@ -648,9 +649,13 @@ class ZWaveRadio(Radio):
                 self.ctx.emit(DeviceRemoved(device))
 
     async def _persist(self) -> None:
-        if self._store is not None:
-            records = {n: r for n, r in self.nodes.items() if r.interviewed}
-            await asyncio.to_thread(self._store.save, records)
+        # One writer at a time, each writing the newest records: the last write wins, whole.
+        async with self._persist_lock:
+            if self._store is not None:
+                records = {
+                    n: NodeRecord.from_json(r.to_json()) for n, r in self.nodes.items() if r.interviewed
+                }
+                await asyncio.to_thread(self._store.save, records)
 
     # --- inclusion and exclusion ------------------------------------------------------------------
 
