@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import replace
 
-from hub_agent.model import DeviceId, Protocol
+from hub_agent.model import Device, DeviceId, Protocol
 from radios.base import RadioContext
 from radios.sim.zwave_emulator import ZWaveEmulator
 from radios.sim.zwave_nodes import SENSORS, SimNode, household
+from radios.zwave.node import NodeRecord
 from radios.zwave.radio import QUERY_TIMEOUT, RECONNECT_DELAYS, ZWaveRadio, parse_device_id
 from radios.zwave.transaction import Timeouts
 
@@ -89,6 +91,15 @@ class SimZWaveRadio(ZWaveRadio):
         if node_id in self.emulator.nodes and node_id not in self.emulator.leaving:
             self.emulator.leaving.append(node_id)
         await super().remove_device(device)
+
+    def _describe(self, record: NodeRecord, endpoint: int) -> Device:
+        """Simulated devices carry their household names (real ones get the hub's or a generic one)."""
+        device = super()._describe(record, endpoint)
+        sim = self.emulator.nodes.get(record.node_id)
+        if sim is None or device.id in self.ctx.known_devices:
+            return device
+        name = sim.endpoints[endpoint].name if endpoint in sim.endpoints else sim.name
+        return replace(device, name=name)
 
     def simulate_activity(self, rng: random.Random) -> None:
         """One simulated node does something plausible; its report travels through the real stack."""
