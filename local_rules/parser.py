@@ -62,6 +62,8 @@ MAX_DELAY = 7 * 86400.0  # a week: longer "delays" are schedules and belong in a
 MAX_MESSAGE = 1000
 MAX_DEPTH = 8  # nesting of all/any/not
 MAX_ITEMS = 100  # triggers, conditions, actions, scene commands each
+#: Fields the API adds to a rule it returns; accepted and ignored on input, so GET-edit-PUT works.
+RUNTIME_FIELDS = ("last_fired", "last_error")
 
 
 def _kind(value: object) -> str:
@@ -544,7 +546,7 @@ class _Parser:
             "$",
             data,
             ("id", "triggers", "actions"),
-            ("enabled", "mode", "max", "conditions", "name", "description"),
+            ("enabled", "mode", "max", "conditions", "name", "description", *RUNTIME_FIELDS),
         )
         rule_id = data.get("id")
         if "id" in data and (not isinstance(rule_id, str) or not RULE_ID.match(rule_id)):
@@ -592,7 +594,7 @@ class _Parser:
             "id": rule_id,
             "enabled": enabled,
             "mode": mode,
-            **{k: v for k, v in data.items() if k not in ("id", "enabled", "mode")},
+            **{k: v for k, v in data.items() if k not in ("id", "enabled", "mode", *RUNTIME_FIELDS)},
         }
         return Rule(
             id=rule_id,

@@ -4,7 +4,8 @@ Rules of this file: the store is the source of truth for rules; memory holds the
 `load()` runs before the radios start, so the first radio event already finds every rule. The inline
 bus handler is the hot path: `decide()`, then `Runner.fire()`, nothing else on success. Schedules
 that came due while the agent was down are not replayed (a 07:00 alarm at 09:30 would be wrong);
-pending delays are (they were promised), once, and logged as late.
+pending delays are (they were promised), once, and logged as late — also for a rule disabled
+since, because disabling a rule stops new triggers, not actions already under way.
 """
 
 from __future__ import annotations
@@ -100,6 +101,10 @@ def _load_all(
         "SELECT id, rule_id, due, payload FROM pending_actions ORDER BY due, id"
     ).fetchall()
     return rules, runtime, pending
+
+
+def _load_pending(conn: sqlite3.Connection) -> list[tuple[int, str, float, str]]:
+    return conn.execute("SELECT id, rule_id, due, payload FROM pending_actions ORDER BY due, id").fetchall()
 
 
 def _only_unknown_devices(error: RuleError) -> bool:
@@ -362,6 +367,9 @@ class RulesService:
             if not self._started:  # once per agent start, not again after a crash-restart of run()
                 self._started = True
                 self._act(decide(self.index, self.runtime.hub, HubStarted(self.clock.now())))
+            else:
+                # The last run() left its delays in the store when it stopped; pick them up again.
+                self._pending = await self.runtime.db.read(_load_pending)
             self._resume_pending()
             await self._schedule()
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -201,5 +202,41 @@ async def test_a_rule_naming_a_device_not_yet_known_runs_once_it_joins(tmp_path:
         assert world.service.get_rule("hall-light")["last_error"] is None  # type: ignore[index]
         motion(world, clock, "active")
         await world.radios[Protocol.ZWAVE].wait_for(1)
+    finally:
+        await world.stop()
+
+
+async def test_a_crashed_run_restarted_by_the_supervisor_picks_its_delays_up(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    world = build_world(tmp_path, household(), clock)
+    await world.start()
+    try:
+        await world.service.put_rule(HALL)
+        motion(world, clock, "active")
+        await clock.wait_for_sleepers(1)
+        assert world.task is not None
+        world.task.cancel()  # what the supervisor sees as a crash of the part
+        await asyncio.gather(world.task, return_exceptions=True)
+        assert pending_rows(tmp_path) == [("hall-light", T0 + 300)]
+        await world.start()
+        await clock.wait_for_sleepers(1)
+        await clock.advance(300)
+        await world.radios[Protocol.ZWAVE].wait_for(2)
+        assert sent(world) == ["on", "off"]
+    finally:
+        await world.stop()
+
+
+async def test_get_edit_put_round_trips_with_runtime_fields(tmp_path: Path) -> None:
+    world = build_world(tmp_path, household(), ManualClock(T0))
+    try:
+        await world.service.put_rule(HALL)
+        got = world.service.get_rule("hall-light")
+        assert got is not None and set(got) == {*HALL, "enabled", "last_fired", "last_error"}
+        stored = await world.service.put_rule({**got, "mode": "single"})
+        assert stored["mode"] == "single"
+        with sqlite3.connect(tmp_path / STORE_FILE) as conn:
+            (text,) = conn.execute("SELECT json FROM rules WHERE id = 'hall-light'").fetchone()
+        assert "last_fired" not in json.loads(text)
     finally:
         await world.stop()
