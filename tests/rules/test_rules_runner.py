@@ -20,7 +20,7 @@ from hub_agent.model import (
     RuleFired,
     StateChanged,
 )
-from local_rules.clock import ManualClock
+from local_rules.clock import ManualClock, SystemClock
 from local_rules.testing import GroupRadio, World, build_world, device
 
 MOTION = "zigbee-00158d0001a2b3c4"
@@ -408,3 +408,33 @@ async def test_hub_start_trigger(tmp_path: Path, clock: ManualClock) -> None:
         assert names(w) == ["off"]
     finally:
         await w.stop()
+
+
+async def test_wait_already_satisfied_goes_straight_on(tmp_path: Path, clock: ManualClock) -> None:
+    async with running(tmp_path, clock) as world:
+        await world.service.put_rule(
+            {
+                "id": "lamp-check",
+                "triggers": [{"type": "state", "device": MOTION, "attribute": "motion", "to": "active"}],
+                "actions": [
+                    {
+                        "type": "wait",
+                        "device": LAMP,
+                        "attribute": "switch",
+                        "to": "off",
+                        "timeout_seconds": 5,
+                    },
+                    {"type": "command", "device": LAMP, "command": "on"},
+                ],
+            }
+        )
+        motion(world, clock, "active")
+        await world.radios[Protocol.ZWAVE].wait_for(1)
+        assert clock.sleeping == 0
+
+
+async def test_system_clock_does_not_sleep_for_the_past() -> None:
+    clock = SystemClock()
+    before = clock.monotonic()
+    await clock.sleep_until(clock.now() - 10)
+    assert clock.monotonic() - before < 1.0
