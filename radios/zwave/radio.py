@@ -150,6 +150,8 @@ class ZWaveRadio(Radio):
         self._announced: set[int] = set()
         self._offline: set[int] = set()
         self._pending_state: dict[DeviceId, dict[str, Value]] = {}
+        #: Last reported value per device and attribute (what `toggle` toggles).
+        self._last_state: dict[DeviceId, dict[str, Value]] = {}
         self._queries: list[_Query] = []
         self._supervision: dict[int, asyncio.Future[SupervisionReport]] = {}
         self._session = 0
@@ -339,12 +341,18 @@ class ZWaveRadio(Radio):
             return
         if record.node_id not in self._announced:
             pending = self._pending_state.setdefault(device, {})
+            self._last_state.setdefault(device, {}).update(
+                {e.attribute: e.value for e in events if isinstance(e, StateChanged)}
+            )
             for event in events:
                 if isinstance(event, StateChanged):
                     pending[event.attribute] = event.value
             return
+        state = self._last_state.setdefault(device, {})
         emit = self.ctx.emit
         for event in events:
+            if isinstance(event, StateChanged):
+                state[event.attribute] = event.value
             emit(event)
 
     def _node_heard(self, node_id: int) -> None:
@@ -447,19 +455,26 @@ class ZWaveRadio(Radio):
             raise DeliveryFailed(
                 f"node {node_id} has no end point {endpoint}", device=command.device
             ) from None
-        ccs = command_to_ccs(command, caps)
+        ccs = command_to_ccs(command, caps, self._state_of(command.device))
         self._live_controller()
-        if record.sleeping:
-            await self._wait_awake(record, command.device)
+        sleeping = record.sleeping
+        if sleeping:
+            self._sleeper(node_id).pending += 1
         try:
+            if sleeping:
+                await self._wait_awake(record, command.device)
             await self._deliver_all(record, endpoint, caps, command, ccs)
         except ControllerReset:
             # The stick lost the command when it restarted: wait for recovery and try once more.
             await self._wait_running(command.device)
             await self._deliver_all(record, endpoint, caps, command, ccs)
         finally:
-            if record.sleeping:
+            if sleeping:
                 self._command_done(record)
+
+    def _state_of(self, device: str) -> dict[str, Value]:
+        known = self.ctx.known_devices.get(DeviceId(device))
+        return {**(known.state if known is not None else {}), **self._last_state.get(DeviceId(device), {})}
 
     async def _deliver_all(
         self,
@@ -521,7 +536,6 @@ class ZWaveRadio(Radio):
     async def _wait_awake(self, record: NodeRecord, device: str) -> None:
         """Commands to a sleeping node wait until it wakes up (the caller's timeout bounds the wait)."""
         sleeper = self._sleeper(record.node_id)
-        sleeper.pending += 1
         if not sleeper.awake.is_set():
             log.info("zwave: node %d is asleep; %s waits for its wake-up", record.node_id, device)
             await sleeper.awake.wait()

@@ -116,6 +116,12 @@ async def test_off_and_toggle_and_refresh(home: tuple[SimZWaveRadio, EventLog]) 
     await radio.execute(cmd("zwave-2", "off"))
     await log.state("zwave-2", "switch", "off", since=mark)
     await log.state("zwave-2", "power", 0.0, since=mark)
+    mark = log.mark()
+    await radio.execute(cmd("zwave-2", "toggle"))
+    await log.state("zwave-2", "switch", "on", since=mark)
+    mark = log.mark()
+    await radio.execute(cmd("zwave-2", "toggle"))
+    await log.state("zwave-2", "switch", "off", since=mark)
     radio.emulator.node(2).state["energy"] = 4.25  # the meter moved on without telling us
     mark = log.mark()
     await radio.execute(cmd("zwave-2", "refresh"))
@@ -208,3 +214,19 @@ async def test_state_changes_report_previous_free(home: tuple[SimZWaveRadio, Eve
     await radio.execute(cmd("zwave-3", "on"))
     event = await log.state("zwave-3", "switch", "on", since=mark)
     assert isinstance(event, StateChanged) and event.previous is None
+
+
+async def test_timed_out_command_to_a_sleeping_node_does_not_keep_it_awake(
+    home: tuple[SimZWaveRadio, EventLog],
+) -> None:
+    radio, _ = home
+    node = radio.emulator.node(6)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(radio.execute(cmd("zwave-6", "refresh")), 0.05)
+    node.wake_up()
+    no_more = await radio.emulator.wait_for_frame(
+        lambda f: f.function == FunctionId.SEND_DATA and f.payload[0] == 6
+    )
+    assert SendDataRequest.from_payload(no_more.payload).data == b"\x84\x08"
+    await radio.settle()
+    assert not node.awake
