@@ -89,6 +89,8 @@ class Entry:
     rule: Rule
     trigger: Trigger
     label: str
+    #: The rule's conditions, each shared with equal conditions of other rules (see compile_rules).
+    conditions: tuple[Condition, ...] = ()
 
 
 @dataclass(slots=True)
@@ -144,12 +146,16 @@ def compile_rules(rules: Iterable[Rule], place: Place) -> Index:
     hub_start: list[Entry] = []
     all_rules: dict[str, Rule] = {}
     disabled: set[str] = set()
+    # Households repeat conditions ("after sunset", "nobody home"): one shared object per distinct
+    # condition keeps the memory an event touches small, so the cost stays flat as rules grow.
+    shared: dict[Condition, Condition] = {}
     for rule in rules:
         all_rules[rule.id] = rule
         if not rule.enabled:
             disabled.add(rule.id)
+        conditions = tuple(shared.setdefault(c, c) for c in rule.conditions)
         for number, trigger in enumerate(rule.triggers):
-            entry = Entry(rule, trigger, label(trigger))
+            entry = Entry(rule, trigger, label(trigger), conditions)
             if isinstance(trigger, StateTrigger | NumericTrigger):
                 by_attribute[(trigger.device, trigger.attribute)].append(entry)
             elif isinstance(trigger, ButtonTrigger):
@@ -242,12 +248,12 @@ def condition_holds(condition: Condition, state: States, ts: float, place: Place
 
 def _judge(entry: Entry, index: Index, state: States, ts: float, out: list[Decision]) -> None:
     rule = entry.rule
-    if rule.id in index.disabled:
+    if index.disabled and rule.id in index.disabled:
         return
-    if len(out) and any(d.rule is rule for d in out if isinstance(d, Fire)):
+    if out and any(d.rule is rule for d in out if isinstance(d, Fire)):
         return  # two triggers of one rule matched one event: it fires once
     try:
-        for condition in rule.conditions:
+        for condition in entry.conditions:
             if not condition_holds(condition, state, ts, index.place):
                 return
     except Exception as exc:  # one rule's bug must not cost the others their decision
