@@ -30,6 +30,10 @@ def _zwave(section: ZWaveSection, ctx: RadioContext) -> Radio:
 def _zigbee(section: ZigbeeSection, ctx: RadioContext) -> Radio:
     # zigpy over the simulated air (radio = "sim") or over zigpy-znp / bellows / zigpy-deconz,
     # imported lazily; a missing extra raises StackNotInstalled naming the pip extra to install.
+    if section.radio == "sim":
+        from radios.sim.zigbee_radio import SimZigbeeRadio
+
+        return SimZigbeeRadio(section, ctx)
     from radios.zigbee.radio import ZigbeeRadio
 
     return ZigbeeRadio(section, ctx)

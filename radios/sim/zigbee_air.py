@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -792,6 +793,12 @@ class SimulatedAir:
         if self.app is not None and self.permit_joining and not self.household_joined:
             self.join_default_household()
 
+    def simulate_activity(self, rng: random.Random) -> None:
+        """One joined device does something plausible (the demo calls this now and then)."""
+        candidates = [d for d in self.devices.values() if d.joined and d.reachable]
+        if candidates:
+            _act(rng.choice(candidates), rng)
+
     # --- frames -------------------------------------------------------------------------------------
 
     def transmit(self, packet: ZigbeePacket) -> None:
@@ -871,6 +878,31 @@ class SimulatedAir:
             else:
                 keep.append((predicate, future))
         self._frame_waiters = keep
+
+
+def _act(device: SimZigbeeDevice, rng: random.Random) -> None:
+    """A plausible change on `device`, in raw ZCL units, reported as the device would."""
+    server = {cid for ep in device.endpoints.values() for cid in ep.server}
+    if security.IasZone.cluster_id in server:
+        zone = device.get_attribute(security.IasZone, "zone_status") or 0
+        device.zone_alarm(not int(zone) & 1)
+    elif measurement.OccupancySensing.cluster_id in server:
+        occupied = device.get_attribute(measurement.OccupancySensing, "occupancy") or 0
+        device.set_attribute(measurement.OccupancySensing, "occupancy", 0 if int(occupied) & 1 else 1)
+    elif measurement.TemperatureMeasurement.cluster_id in server:
+        current = int(device.get_attribute(measurement.TemperatureMeasurement, "measured_value") or 2000)
+        device.set_attribute(
+            measurement.TemperatureMeasurement, "measured_value", current + rng.randint(-30, 30)
+        )
+    elif hvac.Thermostat.cluster_id in server:
+        current = int(device.get_attribute(hvac.Thermostat, "local_temperature") or 2000)
+        device.set_attribute(hvac.Thermostat, "local_temperature", current + rng.randint(-20, 20))
+    elif homeautomation.ElectricalMeasurement.cluster_id in server:
+        on = bool(device.get_attribute(general.OnOff, "on_off"))
+        power = rng.randint(8000, 12000) if on else 0  # tenths of a watt: a coffee machine heating
+        device.set_attribute(homeautomation.ElectricalMeasurement, "active_power", power)
+    elif not server - {general.Basic.cluster_id, general.PowerConfiguration.cluster_id}:
+        device.press(rng.choice(["on", "off", "toggle"]))
 
 
 def _eui64(text: str) -> EUI64:

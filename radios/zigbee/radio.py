@@ -78,6 +78,9 @@ class _Attached:
 
     unsubscribe: list[Callable[[], None]] = field(default_factory=list)
     last_held: int = 1
+    #: DeviceAdded was emitted; until then values read during configuration go into its state only,
+    #: since the hub drops events for devices it does not know yet.
+    announced: bool = False
 
 
 @dataclass(slots=True)
@@ -341,14 +344,22 @@ class ZigbeeRadio(Radio):
         def handler(event: Any) -> None:
             name = getattr(event, "attribute_name", None)
             value = getattr(event, "value", None)
+            if not self._announced(ieee):
+                return
             mapped = mapping.convert(cluster.cluster_id, name, value, _cache(cluster))
             if mapped is not None:
                 self.ctx.emit(StateChanged(device_id_of(ieee), mapped[0], mapped[1]))
 
         return handler
 
+    def _announced(self, ieee: zt.EUI64) -> bool:
+        attached = self._attached.get(ieee)
+        return attached is not None and attached.announced
+
     def _on_cluster_command(self, ieee: zt.EUI64, cluster: Any, command_id: int, args: Any) -> None:
         device = device_id_of(ieee)
+        if not self._announced(ieee):
+            return
         try:
             if cluster.cluster_id == ClusterId.IAS_ZONE:
                 if command_id == 0x00:  # Zone Status Change Notification, ZCL 8.2.2.4.1
@@ -372,6 +383,8 @@ class ZigbeeRadio(Radio):
         self.ctx.emit(ButtonPressed(device, event[0], event[1]))
 
     def _on_heard(self, device: Any) -> None:
+        if not self._announced(device.ieee):
+            return
         device_id = device_id_of(device.ieee)
         if self.availability.heard(device_id, self._clock()):
             self.ctx.emit(DeviceOnline(device_id, True))
@@ -406,7 +419,7 @@ class ZigbeeRadio(Radio):
         self.ctx.emit(DeviceRemoved(device_id_of(device.ieee)))
 
     def _on_left(self, device: Any) -> None:
-        if device.ieee in self._attached:
+        if self._announced(device.ieee):
             self.ctx.emit(DeviceOnline(device_id_of(device.ieee), False))
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -467,6 +480,9 @@ class ZigbeeRadio(Radio):
         self._announce(device)
 
     def _announce(self, device: Any) -> None:
+        attached = self._attached.get(device.ieee)
+        if attached is not None:
+            attached.announced = True
         shape = self._shape(device)
         model = str(device.model or "")
         basic = _cluster_or_none(device, ClusterId.BASIC)

@@ -1,0 +1,45 @@
+"""`[zigbee] radio = "sim"`: the real zigpy adapter over the simulated air, plus what the demo needs.
+
+Everything Zigbee is the production `ZigbeeRadio`; this subclass only exposes the air, lets the demo
+make devices act, and puts the household's two bulbs in one group so scenes use a group cast.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from radios.sim import zigbee_household as hh
+from radios.sim.zigbee_air import SimulatedAir
+from radios.zigbee.radio import ZigbeeRadio, device_id_of, ieee_of
+
+log = logging.getLogger(__name__)
+LOUNGE_GROUP = "Lounge"
+
+
+class SimZigbeeRadio(ZigbeeRadio):
+    """ZigbeeRadio over a SimulatedAir (found by the configured `sim://` path)."""
+
+    @property
+    def air(self) -> SimulatedAir:
+        """The simulated air this radio's stick is on."""
+        return SimulatedAir.for_path(self._config["device"]["path"])
+
+    def simulate_activity(self, rng: random.Random) -> None:
+        """One simulated device does something plausible (used by `hub-agent demo`)."""
+        self.air.simulate_activity(rng)
+
+    def _announce(self, device: Any) -> None:
+        super()._announce(device)
+        bulbs = {ieee_of("zigbee-" + b.replace(":", "")) for b in (hh.BULB_1, hh.BULB_2)}
+        if device.ieee in bulbs and bulbs <= set(self._attached) and self.app is not None:
+            members = {device_id_of(b) for b in bulbs}
+            if not any(members <= group for group in self.groups().values()):
+                self._spawn(self._group_bulbs(sorted(members)), "zigbee-sim-group")
+
+    async def _group_bulbs(self, members: list[str]) -> None:
+        try:
+            await self.create_group(LOUNGE_GROUP, members)
+        except Exception as exc:
+            log.info("could not group the simulated bulbs: %r", exc)
