@@ -416,6 +416,7 @@ class RulesService:
     async def _schedule(self) -> None:
         """Sleep until the next time trigger, fire it, repeat; rebuild when rules change."""
         heap: list[tuple[float, str, int]] = []
+        self._schedule_changed.set()  # build the heap now, also after a restart of run()
         while True:
             if self._schedule_changed.is_set():
                 self._schedule_changed.clear()

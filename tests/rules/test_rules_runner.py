@@ -438,3 +438,28 @@ async def test_system_clock_does_not_sleep_for_the_past() -> None:
     before = clock.monotonic()
     await clock.sleep_until(clock.now() - 10)
     assert clock.monotonic() - before < 1.0
+
+
+async def test_schedules_survive_a_restart_of_the_part(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    w = build_world(tmp_path, household(), clock)
+    await w.service.put_rule(
+        {
+            "id": "every-minute",
+            "triggers": [{"type": "time", "cron": "* * * * *"}],
+            "actions": [{"type": "command", "device": FAN, "command": "toggle"}],
+        }
+    )
+    await w.start()
+    try:
+        await clock.wait_for_sleepers(1)
+        assert w.task is not None
+        w.task.cancel()  # the supervisor restarts a part that crashed
+        await asyncio.gather(w.task, return_exceptions=True)
+        await w.start()
+        await clock.wait_for_sleepers(1)
+        await clock.advance(120)
+        await w.radios[Protocol.ZWAVE].wait_for(2)
+        assert names(w) == ["toggle", "toggle"]
+    finally:
+        await w.stop()
