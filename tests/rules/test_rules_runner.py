@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import astral
+import astral.sun
 import pytest
 
 from hub_agent.config import RulesSection
@@ -461,5 +464,39 @@ async def test_schedules_survive_a_restart_of_the_part(tmp_path: Path) -> None:
         await clock.advance(120)
         await w.radios[Protocol.ZWAVE].wait_for(2)
         assert names(w) == ["toggle", "toggle"]
+    finally:
+        await w.stop()
+
+
+async def test_sun_trigger_fires_at_the_local_sunset_across_dst(tmp_path: Path) -> None:
+    clock = ManualClock(1_774_695_600.0)  # 2026-03-28 12:00 Berlin, the day before spring-forward
+    w = build_world(tmp_path, household(), clock, timezone="Europe/Berlin", latitude=52.52, longitude=13.40)
+    await w.start()
+    try:
+        seen = events(w)
+        await w.service.put_rule(
+            {
+                "id": "dusk",
+                "triggers": [{"type": "time", "sun": "sunset", "offset_minutes": 30}],
+                "actions": [{"type": "command", "device": LAMP, "command": "on"}],
+            }
+        )
+        await clock.wait_for_sleepers(1)
+        await clock.advance(86400 * 2)
+        await w.radios[Protocol.ZWAVE].wait_for(2)
+        observer = astral.Observer(52.52, 13.40)
+        expected = [
+            (
+                astral.sun.sunset(observer, date(2026, 3, day), tzinfo=w.service.place.tz)
+                + timedelta(minutes=30)
+            )
+            for day in (28, 29)
+        ]
+        fired = [e for e in seen if isinstance(e, RuleFired)]
+        assert [f.ts for f in fired] == pytest.approx([e.timestamp() for e in expected])
+        assert [f.trigger for f in fired] == ["sunset+30 min"] * 2
+        # The local clock time moved by about an hour with the change, not by the usual minutes.
+        first, second = (w.service.place.local(f.ts) for f in fired)
+        assert 55 <= (second.hour * 60 + second.minute) - (first.hour * 60 + first.minute) <= 65
     finally:
         await w.stop()
