@@ -222,3 +222,18 @@ def default_household() -> list[SimZigbeeDevice]:
         remote,
         thermostat,
     ]
+
+
+def many_devices(count: int) -> list[SimZigbeeDevice]:
+    """`count` devices cycling through the household's kinds, each with its own address (benchmarks)."""
+    out: list[SimZigbeeDevice] = []
+    while len(out) < count:
+        for device in default_household():
+            if len(out) == count:
+                break
+            number = len(out) + 1
+            device.ieee = t.EUI64.convert(f"00:15:8d:00:03:00:{number >> 8:02x}:{number & 0xFF:02x}")
+            device.nwk = t.NWK(0x2000 + number)
+            device.name = f"{device.name} {number}"
+            out.append(device)
+    return out

@@ -667,7 +667,13 @@ class ZigbeeRadio(Radio):
                     sends.append(self._send_group(gid, covered))
         for item in remaining.values():
             sends.append(self._send_single(item))
-        await asyncio.gather(*sends)
+        try:
+            await asyncio.gather(*sends)
+        except asyncio.CancelledError:
+            # The radio is stopping: nobody waiting for these commands may hang.
+            for item in items:
+                _settle(item.future, RadioUnavailable("the zigbee radio stopped", device=item.command.device))
+            raise
 
     async def _send_group(self, group_id: int, items: list[_Pending]) -> None:
         command = items[0].command
