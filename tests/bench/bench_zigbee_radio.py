@@ -39,7 +39,7 @@ def figures(name: str, samples: list[float]) -> None:
 
 async def main(commands: int) -> None:
     base = rss_mb()
-    import zigpy.application  # noqa: F401
+    import zigpy.application
     import zigpy.zcl.clusters  # noqa: F401
 
     from hub_agent.config import ZigbeeSection
@@ -78,8 +78,9 @@ async def main(commands: int) -> None:
         await log.added(200, timeout=300)
         rss200 = rss_mb()
         print(f"RSS radio started (0 devices): {started:.1f} MiB")
+        per_device = (rss50 - started) * 1024 / 50
         print(
-            f"RSS with 50 devices: {rss50:.1f} MiB (+{rss50 - started:.1f}, {(rss50 - started) * 1024 / 50:.0f} KiB/device);"
+            f"RSS with 50 devices: {rss50:.1f} MiB (+{rss50 - started:.1f}, {per_device:.0f} KiB/device);"
             f" join+interview+configure of 50: {t50:.2f} s"
         )
         print(f"RSS with 200 devices: {rss200:.1f} MiB (+{rss200 - started:.1f})")
