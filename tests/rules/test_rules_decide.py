@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from hub_agent.model import ButtonPressed, Device, DeviceId, Notification, StateChanged, Value
 from local_rules.compiler import Fault, Fire, HubStarted, TimeReached, compile_rules, decide
 from local_rules.model import Rule
@@ -240,3 +243,59 @@ def test_decide_looks_only_at_rules_watching_the_event() -> None:
     # One condition of one rule was read: the 10,000 others were never looked at.
     assert states.lookups == 1
     assert len(index.by_attribute[("zwave-2", "level")]) == 10_000
+
+
+# --- properties -------------------------------------------------------------------------------
+
+TRIGGERS = st.sampled_from(
+    [
+        MOTION_ON,
+        {"type": "state", "device": MOTION, "attribute": "motion"},
+        {"type": "state", "device": "zwave-2", "attribute": "switch", "to": "on", "from": "off"},
+        {"type": "numeric", "device": "zwave-5", "attribute": "temperature", "above": 22},
+        {"type": "numeric", "device": "zwave-2", "attribute": "level", "below": 50},
+        {"type": "button", "device": BUTTON, "action": "pressed"},
+        {"type": "hub_start"},
+    ]
+)
+CONDITIONS = st.sampled_from(
+    [
+        {"type": "state", "device": "zwave-2", "attribute": "switch", "value": "off"},
+        {"type": "numeric", "device": MOTION, "attribute": "illuminance", "below": 10},
+        {"type": "time", "after": "22:00", "before": "06:00"},
+        {"type": "not", "conditions": [{"type": "time", "after": "08:00", "before": "09:00"}]},
+    ]
+)
+EVENTS = st.one_of(
+    st.builds(
+        lambda v, p, h: state(MOTION, "motion", v, p, NOON + h * 3600),
+        st.sampled_from(["active", "inactive"]),
+        st.sampled_from(["active", "inactive", None]),
+        st.integers(0, 23),
+    ),
+    st.builds(
+        lambda v, p: state("zwave-5", "temperature", v, p), st.floats(0, 40), st.floats(0, 40) | st.none()
+    ),
+    st.builds(lambda v, p: state("zwave-2", "level", v, p), st.integers(0, 100), st.integers(0, 100)),
+    st.builds(lambda v: state("zwave-2", "switch", v, "off"), st.sampled_from(["on", "off"])),
+    st.builds(lambda a: ButtonPressed(DeviceId(BUTTON), 1, a, NOON), st.sampled_from(["pressed", "held"])),
+    st.just(HubStarted(NOON)),
+)
+RULES = st.lists(
+    st.tuples(st.lists(TRIGGERS, min_size=1, max_size=2), st.lists(CONDITIONS, max_size=2)),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(RULES, st.data())
+def test_a_rules_decision_does_not_depend_on_the_other_rules(specs: list[Any], data: st.DataObject) -> None:
+    rules = [rule(f"r{i}", triggers, conditions) for i, (triggers, conditions) in enumerate(specs)]
+    subset = data.draw(st.lists(st.sampled_from(rules), unique_by=lambda r: r.id))
+    event = data.draw(EVENTS)
+    everything = fired(decide(compile_rules(rules, UTC), States(DEVICES), event))
+    alone = fired(decide(compile_rules(subset, UTC), States(DEVICES), event))
+    wanted = {r.id for r in subset}
+    assert sorted(r for r in everything if r in wanted) == sorted(alone)
+    assert len(everything) == len(set(everything))  # a rule fires at most once per event
