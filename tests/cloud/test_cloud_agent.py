@@ -62,7 +62,6 @@ async def test_hub_agent_run_connects_answers_and_records_its_status(tmp_path: P
 async def test_the_demo_flow_a_dev_pki_for_the_hubs_own_key(tmp_path: Path) -> None:
     """What `hub-agent demo` does: the hub's key and derived id first, then a dev PKI around them."""
 
-
     data = tmp_path / "data"
     key_path = data / "hub.key"
     hub_id = identity.hub_id_from_key(identity.load_or_create_key(key_path))

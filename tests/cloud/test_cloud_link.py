@@ -24,6 +24,7 @@ from hub_agent.cloud.protocol import MAX_MESSAGE_BYTES, CommandMessage, ErrorMes
 from hub_agent.errors import RuleError, RuleProblem
 from hub_agent.model import Command, DeviceId, JSONObject
 from hub_agent.store.settings import get_setting
+from local_rules.service import RulesService
 from radios.sim.household import SimRadio
 
 
@@ -428,3 +429,42 @@ async def test_a_frame_beyond_the_transport_limit_closes_and_the_link_recovers(t
             await agent.connected()
             await relay.wait_connected()
             assert (await relay.send_command("zwave-2", "on")).status == "ok"
+
+
+async def test_a_rule_put_from_the_cloud_runs_locally_with_the_real_rules_engine(tmp_path: Path) -> None:
+    pki_paths = pki_for(tmp_path)
+    async with relay_for(pki_paths) as relay:
+        agent = await build_agent(write_config(tmp_path, pki_paths, relay.url))
+        service = RulesService(agent.runtime)
+        service.load()
+        agent.runtime.rules = service
+        rules_task = asyncio.create_task(service.run())
+        try:
+            async with running(agent):
+                await agent.connected()
+                await relay.wait_connected()
+                await next_events(relay, 7)
+                bad = await relay.put_rule({"id": "hall", "triggers": [], "actions": [{"type": "warp"}]})
+                assert (bad.status, bad.error) == ("error", "invalid_rule")
+                assert bad.problems and all(p.path.startswith("$") and p.message for p in bad.problems)
+                rule = {
+                    "id": "hall",
+                    "triggers": [
+                        {"type": "state", "device": "zwave-4", "attribute": "motion", "to": "active"}
+                    ],
+                    "actions": [{"type": "command", "device": "zwave-2", "command": "on"}],
+                }
+                ok = await relay.put_rule(rule)
+                assert (ok.status, ok.rule_id) == ("ok", "hall"), ok
+                assert service.get_rule("hall") is not None
+                agent.radio.report(DeviceId("zwave-4"), "motion", "active")
+                async with asyncio.timeout(10):
+                    seen: list[dict[str, object]] = []
+                    while not any(e.get("type") == "rule_fired" for e in seen):
+                        seen += await next_events(relay, 1)
+                assert [c.name for c in agent.radio.commands] == ["on"]
+                gone = await relay.delete_rule("hall")
+                assert gone.status == "ok" and service.get_rule("hall") is None
+        finally:
+            rules_task.cancel()
+            await asyncio.gather(rules_task, return_exceptions=True)
