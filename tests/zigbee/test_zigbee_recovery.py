@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from zigpy.zcl.clusters import general, measurement
 
+from hub_agent.config import load_config
 from hub_agent.errors import RadioUnavailable
 from hub_agent.model import Command, DeviceAdded, DeviceId, DeviceRemoved, StateChanged
-from radios.base import RadioState
+from radios.base import RadioContext, RadioState
 from radios.sim import zigbee_household as hh
 from radios.sim.zigbee_air import SimulatedAir
 from radios.sim.zigbee_testing import EventLog
@@ -170,9 +171,6 @@ async def test_restore_command_moves_a_network_to_a_new_hub(
     # Form a network on the old hub, then take a backup with the tool.
     default_air.nvram = None
     radio_log = EventLog()
-    from hub_agent.config import load_config
-    from radios.base import RadioContext
-
     section = load_config(old_config).zigbee
     assert section is not None
     radio = ZigbeeRadio(section, RadioContext(old_dir, radio_log))
@@ -226,3 +224,38 @@ async def test_announced_devices_carry_no_events_after_stop(household: Household
     await asyncio.sleep(0)  # one loop turn: the air would deliver now if anyone listened
     assert log.events == []
     assert not [e for e in log.events if isinstance(e, DeviceAdded)]
+
+
+async def test_stop_fails_a_pending_grouped_command_instead_of_hanging(household: Household) -> None:
+    radio, _, air = household
+    await radio.create_group("Lounge", [did(hh.BULB_1), did(hh.BULB_2)])
+    air.device(hh.BULB_1).silent = True  # unicast (group not fully commanded) that never gets answered
+    sent = air.wait_for_frame(lambda f: f.cluster_id == general.OnOff.cluster_id)
+    command = asyncio.ensure_future(radio.execute(Command(did(hh.BULB_1), "on")))
+    await asyncio.wait_for(sent, 5)
+    await radio.stop()
+    with pytest.raises(RadioUnavailable):
+        await asyncio.wait_for(command, 2)
+
+
+async def test_backup_now_and_the_backup_command(
+    household: Household, tmp_path: Path, default_air: SimulatedAir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    radio, _, _ = household
+    backup = await radio.backup_now()
+    assert read_backup(tmp_path / BACKUP_FILE).network_info.pan_id == backup.network_info.pan_id
+    await radio.stop()
+    # The command-line tool on a config whose stick is the default simulated air.
+    data_dir = tmp_path / "cli"
+    data_dir.mkdir()
+    config = write_config(data_dir, data_dir)
+    radio2 = ZigbeeRadio(
+        load_config(config).zigbee or pytest.fail("no [zigbee]"), RadioContext(data_dir, EventLog())
+    )
+    await radio2.start()
+    await radio2.stop()
+    out = data_dir / "copy.json"
+    assert await asyncio.to_thread(tool.main, ["backup", "--config", str(config), "--out", str(out)]) == 0
+    assert "backed up network on channel 25" in capsys.readouterr().out
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert read_backup(out).network_info.channel == 25
