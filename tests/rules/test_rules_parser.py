@@ -444,11 +444,11 @@ parts = st.recursive(
     lambda children: st.dictionaries(
         st.sampled_from(KEYS), children | st.lists(children, max_size=3), max_size=6
     ),
-    max_leaves=20,
+    max_leaves=10,
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(
     st.lists(parts, max_size=3),
     st.lists(parts, max_size=3),
