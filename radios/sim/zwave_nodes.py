@@ -92,6 +92,8 @@ class SimNode:
     awake: bool = True
     reachable: bool = True
     wakeup_interval: int = 0
+    #: Acknowledges frames (the radio hears it) but never answers: a half-broken device.
+    mute: bool = False
     associations: dict[int, list[int]] = field(default_factory=dict)
     #: Every CC command the node received from the controller, oldest first.
     received: list[bytes] = field(default_factory=list)
@@ -149,7 +151,7 @@ class SimNode:
     def handle(self, data: bytes) -> list[bytes]:
         """The node received CC bytes; return the CC frames it sends back (reports)."""
         self.received.append(data)
-        if len(data) < 2:
+        if len(data) < 2 or self.mute:
             return []
         cc, command, args = data[0], data[1], data[2:]
         if cc == SUPERVISION and command == 0x01 and len(args) >= 2:

@@ -91,6 +91,9 @@ class Interview:
             record.lifeline = await self.link.send(node, lifeline)
         if record.supports(CommandClass.WAKE_UP):
             await self.link.send(node, WakeUpIntervalSet(WAKE_UP_INTERVAL, self.controller_node_id))
+        if self.asked and self.unanswered == self.asked:
+            log.warning("zwave: node %d answered none of %d questions; interview postponed", node, self.asked)
+            return
         record.interviewed = True
         log.info(
             "zwave: node %d interviewed: %d CC(s), %d end point(s), %d of %d question(s) unanswered",

@@ -10,7 +10,6 @@ inclusion and recovery. Reports become events through the command class package'
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Coroutine
@@ -418,8 +417,8 @@ class ZWaveRadio(Radio):
             await self._transmit(record, frame)
             async with asyncio.timeout(self.query_timeout):
                 return await future
-        except (TimeoutError, RadioUnavailable, DeliveryFailed):
-            return None
+        except (TimeoutError, DeliveryFailed):
+            return None  # the node did not answer; a RadioUnavailable (the stick is gone) propagates
         finally:
             self._queries.remove(query)
 
@@ -429,7 +428,7 @@ class ZWaveRadio(Radio):
         try:
             frame, _ = self._frame(endpoint, command, supervised=False)
             await self._transmit(record, frame)
-        except (RadioUnavailable, DeliveryFailed):
+        except DeliveryFailed:
             return False
         return True
 
@@ -565,7 +564,10 @@ class ZWaveRadio(Radio):
         if sleeper.pending > 0 or not sleeper.awake.is_set():
             return
         sleeper.awake.clear()
-        await self.send(record.node_id, WakeUpNoMoreInformation())
+        try:
+            await self.send(record.node_id, WakeUpNoMoreInformation())
+        except RadioUnavailable as exc:
+            log.info("zwave: node %d: could not send No More Information: %s", record.node_id, exc)
 
     # --- node setup -------------------------------------------------------------------------------
 
@@ -598,6 +600,8 @@ class ZWaveRadio(Radio):
                 record.caps = record.caps.with_ccs(info_ccs)
             self.interviews += 1
             await Interview(record, self, controller.info.node_id if controller.info else 1).run()
+            if not record.interviewed:
+                return
             await self._refresh(record)
             self._announce(record)
             await self._persist()
@@ -617,9 +621,12 @@ class ZWaveRadio(Radio):
 
     async def _refresh(self, record: NodeRecord) -> None:
         """Ask every device of the node for its current values (the reports become state)."""
-        for endpoint in (0, *sorted(record.caps.endpoints)):
-            for get in state_queries(record.caps.endpoint(endpoint)):
-                await self.query(record.node_id, get, endpoint)
+        try:
+            for endpoint in (0, *sorted(record.caps.endpoints)):
+                for get in state_queries(record.caps.endpoint(endpoint)):
+                    await self.query(record.node_id, get, endpoint)
+        except RadioUnavailable as exc:
+            log.info("zwave: refresh of node %d stopped: %s", record.node_id, exc)
 
     def _describe(self, record: NodeRecord, endpoint: int) -> Device:
         device = record.device_id(endpoint)
@@ -744,7 +751,5 @@ class ZWaveRadio(Radio):
 
     async def settle(self) -> None:
         """Wait until background work (interviews, refreshes, wake-up handling) is done (for tests)."""
-        while self._tasks or (self._recovery is not None and not self._recovery.done()):
-            pending = [*self._tasks, *([self._recovery] if self._recovery is not None else [])]
-            with contextlib.suppress(Exception):
-                await asyncio.gather(*pending, return_exceptions=True)
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -209,3 +209,45 @@ def test_node_store_ignores_damage(tmp_path: Path) -> None:
     good = NodeRecord(2, interviewed=True).to_json()
     store.path.write_text(json.dumps({"version": 1, "nodes": {"2": good, "3": {"listening": True}, "4": []}}))
     assert list(store.load()) == [2]
+
+
+async def test_silent_node_is_not_marked_interviewed(tmp_path: Path, emulator: ZWaveEmulator) -> None:
+    sim = emulator.add_node(node(3))
+    sim.mute = True  # it sends its NIF and acknowledges frames, but answers nothing
+    log = EventLog()
+    radio = ZWaveRadio(RadioContext(tmp_path, log), emulator.port_path, timeouts=FAST, query_timeout=0.2)
+    await radio.start()
+    try:
+        await radio.settle()
+        assert not radio.nodes[3].interviewed
+        assert log.of(DeviceAdded) == []
+        assert not (tmp_path / f"zwave-{emulator.home_id:08x}.json").exists()
+    finally:
+        await radio.stop()
+
+
+async def test_unplug_during_interview_leaves_it_to_be_redone(
+    tmp_path: Path, emulator: ZWaveEmulator
+) -> None:
+    emulator.add_node(node(2))
+    log = EventLog()
+    radio = ZWaveRadio(
+        RadioContext(tmp_path, log),
+        emulator.port_path,
+        timeouts=FAST,
+        query_timeout=1.0,
+        reconnect_delays=(0.05,),
+    )
+    await radio.start()
+    try:
+        await emulator.wait_for_frame(lambda f: f.function == FunctionId.SEND_DATA)
+        emulator.unplug()
+        await radio.settle()
+        assert not radio.nodes[2].interviewed
+        emulator.replug()
+        await radio.wait_running(5)
+        await log.added("zwave-2")
+        await radio.settle()
+        assert radio.nodes[2].interviewed
+    finally:
+        await radio.stop()
