@@ -172,6 +172,7 @@ class SimZigbeeDevice:
         #: acknowledges frames (APS) but never answers them, like a device stuck mid-command
         self.silent = False
         self.joined = False
+        self.left = False
         #: (endpoint, cluster) pairs bound to the coordinator
         self.bindings: set[tuple[int, int]] = set()
         #: every ZCL command this device received: (endpoint, cluster, command name, args)
@@ -759,6 +760,11 @@ class SimulatedAir:
         self.add(device)
         if self.app is None or not self.permit_joining:
             raise RuntimeError("the network is not open for joining")
+        if device.left:
+            # A device that left and joins again is given a new network address, which is also
+            # what makes zigpy treat it as a (re)join to initialise again.
+            device.nwk = t.NWK((int(device.nwk) + 0x0100) & 0xFFF7 or 0x0100)
+            device.left = False
         device.joined = True
         self.app.handle_join(nwk=device.nwk, ieee=device.ieee, parent_nwk=COORDINATOR_NWK)
 
@@ -779,6 +785,7 @@ class SimulatedAir:
         if not device.joined:
             return
         device.joined = False
+        device.left = True
         device.bindings.clear()
         if self.app is not None:
             self.app.handle_leave(nwk=device.nwk, ieee=device.ieee)

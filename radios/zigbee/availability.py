@@ -50,6 +50,14 @@ class AvailabilityTracker:
         entry.online = True
         return True
 
+    def lost(self, device: str) -> bool:
+        """The network says `device` left; True if that takes it offline."""
+        entry = self._entries.get(device)
+        if entry is None or not entry.online:
+            return False
+        entry.online = False
+        return True
+
     def restart(self, now: float) -> None:
         """Forget silence so far (after the radio itself was down, nobody could be heard)."""
         for entry in self._entries.values():

@@ -419,8 +419,9 @@ class ZigbeeRadio(Radio):
         self.ctx.emit(DeviceRemoved(device_id_of(device.ieee)))
 
     def _on_left(self, device: Any) -> None:
-        if self._announced(device.ieee):
-            self.ctx.emit(DeviceOnline(device_id_of(device.ieee), False))
+        device_id = device_id_of(device.ieee)
+        if self._announced(device.ieee) and self.availability.lost(device_id):
+            self.ctx.emit(DeviceOnline(device_id, False))
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -622,8 +623,7 @@ class ZigbeeRadio(Radio):
         for request in requests:
             cluster = _find_cluster(device, request.cluster_id)
             if request.kind == "command":
-                command_id = next(c.id for c in cluster.server_commands.values() if c.name == request.name)
-                response = await cluster.command(command_id, **request.args)
+                response = await cluster.command(_command_id(cluster, request.name), **request.args)
                 _check_status(command, response)
             elif request.kind == "write":
                 result = await cluster.write_attributes(dict(request.args))
@@ -682,8 +682,8 @@ class ZigbeeRadio(Radio):
             requests = mapping.plan(command, self._shape(self.app.get_device(items[0].ieee)))
             for request in requests:
                 cluster = group.endpoint[request.cluster_id]
-                command_id = next(c.id for c in cluster.server_commands.values() if c.name == request.name)
-                await self._guard(cluster.command(command_id, **request.args), f"group 0x{group_id:04x}")
+                cast = cluster.command(_command_id(cluster, request.name), **request.args)
+                await self._guard(cast, f"group 0x{group_id:04x}")
         except Exception as exc:
             log.warning("group cast 0x%04x %s failed: %r", group_id, command.name, exc)
             for item in items:
@@ -772,6 +772,13 @@ def _cluster_or_none(device: Any, cluster_id: int) -> Any:
         if cluster_id in ep.in_clusters:
             return ep.in_clusters[cluster_id]
     return None
+
+
+def _command_id(cluster: Any, name: str) -> int:
+    for command in cluster.server_commands.values():
+        if command.name == name:
+            return int(command.id)
+    raise InvalidCommand(f"cluster 0x{cluster.cluster_id:04x} has no command {name!r}")
 
 
 def _find_cluster(device: Any, cluster_id: int) -> Any:

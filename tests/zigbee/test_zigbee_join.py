@@ -219,3 +219,16 @@ def test_device_ids_round_trip() -> None:
         ieee_of("zwave-2")
     assert foundation.Status.SUCCESS == 0
     assert DeviceAdded  # the event type the join tests wait for
+
+
+async def test_a_device_that_left_comes_back_online_when_heard(household: Household) -> None:
+    _, log, air = household
+    pir = air.device(hh.PIR)
+    air.leave(pir)
+    await log.wait(lambda e: isinstance(e, DeviceOnline) and not e.online)
+    air.permit_joining = True
+    air.join(pir)  # rejoins: zigpy re-initialises, we reconfigure and announce again
+    await log.next(lambda e: isinstance(e, DeviceAdded) and e.device.id == did(hh.PIR))
+    pir.zone_alarm(True)
+    event = await log.next(lambda e: isinstance(e, DeviceOnline) and e.device == did(hh.PIR))
+    assert isinstance(event, DeviceOnline) and event.online
