@@ -179,6 +179,10 @@ class Runner:
 
     # --- life cycle -----------------------------------------------------------------------------
 
+    def rows_used(self, highest: int) -> None:
+        """Pending-delay row ids up to `highest` exist in the store; new ones go above."""
+        self._next_row = max(self._next_row, highest + 1)
+
     def resume(self, rule: Rule, trigger: str, ts: float, resume: Resume) -> None:
         """Continue a run whose delay was pending when the agent stopped."""
         self._start(Run(Fire(rule, trigger, ts), start=resume.start, resume=resume))

@@ -178,7 +178,7 @@ class RulesService:
             self._try_compile(rule_id, source)
         if self.seed_file is not None:
             self._seed(self.seed_file)
-        self.runner._next_row = 1 + max((row for row, *_ in self._pending), default=0)
+        self.runner.rows_used(max((row for row, *_ in self._pending), default=0))
         self._reindex()
         if self._remove_handler is None:
             self._remove_handler = self.runtime.bus.add_handler(self._on_event)

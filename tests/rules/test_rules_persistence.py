@@ -240,3 +240,23 @@ async def test_get_edit_put_round_trips_with_runtime_fields(tmp_path: Path) -> N
         assert "last_fired" not in json.loads(text)
     finally:
         await world.stop()
+
+
+async def test_unreadable_stored_rules_and_delays_are_skipped_not_fatal(tmp_path: Path) -> None:
+    world = build_world(tmp_path, household(), ManualClock(T0))
+    await world.service.put_rule(HALL)
+    await world.stop()
+    with sqlite3.connect(tmp_path / STORE_FILE) as conn:
+        conn.execute("INSERT INTO rules (id, json, updated) VALUES ('junk', '[1, 2', 0), ('list', '[]', 0)")
+        conn.execute(
+            "INSERT INTO pending_actions (id, rule_id, due, payload) VALUES (7, 'hall-light', 0, '{}')"
+        )
+    world = build_world(tmp_path, household(), ManualClock(T0))
+    await world.start()
+    try:
+        await world.runtime.db.read(lambda conn: None)
+        assert [r["id"] for r in world.service.list_rules()] == ["hall-light"]
+    finally:
+        await world.stop()
+    assert pending_rows(tmp_path) == []
+    assert sent(world) == []
