@@ -145,5 +145,5 @@ class SimControllerApplication(zigpy.application.ControllerApplication):
         """A packet arrived from the air; like a radio library's callback, never let zigpy's error escape."""
         try:
             self.packet_received(packet)
-        except Exception:
+        except Exception:  # a malformed frame must not take the radio down
             log.warning("zigpy could not handle a packet from %s", packet.src, exc_info=True)

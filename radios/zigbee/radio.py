@@ -257,7 +257,7 @@ class ZigbeeRadio(Radio):
         if app is not None:
             try:
                 await app.shutdown(db=True)
-            except Exception:
+            except Exception:  # a dying stick may fail to close; the database still closes
                 log.warning("zigbee application did not shut down cleanly", exc_info=True)
             await _drain_zigpy_tasks()
 
@@ -292,7 +292,7 @@ class ZigbeeRadio(Radio):
                 await self._open()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # any failure to reopen is retried
                 wait = random.uniform(0, delay)  # noqa: S311 - jitter, not cryptography
                 log.warning("zigbee recovery attempt %d failed (%s); retrying in %.2f s", attempt, exc, wait)
                 await asyncio.sleep(wait)
@@ -458,7 +458,7 @@ class ZigbeeRadio(Radio):
                         await cluster.read_attributes(["location_desc"])
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:
+                except Exception as exc:  # one stubborn cluster must not lose the whole device
                     log.warning("%s: configuring cluster 0x%04x failed: %r", device_id, cid, exc)
             for cluster in ep.out_clusters.values():
                 if cluster.cluster_id in (ClusterId.ON_OFF, ClusterId.LEVEL_CONTROL):
@@ -466,7 +466,7 @@ class ZigbeeRadio(Radio):
                         await cluster.bind()
                     except asyncio.CancelledError:
                         raise
-                    except Exception as exc:
+                    except Exception as exc:  # a remote we cannot bind still works for commands
                         log.warning("%s: binding 0x%04x failed: %r", device_id, cluster.cluster_id, exc)
         shape = self._shape(device)
         for request in mapping.plan(Command(device_id, "refresh"), shape):
@@ -475,7 +475,7 @@ class ZigbeeRadio(Radio):
                 await cluster.read_attributes(list(request.attributes))
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # the device is announced with what we could read
                 log.warning("%s: reading 0x%04x failed: %r", device_id, request.cluster_id, exc)
         self.availability.track(device_id, mapping.expected_interval(shape), self._clock())
         self._announce(device)
@@ -684,7 +684,7 @@ class ZigbeeRadio(Radio):
                 cluster = group.endpoint[request.cluster_id]
                 cast = cluster.command(_command_id(cluster, request.name), **request.args)
                 await self._guard(cast, f"group 0x{group_id:04x}")
-        except Exception as exc:
+        except Exception as exc:  # handed to every waiting caller
             log.warning("group cast 0x%04x %s failed: %r", group_id, command.name, exc)
             for item in items:
                 _settle(item.future, _as_command_error(exc, item.command.device))
@@ -700,7 +700,7 @@ class ZigbeeRadio(Radio):
             device = self._running_app().get_device(item.ieee)
             requests = mapping.plan(item.command, self._shape(device))
             await self._guard(self._send(device, requests, item.command), item.command.device)
-        except Exception as exc:
+        except Exception as exc:  # handed to the waiting caller
             _settle(item.future, _as_command_error(exc, item.command.device))
             return
         _settle(item.future, None)
@@ -711,7 +711,7 @@ class ZigbeeRadio(Radio):
         path = self.ctx.data_dir / BACKUP_FILE
         try:
             write_backup(backup, path)
-        except Exception as exc:
+        except Exception as exc:  # a failed backup file must not stop the radio
             log.error("cannot write zigbee network backup %s: %r", path, exc)
             return
         log.info("zigbee network backup written to %s", path)
