@@ -148,16 +148,18 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            uid = _peer_uid(writer)
-            if uid is not None and uid not in (0, os.geteuid()):
-                log.warning("control socket: refused a client with uid %d", uid)
-                writer.write(encode({"ok": False, "error": "permission denied"}))
-                return
             try:
                 async with asyncio.timeout(5):
                     line = await reader.readline()
             except (TimeoutError, ValueError):
                 writer.write(encode({"ok": False, "error": "request too long or too slow"}))
+                return
+            # Checked after reading (bounded, never acted on), so a refused client sees the answer
+            # instead of a broken pipe while it is still writing.
+            uid = _peer_uid(writer)
+            if uid is not None and uid not in (0, os.geteuid()):
+                log.warning("control socket: refused a client with uid %d", uid)
+                writer.write(encode({"ok": False, "error": "permission denied"}))
                 return
             try:
                 request = parse_request(line)
@@ -209,6 +211,8 @@ def call(path: Path, request: Request, timeout: float = 5.0) -> dict[str, Any]:
                 data += chunk
         except TimeoutError:
             raise HubError(f"the agent did not answer on {path} within {timeout:g} s") from None
+        except OSError as exc:
+            raise HubError(f"lost the connection to the agent on {path}: {exc.strerror or exc}") from None
     try:
         reply = json.loads(data)
     except ValueError:
