@@ -48,7 +48,7 @@ from radios.zwave.cc import (
 )
 from radios.zwave.cc.management import WakeUpNoMoreInformation, WakeUpNotification
 from radios.zwave.controller import Controller, Included, transmit_ok
-from radios.zwave.errors import ControllerReset, NodeUnreachable, SerialClosed
+from radios.zwave.errors import ControllerReset, NodeUnreachable
 from radios.zwave.interview import Interview
 from radios.zwave.messages import (
     ApplicationCommandHandler,
@@ -203,7 +203,11 @@ class ZWaveRadio(Radio):
             timeouts=self.timeouts,
             soft_reset_wait=self.soft_reset_wait,
         )
-        info = await controller.start()
+        try:
+            info = await controller.start()
+        except BaseException:
+            await controller.close()
+            raise
         self.controller = controller
         store = NodeStore(self.ctx.data_dir, info.home_id)
         stored: dict[int, NodeRecord] = {}
@@ -256,7 +260,8 @@ class ZWaveRadio(Radio):
             attempt += 1
             try:
                 await self._connect()
-            except (SerialClosed, OSError) as exc:
+            except (RadioUnavailable, OSError) as exc:
+                # Not there yet, or not answering yet (TransactionFailed, ControllerReset): try again.
                 log.info("zwave: reconnect attempt %d failed: %s", attempt, exc)
                 continue
             self.reconnects += 1
