@@ -97,10 +97,7 @@ def _load_all(
 ) -> tuple[list[tuple[str, str]], list[tuple[str, Any, Any]], list[tuple[int, str, float, str]]]:
     rules = conn.execute("SELECT id, json FROM rules ORDER BY id").fetchall()
     runtime = conn.execute("SELECT rule_id, last_fired, last_error FROM rule_runtime").fetchall()
-    pending = conn.execute(
-        "SELECT id, rule_id, due, payload FROM pending_actions ORDER BY due, id"
-    ).fetchall()
-    return rules, runtime, pending
+    return rules, runtime, _load_pending(conn)
 
 
 def _load_pending(conn: sqlite3.Connection) -> list[tuple[int, str, float, str]]:
@@ -172,7 +169,9 @@ class RulesService:
             try:
                 source = json.loads(text)
             except ValueError as exc:
-                log.error("rule %s: stored JSON is unreadable (%s); skipped", rule_id, exc)
+                source = exc
+            if not isinstance(source, dict):
+                log.error("rule %s: stored JSON is not a rule object (%s); skipped", rule_id, source)
                 continue
             self._sources[rule_id] = source
             self._try_compile(rule_id, source)
@@ -189,12 +188,13 @@ class RulesService:
             len(self._pending),
         )
 
-    def _try_compile(self, rule_id: str, source: object) -> Rule | None:
+    def _try_compile(self, rule_id: str, source: object, *, quiet: bool = False) -> Rule | None:
         try:
             rule = parse_rule(source, self.runtime.hub.device, sun_available=self.place.has_location)
         except RuleError as exc:
             self._broken[rule_id] = str(exc)
-            log.error("rule %s cannot run: %s", rule_id, exc)
+            if not quiet:
+                log.error("rule %s cannot run: %s", rule_id, exc)
             return None
         self._broken.pop(rule_id, None)
         self._rules[rule_id] = rule
@@ -261,7 +261,9 @@ class RulesService:
         """A device joined: rules that named it may compile now."""
         self._retry_scheduled = False
         fixed = [
-            rule_id for rule_id in list(self._broken) if self._try_compile(rule_id, self._sources[rule_id])
+            rule_id
+            for rule_id in list(self._broken)
+            if self._try_compile(rule_id, self._sources[rule_id], quiet=True)
         ]
         if fixed:
             for rule_id in fixed:
