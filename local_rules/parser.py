@@ -55,8 +55,8 @@ from local_rules.model import (
 
 DeviceLookup = Callable[[str], Device | None]
 
-RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
+RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_HHMM = re.compile(r"([0-9]{1,2}):([0-9]{2})")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_DELAY = 7 * 86400.0  # a week: longer "delays" are schedules and belong in a time trigger
 MAX_MESSAGE = 1000
@@ -226,7 +226,7 @@ class _Parser:
     # --- time ---------------------------------------------------------------------------------
 
     def hhmm(self, path: str, value: object) -> int | None:
-        if not isinstance(value, str) or not (match := _HHMM.match(value)):
+        if not isinstance(value, str) or not (match := _HHMM.fullmatch(value)):
             self.problem(path, f'time must be "HH:MM" (24-hour clock), not {_show(value)}')
             return None
         hour, minute = int(match[1]), int(match[2])
@@ -248,7 +248,7 @@ class _Parser:
             return TimePoint(sun=SunEvent(str(value)), offset_minutes=minutes)
         if offset is not None:
             self.problem(f"{path}_offset_minutes", "an offset applies only to sunrise or sunset")
-        if isinstance(value, str) and not _HHMM.match(value):
+        if isinstance(value, str) and not _HHMM.fullmatch(value):
             self.problem(path, f'time must be "HH:MM", "sunrise" or "sunset", not {_show(value)}')
             return None
         minutes_of_day = self.hhmm(path, value)
@@ -519,7 +519,7 @@ class _Parser:
         if kind in ("enable_rule", "disable_rule"):
             self.keys(path, data, ("type", "rule"), ())
             target = data.get("rule")
-            if "rule" in data and (not isinstance(target, str) or not RULE_ID.match(target)):
+            if "rule" in data and (not isinstance(target, str) or not RULE_ID.fullmatch(target)):
                 self.problem(f"{path}.rule", f"rule must be a rule id, not {_show(target)}")
                 return None
             if not isinstance(target, str):
@@ -549,7 +549,7 @@ class _Parser:
             ("enabled", "mode", "max", "conditions", "name", "description", *RUNTIME_FIELDS),
         )
         rule_id = data.get("id")
-        if "id" in data and (not isinstance(rule_id, str) or not RULE_ID.match(rule_id)):
+        if "id" in data and (not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id)):
             self.problem(
                 "$.id",
                 "id must be 1-64 letters, digits, '.', '_' or '-' (starting with a letter or digit), "

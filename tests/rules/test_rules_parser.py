@@ -465,3 +465,12 @@ def test_near_valid_rules_never_crash_the_parser(
         assert exc.problems and all(p.path.startswith("$") and p.message for p in exc.problems)
     else:
         assert parsed.id == "fuzz" and parsed.triggers and parsed.actions
+
+
+@pytest.mark.parametrize("text", ["07:00\n", "\u0667:00", "7:0", " 07:00"])
+def test_only_plain_hh_mm_is_a_time(text: str) -> None:
+    assert "$.triggers[0].at" in problems(with_(triggers=[{"type": "time", "at": text}]))
+
+
+def test_an_id_with_a_trailing_newline_is_refused() -> None:
+    assert "$.id" in problems(with_(id="hall\n"))
