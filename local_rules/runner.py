@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import sqlite3
-import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -238,7 +237,6 @@ class Runner:
     async def _execute(self, run: Run) -> None:
         rule = run.fire.rule
         announced = run.start > 0  # a resumed run was announced before the restart
-        first_command_at: float | None = None
         step = run.start
         try:
             if run.resume is not None:
@@ -247,10 +245,8 @@ class Runner:
                 action = rule.actions[step]
                 if isinstance(action, CommandAction):
                     await self.hub.send(action.command)
-                    first_command_at = first_command_at or time.perf_counter()
                 elif isinstance(action, SceneAction):
                     await self._scene(action.commands)
-                    first_command_at = first_command_at or time.perf_counter()
                 elif isinstance(action, DelayAction | WaitAction):
                     if not announced:
                         announced = self._announce(run)
