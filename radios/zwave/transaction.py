@@ -26,9 +26,9 @@ RESPONSE_TIMEOUT = 10.0
 CALLBACK_TIMEOUT = 65.0
 
 
-def retransmit_delay(retransmissions: int) -> float:
+def retransmit_delay(retransmissions: int, base: float = 0.1, step: float = 1.0) -> float:
     """INS12350 6.3 back-off before retransmission number `retransmissions + 1`."""
-    return 0.1 + 1.0 * retransmissions
+    return base + step * retransmissions
 
 
 def next_callback_id(previous: int) -> int:
@@ -43,6 +43,9 @@ class Timeouts:
     ack: float = ACK_TIMEOUT
     response: float = RESPONSE_TIMEOUT
     callback: float = CALLBACK_TIMEOUT
+    #: Retransmission back-off: `retry_base + retry_step * n` (the guide's 100 ms + 1 s * n).
+    retry_base: float = 0.1
+    retry_step: float = 1.0
 
 
 DEFAULT_TIMEOUTS = Timeouts()
@@ -223,7 +226,8 @@ def _retry(state: State, problem: Failure) -> tuple[State, list[Action]]:
     if state.attempts >= MAX_ATTEMPTS:
         return _fail(state, problem)
     state = replace(state, phase=Phase.WAIT_RETRY, last_problem=problem)
-    return state, [SetTimer(retransmit_delay(state.attempts - 1))]
+    timeouts = state.timeouts
+    return state, [SetTimer(retransmit_delay(state.attempts - 1, timeouts.retry_base, timeouts.retry_step))]
 
 
 def _after_ack(state: State) -> tuple[State, list[Action]]:

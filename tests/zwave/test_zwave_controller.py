@@ -19,7 +19,7 @@ from radios.zwave.messages import (
 )
 from radios.zwave.transaction import Timeouts
 
-FAST = Timeouts(ack=0.2, response=0.5, callback=0.3)
+FAST = Timeouts(ack=0.2, response=0.5, callback=0.3, retry_base=0.02, retry_step=0.1)
 
 
 @pytest.fixture

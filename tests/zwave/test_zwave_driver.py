@@ -30,7 +30,7 @@ from radios.zwave.messages import (
 )
 from radios.zwave.transaction import Timeouts
 
-FAST = Timeouts(ack=0.3, response=1.0, callback=0.5)
+FAST = Timeouts(ack=0.3, response=1.0, callback=0.5, retry_base=0.02, retry_step=0.1)
 SWITCH_ON = bytes((0x25, 0x01, 0xFF))
 
 

@@ -18,7 +18,7 @@ from radios.zwave.messages import AddRemoveMode, FunctionId
 from radios.zwave.radio import ZWaveRadio
 from radios.zwave.transaction import Timeouts
 
-FAST = Timeouts(ack=0.3, response=1.0, callback=1.0)
+FAST = Timeouts(ack=0.3, response=1.0, callback=1.0, retry_base=0.02, retry_step=0.1)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from radios.zwave.node import NodeRecord, NodeStore
 from radios.zwave.radio import ZWaveRadio
 from radios.zwave.transaction import Timeouts
 
-FAST = Timeouts(ack=0.3, response=1.0, callback=1.0)
+FAST = Timeouts(ack=0.3, response=1.0, callback=1.0, retry_base=0.02, retry_step=0.1)
 
 
 def node(node_id: int) -> SimNode:
@@ -215,7 +215,7 @@ async def test_silent_node_is_not_marked_interviewed(tmp_path: Path, emulator: Z
     sim = emulator.add_node(node(3))
     sim.mute = True  # it sends its NIF and acknowledges frames, but answers nothing
     log = EventLog()
-    radio = ZWaveRadio(RadioContext(tmp_path, log), emulator.port_path, timeouts=FAST, query_timeout=0.2)
+    radio = ZWaveRadio(RadioContext(tmp_path, log), emulator.port_path, timeouts=FAST, query_timeout=0.1)
     await radio.start()
     try:
         await radio.settle()

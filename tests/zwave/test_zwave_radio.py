@@ -19,7 +19,7 @@ from radios.zwave.messages import FunctionId, SendDataRequest
 from radios.zwave.radio import ZWaveRadio, parse_device_id
 from radios.zwave.transaction import Timeouts
 
-FAST = Timeouts(ack=0.3, response=1.0, callback=1.0)
+FAST = Timeouts(ack=0.3, response=1.0, callback=1.0, retry_base=0.02, retry_step=0.1)
 HOUSEHOLD = [f"zwave-{n}" for n in range(2, 10)]
 
 

@@ -19,7 +19,7 @@ from radios.zwave.messages import FunctionId
 from radios.zwave.radio import ZWaveRadio
 from radios.zwave.transaction import Timeouts
 
-FAST = Timeouts(ack=0.2, response=0.5, callback=0.5)
+FAST = Timeouts(ack=0.2, response=0.5, callback=0.5, retry_base=0.02, retry_step=0.1)
 
 
 def on(device: str = "zwave-2") -> Command:

@@ -141,6 +141,17 @@ def test_begin_twice_does_nothing() -> None:
     assert tx.step(state, tx.Begin()) == (state, [])
 
 
+def test_backoff_is_the_guides_by_default_and_configurable() -> None:
+    assert [tx.retransmit_delay(n) for n in range(3)] == pytest.approx([0.1, 1.1, 2.1])
+    scaled = tx.Timeouts(retry_base=0.01, retry_step=0.05)
+    state, _ = tx.start(WITH_CALLBACK, scaled)
+    state, actions = tx.step(state, tx.NakIn())
+    assert actions == [tx.SetTimer(pytest.approx(0.01))]
+    state, _ = tx.step(state, tx.TimerFired())
+    state, actions = tx.step(state, tx.NakIn())
+    assert actions == [tx.SetTimer(pytest.approx(0.06))]
+
+
 def test_callback_ids_wrap_and_skip_zero() -> None:
     assert tx.next_callback_id(0) == 1
     assert tx.next_callback_id(254) == 255
