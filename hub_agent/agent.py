@@ -71,6 +71,8 @@ class Agent:
     runtime: Runtime | None = None
     supervisor: Supervisor = field(default_factory=Supervisor)
     radio_parts: list[RadioPart] = field(default_factory=list)
+    #: every supervised part by name (e.g. "lan", "cloud", "rules"), for the demo and diagnostics
+    parts: dict[str, Part] = field(default_factory=dict)
     ready_ms: float | None = None
     _watchdog: asyncio.Task[None] | None = None
 
@@ -105,10 +107,9 @@ class Agent:
 
         core: list[Part] = [StatePersister(bus, db)]
         rules = _rules_service(runtime)
-        if rules is not None:
-            runtime.rules = rules
-            rules.load()
-            core.append(rules)
+        runtime.rules = rules
+        rules.load()
+        core.append(rules)
         services = _services(runtime)
 
         known = {device.id: device for device in hub.devices()}
@@ -125,6 +126,7 @@ class Agent:
 
         # The store writer and rules first, since the radios feed them; services last, stopped first.
         for part in [*core, *self.radio_parts, *services]:
+            self.parts[part.name] = part
             self.supervisor.start(part.name, part.run)
 
         if self.radio_parts:
@@ -160,32 +162,24 @@ async def _watchdog(interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def _rules_service(runtime: Runtime) -> RulesPart | None:
-    try:
-        from local_rules.service import RulesService
-    except ModuleNotFoundError:
-        log.warning("local rules are not part of this build")
-        return None
-    return RulesService(runtime)  # type: ignore[no-any-return]
+def _rules_service(runtime: Runtime) -> RulesPart:
+    """The rules engine; it always runs (rules can arrive over the LAN or from the cloud)."""
+    from local_rules.service import RulesService
+
+    return RulesService(runtime)
 
 
 def _services(runtime: Runtime) -> list[Part]:
-    """The LAN API and the cloud link, each if its config section is present."""
+    """The LAN API and the cloud link, each if its config section is present (imported only then)."""
     parts: list[Part] = []
     if runtime.config.lan is not None:
-        try:
-            from hub_agent.lan.server import LanServer
-        except ModuleNotFoundError:
-            log.warning("the LAN API is not part of this build")
-        else:
-            parts.append(LanServer(runtime))
+        from hub_agent.lan.server import LanServer
+
+        parts.append(LanServer(runtime))
     if runtime.config.cloud is not None:
-        try:
-            from hub_agent.cloud.link import CloudLink
-        except ModuleNotFoundError:
-            log.warning("the cloud link is not part of this build")
-        else:
-            parts.append(CloudLink(runtime))
+        from hub_agent.cloud.link import CloudLink
+
+        parts.append(CloudLink(runtime))
     return parts
 
 

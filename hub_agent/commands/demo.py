@@ -21,8 +21,10 @@ from typing import Any, TextIO
 
 from hub_agent.agent import Agent
 from hub_agent.bus import Overflow, Subscription
+from hub_agent.cloud.devcloud import DevRelay, make_dev_pki
 from hub_agent.config import (
     BleSection,
+    CloudSection,
     Config,
     HubSection,
     LanSection,
@@ -31,6 +33,8 @@ from hub_agent.config import (
     ZWaveSection,
 )
 from hub_agent.errors import HubError
+from hub_agent.lan.server import LanServer
+from hub_agent.lan.tokens import create_token
 from hub_agent.logs import setup_logging
 from hub_agent.model import (
     ATTRIBUTES,
@@ -45,6 +49,7 @@ from hub_agent.model import (
 )
 from hub_agent.runtime import Runtime
 
+DEMO_HUB_ID = "demo-hub"
 HELP = "run a simulated home (Z-Wave, Zigbee, BLE) through the real agent, with a live event log"
 
 
@@ -68,8 +73,9 @@ def main(args: argparse.Namespace) -> int:
         return 2
     setup_logging("debug" if args.debug else "warning")
     with _data_dir(args.data_dir) as data_dir:
-        config = demo_config(data_dir, host.strip("[]"), int(port))
-        return asyncio.run(run_demo(config, duration=args.duration, seed=args.seed))
+        return asyncio.run(
+            run_demo(data_dir, (host.strip("[]"), int(port)), duration=args.duration, seed=args.seed)
+        )
 
 
 @contextlib.contextmanager
@@ -81,8 +87,8 @@ def _data_dir(chosen: Path | None) -> Iterator[Path]:
         yield Path(folder)
 
 
-def demo_config(data_dir: Path, lan_host: str, lan_port: int) -> Config:
-    """A config with every radio simulated and the LAN API on the given address."""
+def demo_config(data_dir: Path, lan_host: str, lan_port: int, cloud: CloudSection | None = None) -> Config:
+    """A config with every radio simulated, the LAN API on the given address, and the dev cloud."""
     return Config(
         path=Path("<demo>"),
         hub=HubSection(
@@ -93,21 +99,40 @@ def demo_config(data_dir: Path, lan_host: str, lan_port: int) -> Config:
         ble=BleSection(adapter="sim"),
         lan=LanSection(host=lan_host, port=lan_port, tls=True),
         rules=RulesSection(),
+        cloud=cloud,
     )
 
 
 async def run_demo(
-    config: Config, *, duration: float | None, seed: int | None = None, out: TextIO = sys.stdout
+    data_dir: Path,
+    lan: tuple[str, int],
+    *,
+    duration: float | None,
+    seed: int | None = None,
+    out: TextIO = sys.stdout,
 ) -> int:
-    """Start the agent on `config`, let the household join and live, print events until stopped."""
+    """Start a dev cloud relay and the agent, let the household join and live, print events until stopped."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     if duration is not None:
         loop.call_later(duration, stop.set)
-    agent = Agent(config)
     started = time.monotonic()
+    rng = random.Random(seed)  # noqa: S311  (simulated household life, not security)
+    # The reference cloud: a development relay on loopback with its own throwaway CA; the hub's
+    # client certificate is issued for the hub's own key, as provisioning would.
+    pki = await asyncio.to_thread(
+        make_dev_pki,
+        data_dir / "devcloud",
+        DEMO_HUB_ID,
+        hub_key=data_dir / "hub.key",
+        hub_cert=data_dir / "hub.crt",
+    )
+    relay = DevRelay.from_pki(pki)
+    await relay.start()
+    cloud = CloudSection(url=relay.url, ca=pki.ca_cert, cert=pki.hub_cert, key=pki.hub_key)
+    agent = Agent(demo_config(data_dir, *lan, cloud=cloud))
     tasks: list[asyncio.Task[None]] = []
     try:
         runtime = await agent.start()
@@ -115,34 +140,60 @@ async def run_demo(
             runtime.bus.subscribe("demo", maxsize=10_000, overflow=Overflow.DROP_OLDEST), out
         )
         tasks.append(loop.create_task(printer.run()))
-        _banner(runtime, out)
+        await _banner(agent, runtime, relay, out)
         for protocol in list(runtime.hub.radios):
             with contextlib.suppress(HubError):
                 await runtime.hub.set_inclusion(protocol, 60)
         tasks.append(loop.create_task(_install_sample_rules(runtime, out)))
-        tasks.append(loop.create_task(_simulate_life(runtime, random.Random(seed))))  # noqa: S311
+        tasks.append(loop.create_task(_simulate_life(runtime, rng)))
+        tasks.append(loop.create_task(_phone_via_cloud(runtime, relay, rng, out)))
         await stop.wait()
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await agent.stop()
+        await relay.stop()
     print(f"demo stopped after {time.monotonic() - started:.1f} s", file=out, flush=True)
     return 0
 
 
-def _banner(runtime: Runtime, out: TextIO) -> None:
-    lan_url = runtime.facts.get("lan_url")
+async def _banner(agent: Agent, runtime: Runtime, relay: DevRelay, out: TextIO) -> None:
     print("hub-agent demo: a simulated home through the real agent (Ctrl-C to stop)", file=out)
-    print(f"  radios:  {', '.join(p.value for p in runtime.hub.radios)} (simulated)", file=out)
-    if lan_url:
-        print(f"  LAN API: {lan_url}  (web page at /, TLS fingerprint in `hub-agent info`)", file=out)
-        token = runtime.facts.get("demo_token")
-        if token:
-            print(f"  token:   {token}", file=out)
-    else:
-        print("  LAN API: not in this build", file=out)
+    print(f"  radios:  {', '.join(p.value for p in runtime.hub.radios)} (simulated devices)", file=out)
+    lan = agent.parts.get("lan")
+    if isinstance(lan, LanServer):
+        await asyncio.wait_for(lan.started.wait(), 10)
+        issued = await runtime.db.write(create_token("demo"))
+        print(f"  LAN API: {lan.url}  (web page at /; self-signed TLS, SHA-256 {lan.fingerprint})", file=out)
+        print(f"  token:   {issued.token}", file=out)
+    print(f"  cloud:   development relay at {relay.url} (mutual TLS); it plays the phone app below", file=out)
     print("  opening inclusion: the simulated household joins now", file=out, flush=True)
+
+
+async def _phone_via_cloud(runtime: Runtime, relay: DevRelay, rng: random.Random, out: TextIO) -> None:
+    """Now and then the 'phone app' toggles a light through the cloud, and the result comes back."""
+    await relay.wait_connected(DEMO_HUB_ID)
+    while True:
+        await asyncio.sleep(rng.uniform(6, 10))
+        lights = [d for d in runtime.hub.devices() if "switch" in d.capabilities]
+        if not lights:
+            continue
+        light = rng.choice(lights)
+        sent = time.perf_counter()
+        try:
+            result = await relay.send_command(light.id, "toggle", hub_id=DEMO_HUB_ID)
+        except (HubError, TimeoutError, ConnectionError) as exc:
+            print(f"{_clock()}  cloud       toggle {light.id}: no answer ({exc})", file=out, flush=True)
+            continue
+        round_trip = (time.perf_counter() - sent) * 1000
+        outcome = result.status if result.error is None else f"{result.status} ({result.error})"
+        print(
+            f"{_clock()}  cloud       phone -> cloud -> hub: toggle {light.id}: {outcome}, "
+            f"{round_trip:.1f} ms round trip ({result.ms:.2f} ms in the hub)",
+            file=out,
+            flush=True,
+        )
 
 
 async def _install_sample_rules(runtime: Runtime, out: TextIO) -> None:

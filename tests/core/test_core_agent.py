@@ -27,7 +27,7 @@ ROOT = Path(__file__).parents[2]
 
 def config_file(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "hub.toml"
-    path.write_text(f'[hub]\nid = "hub-test"\ndata_dir = "data"\n\n[zwave]\nport = "sim"\n{extra}')
+    path.write_text(f'[hub]\nid = "hub-test"\ndata_dir = "data"\n\n[ble]\nadapter = "sim"\n{extra}')
     return path
 
 
@@ -37,7 +37,7 @@ def seed_store(data_dir: Path, count: int) -> None:
     async def write() -> None:
         for n in range(2, count + 2):
             device = Device(
-                DeviceId(f"zwave-{n}"), Protocol.ZWAVE, f"Light {n}", capabilities=("switch", "level")
+                DeviceId(f"ble-{n:012x}"), Protocol.BLE, f"Light {n}", capabilities=("switch", "level")
             )
             await db.write(save_device(device))
             await db.write(save_state(device.id, "level", n % 100, 1.0))
@@ -53,11 +53,11 @@ def test_devices_are_restored_before_radios_start_and_commands_work_from_the_cac
         agent = Agent(load_config(config_file(tmp_path)))
         runtime = await agent.start()
         try:
-            radio = runtime.hub.radios[Protocol.ZWAVE]
+            radio = runtime.hub.radios[Protocol.BLE]
             assert isinstance(radio, SimRadio)
             assert len(radio.ctx.known_devices) == 200  # the radio was told what the store knew
-            assert runtime.hub.device("zwave-50").state == {"level": 50}  # type: ignore[union-attr]
-            result = await runtime.hub.execute("zwave-50", "set_level", {"level": 7})
+            assert runtime.hub.device("ble-000000000032").state == {"level": 50}  # type: ignore[union-attr]
+            result = await runtime.hub.execute("ble-000000000032", "set_level", {"level": 7})
             assert result.status == "ok"
         finally:
             await agent.stop()
@@ -173,7 +173,7 @@ def test_a_radio_that_cannot_be_built_does_not_stop_the_agent(tmp_path: Path) ->
         agent = Agent(load_config(path))
         runtime = await agent.start()
         try:
-            assert Protocol.ZWAVE in runtime.hub.radios
+            assert Protocol.BLE in runtime.hub.radios
         finally:
             await agent.stop()
 

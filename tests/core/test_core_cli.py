@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -52,7 +53,8 @@ def test_demo_shows_a_live_event_log_within_5_s_and_ends_cleanly() -> None:
 def test_demo_duration_ends_it() -> None:
     result = hub_agent("demo", "--duration", "1.5", "--lan", "127.0.0.1:0")
     assert result.returncode == 0, result.stderr
-    assert "demo stopped after 1.5 s" in result.stdout
+    stopped = re.search(r"demo stopped after (\d+\.\d) s", result.stdout)
+    assert stopped and float(stopped.group(1)) >= 1.5, result.stdout[-300:]
 
 
 def test_info_reads_without_creating_anything(tmp_path: Path) -> None:
