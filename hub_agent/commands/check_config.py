@@ -1,4 +1,4 @@
-"""`hub-agent check-config --config FILE`: exit 0 if valid, else each error as `file:line: message`, exit 2."""
+"""`hub-agent check-config --config FILE`: exit 0 if valid, else each error as `file:line: msg`, exit 2."""
 
 from __future__ import annotations
 
