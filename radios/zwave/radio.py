@@ -218,12 +218,15 @@ class ZWaveRadio(Radio):
             self.nodes = {}
             self._announced.clear()
         present = {n for n in info.node_ids if n != info.node_id}
+        first_contact = bool(stored) or not self.nodes
         for node_id in sorted(present):
             record = self.nodes.get(node_id) or stored.get(node_id) or NodeRecord(node_id)
             self.nodes[node_id] = record
         for node_id in sorted(set(self.nodes) - present):
             # Excluded or reset while we were away: the network no longer has it.
             self._forget(node_id)
+        if first_contact:
+            self._forget_known_absent(present)
         for node_id in sorted(present):
             record = self.nodes[node_id]
             if record.interviewed:
@@ -672,6 +675,19 @@ class ZWaveRadio(Radio):
         self._announced.discard(node_id)
         if was_announced:
             for device in ids:
+                self.ctx.emit(DeviceRemoved(device))
+
+    def _forget_known_absent(self, present: set[int]) -> None:
+        """Devices the hub remembers on nodes this network no longer has are removed."""
+        for device in sorted(self.ctx.known_devices):
+            if self.ctx.known_devices[device].protocol is not Protocol.ZWAVE:
+                continue
+            try:
+                node_id, _ = parse_device_id(device)
+            except ValueError:
+                continue
+            if node_id not in present:
+                log.info("zwave: %s is no longer in the network", device)
                 self.ctx.emit(DeviceRemoved(device))
 
     async def _persist(self) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hub_agent.model import Command, DeviceAdded, DeviceId
+from hub_agent.model import Command, Device, DeviceAdded, DeviceId, DeviceRemoved, Protocol
 from radios.base import RadioContext
 from radios.sim.zwave_emulator import ZWaveEmulator
 from radios.sim.zwave_nodes import SimNode, double_switch, household
@@ -249,5 +249,23 @@ async def test_unplug_during_interview_leaves_it_to_be_redone(
         await log.added("zwave-2")
         await radio.settle()
         assert radio.nodes[2].interviewed
+    finally:
+        await radio.stop()
+
+
+async def test_known_devices_missing_from_the_network_are_removed(
+    tmp_path: Path, emulator: ZWaveEmulator
+) -> None:
+    known = {DeviceId(d): Device(DeviceId(d), Protocol.ZWAVE, d) for d in ("zwave-2", "zwave-9", "zwave-9-1")}
+    emulator.add_node(node(2))
+    log = EventLog()
+    radio = ZWaveRadio(
+        RadioContext(tmp_path, log, known), emulator.port_path, timeouts=FAST, query_timeout=0.5
+    )
+    await radio.start()
+    try:
+        await radio.settle()
+        removed = sorted(e.device for e in log.of(DeviceRemoved))  # type: ignore[attr-defined]
+        assert removed == ["zwave-9", "zwave-9-1"]
     finally:
         await radio.stop()
