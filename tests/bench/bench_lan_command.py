@@ -3,8 +3,8 @@
 Runs the real LanServer (HTTPS, token auth, real Hub, EventBus, SQLite store in a temp dir with the
 state persister writing every change) with a fake radio at the outermost edge that timestamps the
 moment it "writes" the command's bytes. A client on a kept-alive TLS connection, in the same process
-and event loop (so its own work is included), sends `POST /api/v1/devices/{id}/commands` one after another and we
-measure request start -> bytes written, and the full round trip (request -> 200 with the result).
+and event loop (so its own work is included), sends `POST /api/v1/devices/{id}/commands` one after
+another; we measure request start -> bytes written, and the full round trip (request -> 200).
 
     .venv/bin/python tests/bench/bench_lan_command.py [--commands N] [--no-tls]
 """
