@@ -52,6 +52,7 @@ from local_rules.model import (
     Trigger,
     WaitAction,
 )
+from local_rules.schedule import Place, next_fire
 
 DeviceLookup = Callable[[str], Device | None]
 
@@ -60,6 +61,8 @@ _HHMM = re.compile(r"([0-9]{1,2}):([0-9]{2})")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_DELAY = 7 * 86400.0  # a week: longer "delays" are schedules and belong in a time trigger
 MAX_MESSAGE = 1000
+_CRON_PROBE = 1_767_225_600.0  # 2026-01-01: any real schedule fires within the next 400 days
+_UTC = Place("UTC")
 MAX_DEPTH = 8  # nesting of all/any/not
 MAX_ITEMS = 100  # triggers, conditions, actions, scene commands each
 #: Fields the API adds to a rule it returns; accepted and ignored on input, so GET-edit-PUT works.
@@ -357,7 +360,11 @@ class _Parser:
         if not valid:
             self.problem(path, f"{_show(text)} is not a valid cron expression")
             return None
-        return CronTrigger(" ".join(fields))
+        trigger = CronTrigger(" ".join(fields))
+        if next_fire(trigger, _CRON_PROBE, _UTC) is None:
+            self.problem(path, f"{_show(text)} never matches a real date")
+            return None
+        return trigger
 
     def condition(self, path: str, raw: object, depth: int = 0) -> Condition | None:
         data = self.obj(path, raw, "a condition")

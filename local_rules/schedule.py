@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import astral
 import astral.sun
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from local_rules.model import (
     AtTrigger,
@@ -93,7 +93,10 @@ def _next_cron(trigger: CronTrigger, after: float, place: Place) -> float | None
     # an every-hour schedule should, since each of those hours really happens.
     hourly = "*" in trigger.expression.split()[1]
     for _ in range(10_000):
-        candidate: datetime = iterator.get_next(datetime)
+        try:
+            candidate: datetime = iterator.get_next(datetime)
+        except (CroniterError, ValueError):  # a date that never comes, e.g. "0 0 30 2 *"
+            return None
         if candidate.timestamp() - after > _HORIZON_DAYS * 86400:
             return None
         if candidate.timestamp() <= after:

@@ -415,6 +415,16 @@ class RulesService:
                 )
             self.runner.resume(rule, trigger, ts, Resume(row, due, start, late))
 
+    def _next_fire(
+        self, rule_id: str, trigger: AtTrigger | SunTrigger | CronTrigger, after: float
+    ) -> float | None:
+        try:
+            return next_fire(trigger, after, self.place)
+        except Exception as exc:  # one rule's schedule must not stop the others'
+            log.exception("rule %s: cannot compute its next time", rule_id)
+            self._record_error(rule_id, f"schedule failed: {exc!r}")
+            return None
+
     async def _schedule(self) -> None:
         """Sleep until the next time trigger, fire it, repeat; rebuild when rules change."""
         heap: list[tuple[float, str, int]] = []
@@ -425,7 +435,7 @@ class RulesService:
                 now = self.clock.now()
                 heap = []
                 for rule_id, number, trigger in time_triggers(self.index):
-                    due = next_fire(trigger, now, self.place)
+                    due = self._next_fire(rule_id, trigger, now)
                     if due is not None:
                         heap.append((due, rule_id, number))
                 heapq.heapify(heap)
@@ -444,6 +454,6 @@ class RulesService:
                 self._act(decide(self.index, self.runtime.hub, TimeReached(rule_id, number, due)))
                 entry = self.index.timed.get((rule_id, number))
                 if entry is not None and isinstance(entry.trigger, AtTrigger | SunTrigger | CronTrigger):
-                    following = next_fire(entry.trigger, max(due, now), self.place)
+                    following = self._next_fire(rule_id, entry.trigger, max(due, now))
                     if following is not None:
                         heapq.heappush(heap, (following, rule_id, number))

@@ -198,6 +198,11 @@ def test_every_kind_of_part_parses() -> None:
             "cron must have 5 fields",
         ),
         (
+            with_(triggers=[{"type": "time", "cron": "0 0 30 2 *"}]),
+            "$.triggers[0].cron",
+            "never matches a real date",
+        ),
+        (
             with_(triggers=[{"type": "time", "at": "07:00", "cron": "* * * * *"}]),
             "$.triggers[0]",
             "exactly one of",
