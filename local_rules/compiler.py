@@ -30,7 +30,6 @@ from local_rules.model import (
     StateTrigger,
     SunTrigger,
     TimeCondition,
-    TimeTrigger,
     Trigger,
 )
 from local_rules.schedule import Place, in_window
@@ -173,15 +172,6 @@ def compile_rules(rules: Iterable[Rule], place: Place) -> Index:
         hub_start=tuple(hub_start),
         disabled=disabled,
     )
-
-
-def time_triggers(index: Index) -> list[tuple[str, int, TimeTrigger]]:
-    """Every time trigger as (rule id, trigger number, trigger), for the scheduler."""
-    out: list[tuple[str, int, TimeTrigger]] = []
-    for (rule_id, number), entry in index.timed.items():
-        assert isinstance(entry.trigger, AtTrigger | SunTrigger | CronTrigger)
-        out.append((rule_id, number, entry.trigger))
-    return out
 
 
 # --- decide -----------------------------------------------------------------------------------

@@ -33,7 +33,6 @@ from local_rules.compiler import (
     TimeReached,
     compile_rules,
     decide,
-    time_triggers,
 )
 from local_rules.model import AtTrigger, CronTrigger, Rule, SunTrigger
 from local_rules.parser import parse_rule
@@ -150,6 +149,8 @@ class RulesService:
             runaway=self._stop_runaway,
         )
         self._schedule_changed = asyncio.Event()
+        self._reschedule_all = True
+        self._reschedule: set[str] = set()
         self._remove_handler: Callable[[], None] | None = None
         self._retry_scheduled = False
         self._started = False
@@ -229,8 +230,13 @@ class RulesService:
             self.runtime.db.submit_nowait(_save_rule(rule_id, rule.source, self.clock.now()))
             log.info("rule %s seeded from %s", rule_id, path)
 
-    def _reindex(self) -> None:
+    def _reindex(self, changed: str | None = None) -> None:
+        """Recompile the index; reschedule the `changed` rule's time triggers (all if None)."""
         self.index = compile_rules(self._rules.values(), self.place)
+        if changed is None:
+            self._reschedule_all = True
+        else:
+            self._reschedule.add(changed)
         self._schedule_changed.set()
 
     # --- the hot path -------------------------------------------------------------------------
@@ -343,7 +349,7 @@ class RulesService:
         self._broken.pop(parsed.id, None)
         if self._last_error.get(parsed.id) is not None:
             self._record_error(parsed.id, None)  # a new version starts with a clean slate
-        self._reindex()
+        self._reindex(parsed.id)
         log.info("rule %s stored (%s)", parsed.id, "replaced" if old is not None else "new")
         return self._with_runtime(parsed.id)
 
@@ -355,7 +361,7 @@ class RulesService:
         self.runner.forget(rule_id)
         for table in (self._sources, self._rules, self._broken, self._last_fired, self._last_error):
             table.pop(rule_id, None)
-        self._reindex()
+        self._reindex(rule_id)
         log.info("rule %s deleted", rule_id)
         return True
 
@@ -426,19 +432,32 @@ class RulesService:
             return None
 
     async def _schedule(self) -> None:
-        """Sleep until the next time trigger, fire it, repeat; rebuild when rules change."""
-        heap: list[tuple[float, str, int]] = []
-        self._schedule_changed.set()  # build the heap now, also after a restart of run()
+        """Sleep until the next time trigger, fire it, repeat; reschedule only the rules that changed."""
+        # Entries carry their rule's schedule generation; a changed rule gets a new one, and its
+        # old entries are skipped when they surface, so a put never recomputes everyone's schedule.
+        heap: list[tuple[float, str, int, int]] = []
+        generation: dict[str, int] = {}
+        self._reschedule_all = True  # also after a restart of run()
+        self._schedule_changed.set()
         while True:
             if self._schedule_changed.is_set():
                 self._schedule_changed.clear()
+                if self._reschedule_all:
+                    heap, generation, targets = [], {}, set(self._rules)
+                else:
+                    targets = set(self._reschedule)
+                self._reschedule_all, self._reschedule = False, set()
                 now = self.clock.now()
-                heap = []
-                for rule_id, number, trigger in time_triggers(self.index):
-                    due = self._next_fire(rule_id, trigger, now)
-                    if due is not None:
-                        heap.append((due, rule_id, number))
-                heapq.heapify(heap)
+                for rule_id in targets:
+                    gen = generation[rule_id] = generation.get(rule_id, 0) + 1
+                    rule = self._rules.get(rule_id)
+                    for number, trigger in enumerate(rule.triggers if rule is not None else ()):
+                        if isinstance(trigger, AtTrigger | SunTrigger | CronTrigger):
+                            due = self._next_fire(rule_id, trigger, now)
+                            if due is not None:
+                                heapq.heappush(heap, (due, rule_id, number, gen))
+            while heap and generation.get(heap[0][1]) != heap[0][3]:
+                heapq.heappop(heap)  # a stale entry of a rule that changed or went away
             waits: list[asyncio.Task[Any]] = [asyncio.ensure_future(self._schedule_changed.wait())]
             if heap:
                 waits.append(asyncio.ensure_future(self.clock.sleep_until(heap[0][0])))
@@ -449,11 +468,13 @@ class RulesService:
                     task.cancel()
                 await asyncio.gather(*waits, return_exceptions=True)
             now = self.clock.now()
-            while heap and heap[0][0] <= now and not self._schedule_changed.is_set():
-                due, rule_id, number = heapq.heappop(heap)
+            while heap and heap[0][0] <= now:
+                due, rule_id, number, gen = heapq.heappop(heap)
+                if generation.get(rule_id) != gen:
+                    continue
                 self._act(decide(self.index, self.runtime.hub, TimeReached(rule_id, number, due)))
                 entry = self.index.timed.get((rule_id, number))
                 if entry is not None and isinstance(entry.trigger, AtTrigger | SunTrigger | CronTrigger):
                     following = self._next_fire(rule_id, entry.trigger, max(due, now))
                     if following is not None:
-                        heapq.heappush(heap, (following, rule_id, number))
+                        heapq.heappush(heap, (following, rule_id, number, gen))

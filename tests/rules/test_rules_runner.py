@@ -500,3 +500,34 @@ async def test_sun_trigger_fires_at_the_local_sunset_across_dst(tmp_path: Path) 
         assert 55 <= (second.hour * 60 + second.minute) - (first.hour * 60 + first.minute) <= 65
     finally:
         await w.stop()
+
+
+async def test_changing_one_schedule_leaves_the_others_alone(tmp_path: Path) -> None:
+    clock = ManualClock(T0)  # 2026-09-21 14:13:20 UTC
+    w = build_world(tmp_path, household(), clock)
+    await w.start()
+    try:
+        seen = events(w)
+
+        def timed(rule_id: str, at: str, device: str) -> dict[str, Any]:
+            return {
+                "id": rule_id,
+                "triggers": [{"type": "time", "at": at}],
+                "actions": [{"type": "command", "device": device, "command": "toggle"}],
+            }
+
+        await w.service.put_rule(timed("a", "14:20", LAMP))
+        await w.service.put_rule(timed("b", "14:30", FAN))
+        await w.service.put_rule(timed("c", "14:25", LAMP))
+        await clock.wait_for_sleepers(1)
+        await w.service.put_rule(timed("a", "14:40", LAMP))  # moved later
+        await w.service.delete_rule("c")
+        await clock.wait_for_sleepers(1)
+        await clock.advance(3600)
+        await w.radios[Protocol.ZWAVE].wait_for(2)
+        fired = [
+            (e.rule, w.service.place.local(e.ts).strftime("%H:%M")) for e in seen if isinstance(e, RuleFired)
+        ]
+        assert fired == [("b", "14:30"), ("a", "14:40")]
+    finally:
+        await w.stop()
