@@ -43,6 +43,9 @@ _STOP = object()
 def connect(path: Path) -> sqlite3.Connection:
     """Open the store file with the pragmas every connection needs, migrated to the newest schema."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Tokens' hashes and device history live here: owner-only from the first byte. SQLite gives the
+    # -wal and -shm files the same mode as the main file.
+    path.touch(mode=0o600, exist_ok=True)
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")

@@ -26,6 +26,9 @@ async def test_a_new_store_is_wal_and_fully_migrated(tmp_path: Path) -> None:
         mode = await db.read(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0])
         version = await db.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0])
         assert (mode, version) == ("wal", len(MIGRATIONS))
+        await db.write(put_setting("k", 1))
+        for name in ("hub.sqlite3", "hub.sqlite3-wal"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
     finally:
         await db.close()
 
