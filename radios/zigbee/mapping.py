@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from hub_agent.model import Command, Value
+from hub_agent.model import Command, Value, check_attribute
 
 
 class ClusterId(IntEnum):
@@ -274,9 +274,12 @@ def convert(
         return None
     try:
         converted = entry[1](value, cache)
+        if converted is None:
+            return None
+        # Within what the canonical model allows (e.g. a setpoint of 327 degC is a device bug).
+        return entry[0], check_attribute(entry[0], converted)
     except (ArithmeticError, TypeError, ValueError):
         return None
-    return None if converted is None else (entry[0], converted)
 
 
 def state(shape: DeviceShape) -> dict[str, Value]:
