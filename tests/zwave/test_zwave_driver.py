@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -215,3 +216,29 @@ async def test_open_fails_cleanly_on_missing_port() -> None:
         await driver.open()
     with pytest.raises(SerialClosed):
         await driver.request(GetControllerVersionRequest())
+
+
+async def test_random_fault_soak_never_hangs_and_the_link_survives(rig: Rig) -> None:
+    rng = random.Random(3)
+    knobs = ["nak", "can", "lost_ack", "ignore", "missing_callback", "refuse_send_data"]
+    outcomes: dict[str, int] = {}
+    quick = Timeouts(ack=0.1, response=0.3, callback=0.15, retry_base=0.01, retry_step=0.02)
+    for _ in range(30):
+        for knob in rng.sample(knobs, rng.randint(0, 2)):
+            setattr(rig.emulator.faults, knob, rng.randint(1, 3))
+        if rng.random() < 0.3:
+            rig.emulator.faults.garbage = bytes(rng.randrange(256) for _ in range(rng.randint(1, 5)))
+        try:
+            async with asyncio.timeout(5):
+                result = await rig.driver.request(SendDataRequest(2, SWITCH_ON), timeouts=quick)
+            outcome = "refused" if result.callback is None else "delivered"
+        except TransactionFailed as exc:
+            outcome = exc.reason
+            if exc.reason == "NO_CALLBACK":
+                rig.driver.write_unacknowledged(SendDataAbortRequest())
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        rig.emulator.faults = type(rig.emulator.faults)()
+    assert outcomes.get("delivered", 0) > 10
+    # after all that, a clean request works
+    result = await rig.driver.request(SendDataRequest(2, SWITCH_ON))
+    assert isinstance(result.callback, SendDataCallback) and result.callback.status is TransmitStatus.OK
