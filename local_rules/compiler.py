@@ -8,10 +8,9 @@ total number of rules: that is what the index is for.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from hub_agent.model import ButtonPressed, Device, HubEvent, StateChanged, Value
 from local_rules.model import (
@@ -94,15 +93,63 @@ class Entry:
 
 @dataclass(slots=True)
 class Index:
-    """Rules by what wakes them. `disabled` is the one mutable part (enable/disable are instant)."""
+    """Rules by what wakes them; updated one rule at a time (`add`, `remove`) between events."""
 
-    rules: dict[str, Rule]
     place: Place
-    by_attribute: dict[tuple[str, str], tuple[Entry, ...]]
-    by_button: dict[str, tuple[Entry, ...]]
-    timed: dict[tuple[str, int], Entry]
-    hub_start: tuple[Entry, ...]
+    rules: dict[str, Rule] = field(default_factory=dict)
+    by_attribute: dict[tuple[str, str], tuple[Entry, ...]] = field(default_factory=dict)
+    by_button: dict[str, tuple[Entry, ...]] = field(default_factory=dict)
+    timed: dict[tuple[str, int], Entry] = field(default_factory=dict)
+    hub_start: tuple[Entry, ...] = ()
+    #: Rules that are indexed but do not fire (enable/disable is a set update, not a recompile).
     disabled: set[str] = field(default_factory=set)
+    #: Households repeat conditions ("after sunset", "nobody home"): one shared object per distinct
+    #: condition keeps the memory an event touches small, so the cost stays flat as rules grow.
+    shared: dict[Condition, Condition] = field(default_factory=dict)
+
+    def add(self, rule: Rule) -> None:
+        """Index `rule`, replacing any rule with its id; costs only that rule's triggers."""
+        self.remove(rule.id)
+        self.rules[rule.id] = rule
+        if not rule.enabled:
+            self.disabled.add(rule.id)
+        conditions = tuple(self.shared.setdefault(c, c) for c in rule.conditions)
+        for number, trigger in enumerate(rule.triggers):
+            entry = Entry(rule, trigger, label(trigger), conditions)
+            # Tuples are replaced, not mutated, so an iteration in progress never sees a change.
+            if isinstance(trigger, StateTrigger | NumericTrigger):
+                key = (trigger.device, trigger.attribute)
+                self.by_attribute[key] = (*self.by_attribute.get(key, ()), entry)
+            elif isinstance(trigger, ButtonTrigger):
+                self.by_button[trigger.device] = (*self.by_button.get(trigger.device, ()), entry)
+            elif isinstance(trigger, HubStartTrigger):
+                self.hub_start = (*self.hub_start, entry)
+            else:
+                self.timed[(rule.id, number)] = entry
+
+    def remove(self, rule_id: str) -> None:
+        """Forget a rule; a no-op for an unknown id."""
+        rule = self.rules.pop(rule_id, None)
+        if rule is None:
+            return
+        self.disabled.discard(rule_id)
+        for number, trigger in enumerate(rule.triggers):
+            if isinstance(trigger, StateTrigger | NumericTrigger):
+                _drop(self.by_attribute, (trigger.device, trigger.attribute), rule_id)
+            elif isinstance(trigger, ButtonTrigger):
+                _drop(self.by_button, trigger.device, rule_id)
+            elif isinstance(trigger, HubStartTrigger):
+                self.hub_start = tuple(e for e in self.hub_start if e.rule.id != rule_id)
+            else:
+                self.timed.pop((rule_id, number), None)
+
+
+def _drop(table: dict[Any, tuple[Entry, ...]], key: Any, rule_id: str) -> None:
+    kept = tuple(e for e in table.get(key, ()) if e.rule.id != rule_id)
+    if kept:
+        table[key] = kept
+    else:
+        table.pop(key, None)
 
 
 def label(trigger: Trigger) -> str:
@@ -138,40 +185,11 @@ def label(trigger: Trigger) -> str:
 
 
 def compile_rules(rules: Iterable[Rule], place: Place) -> Index:
-    """Build the index; disabled rules are indexed too (so enabling one is a set update)."""
-    by_attribute: dict[tuple[str, str], list[Entry]] = defaultdict(list)
-    by_button: dict[str, list[Entry]] = defaultdict(list)
-    timed: dict[tuple[str, int], Entry] = {}
-    hub_start: list[Entry] = []
-    all_rules: dict[str, Rule] = {}
-    disabled: set[str] = set()
-    # Households repeat conditions ("after sunset", "nobody home"): one shared object per distinct
-    # condition keeps the memory an event touches small, so the cost stays flat as rules grow.
-    shared: dict[Condition, Condition] = {}
+    """Build the index of `rules`; disabled rules are indexed too (so enabling one is instant)."""
+    index = Index(place)
     for rule in rules:
-        all_rules[rule.id] = rule
-        if not rule.enabled:
-            disabled.add(rule.id)
-        conditions = tuple(shared.setdefault(c, c) for c in rule.conditions)
-        for number, trigger in enumerate(rule.triggers):
-            entry = Entry(rule, trigger, label(trigger), conditions)
-            if isinstance(trigger, StateTrigger | NumericTrigger):
-                by_attribute[(trigger.device, trigger.attribute)].append(entry)
-            elif isinstance(trigger, ButtonTrigger):
-                by_button[trigger.device].append(entry)
-            elif isinstance(trigger, HubStartTrigger):
-                hub_start.append(entry)
-            else:
-                timed[(rule.id, number)] = entry
-    return Index(
-        rules=all_rules,
-        place=place,
-        by_attribute={key: tuple(value) for key, value in by_attribute.items()},
-        by_button={key: tuple(value) for key, value in by_button.items()},
-        timed=timed,
-        hub_start=tuple(hub_start),
-        disabled=disabled,
-    )
+        index.add(rule)
+    return index
 
 
 # --- decide -----------------------------------------------------------------------------------

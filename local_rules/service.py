@@ -231,11 +231,16 @@ class RulesService:
             log.info("rule %s seeded from %s", rule_id, path)
 
     def _reindex(self, changed: str | None = None) -> None:
-        """Recompile the index; reschedule the `changed` rule's time triggers (all if None)."""
-        self.index = compile_rules(self._rules.values(), self.place)
+        """Update the index for the `changed` rule (rebuild it if None) and reschedule accordingly."""
         if changed is None:
+            self.index = compile_rules(self._rules.values(), self.place)
             self._reschedule_all = True
         else:
+            rule = self._rules.get(changed)
+            if rule is None:
+                self.index.remove(changed)
+            else:
+                self.index.add(rule)
             self._reschedule.add(changed)
         self._schedule_changed.set()
 
@@ -271,11 +276,10 @@ class RulesService:
             for rule_id in list(self._broken)
             if self._try_compile(rule_id, self._sources[rule_id], quiet=True)
         ]
-        if fixed:
-            for rule_id in fixed:
-                log.info("rule %s compiles now that its devices are known", rule_id)
-                self._record_error(rule_id, None)
-            self._reindex()
+        for rule_id in fixed:
+            log.info("rule %s compiles now that its devices are known", rule_id)
+            self._record_error(rule_id, None)
+            self._reindex(rule_id)
 
     # --- runtime info ---------------------------------------------------------------------------
 

@@ -299,3 +299,32 @@ def test_a_rules_decision_does_not_depend_on_the_other_rules(specs: list[Any], d
     wanted = {r.id for r in subset}
     assert sorted(r for r in everything if r in wanted) == sorted(alone)
     assert len(everything) == len(set(everything))  # a rule fires at most once per event
+
+
+@settings(max_examples=150, deadline=None)
+@given(RULES, st.data())
+def test_updating_the_index_rule_by_rule_equals_compiling_afresh(
+    specs: list[Any], data: st.DataObject
+) -> None:
+    variants = [rule(f"r{i % 4}", triggers, conditions) for i, (triggers, conditions) in enumerate(specs)]
+    index = compile_rules([], UTC)
+    current: dict[str, Rule] = {}
+    for step in data.draw(
+        st.lists(st.sampled_from(variants) | st.sampled_from(["r0", "r1", "r9"]), max_size=15)
+    ):
+        if isinstance(step, str):
+            index.remove(step)
+            current.pop(step, None)
+        else:
+            index.add(step)
+            current[step.id] = step
+    fresh = compile_rules(current.values(), UTC)
+    assert index.rules == fresh.rules
+    assert {k: sorted(e.rule.id for e in v) for k, v in index.by_attribute.items()} == {
+        k: sorted(e.rule.id for e in v) for k, v in fresh.by_attribute.items()
+    }
+    assert set(index.timed) == set(fresh.timed)
+    event = data.draw(EVENTS)
+    assert sorted(fired(decide(index, States(DEVICES), event))) == sorted(
+        fired(decide(fresh, States(DEVICES), event))
+    )
