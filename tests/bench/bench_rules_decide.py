@@ -23,6 +23,7 @@ from local_rules.schedule import Place
 
 EVENTS = 20_000
 SIZES = (10, 1_000, 10_000)
+UPDATES: dict[int, list[float]] = {}
 
 
 class Registry:
@@ -98,6 +99,14 @@ def measure(size: int, rng: random.Random) -> tuple[list[float], list[float]]:
         decisions = decide(index, registry, battery)
         quiet.append((clock() - started) / 1000)
         assert not decisions
+    # Replacing one rule (a PUT from the app or the cloud) updates the index in place.
+    updates: list[float] = []
+    for _i in range(200):
+        replacement = rules[rng.randrange(len(rules))]
+        started = clock()
+        index.add(replacement)
+        updates.append((clock() - started) / 1000)
+    UPDATES[size] = updates
     return samples, quiet
 
 
@@ -123,6 +132,8 @@ def main() -> None:
         firing[size], quiet[size] = measure(size, rng)
         print(row(f"{size} firing", firing[size]))
         print(row(f"{size} no rule", quiet[size]))
+    for size in SIZES:
+        print(row(f"{size} index.add", UPDATES[size]))
     for name, results in (("firing", firing), ("no rule", quiet)):
         small, large = results[SIZES[0]], results[SIZES[-1]]
         p50 = percentile(large, 0.5) / percentile(small, 0.5)
