@@ -1,28 +1,25 @@
-"""Fixtures for the Z-Wave tests: the zwave-js mock controller peer (tests/peers/zwave)."""
+"""Fixtures for the Z-Wave tests: the zwave-js mock controller peer (tests/peers/zwave).
+
+One launcher process serves the whole session (starting zwave-js takes most of a second); every
+test gets a fresh network on it through the launcher's `reset` command.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from zwave_peer import PeerMissing, ZWavePeer
 
 
-def _start(nodes: list[dict[str, Any]] | None) -> ZWavePeer:
-    peer = ZWavePeer(nodes)
+@pytest.fixture(scope="session")
+def _zwave_mock_process() -> Iterator[ZWavePeer]:
+    peer = ZWavePeer([])
     try:
         peer.start()
     except PeerMissing as exc:
         # A missing peer is a broken setup, not a reason to skip: CI installs it.
         pytest.fail(str(exc), pytrace=False)
-    return peer
-
-
-@pytest.fixture
-def zwave_peer() -> Iterator[ZWavePeer]:
-    """zwave-js's MockController with the default household (nodes 2-8), on a loopback port."""
-    peer = _start(None)
     try:
         yield peer
     finally:
@@ -30,17 +27,14 @@ def zwave_peer() -> Iterator[ZWavePeer]:
 
 
 @pytest.fixture
-def zwave_peer_factory() -> Iterator[Callable[[list[dict[str, Any]]], ZWavePeer]]:
-    """Start mock controllers with chosen MockNode options; all are stopped after the test."""
-    started: list[ZWavePeer] = []
+def zwave_peer(_zwave_mock_process: ZWavePeer) -> ZWavePeer:
+    """zwave-js's MockController with the default household (nodes 2-8), on a loopback port."""
+    _zwave_mock_process.reset("household")
+    return _zwave_mock_process
 
-    def make(nodes: list[dict[str, Any]]) -> ZWavePeer:
-        peer = _start(nodes)
-        started.append(peer)
-        return peer
 
-    try:
-        yield make
-    finally:
-        for peer in started:
-            peer.stop()
+@pytest.fixture
+def zwave_empty_peer(_zwave_mock_process: ZWavePeer) -> ZWavePeer:
+    """zwave-js's MockController with no nodes yet (they join by inclusion)."""
+    _zwave_mock_process.reset([])
+    return _zwave_mock_process

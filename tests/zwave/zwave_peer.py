@@ -28,6 +28,20 @@ LAUNCHER = PEER_DIR / "launcher.mjs"
 INSTALL_HINT = "run: npm ci --prefix tests/peers/zwave"
 
 
+def household() -> list[dict[str, Any]]:
+    """The default mock household (MockNode options with a "kind"), as the launcher uses it."""
+    nodes: list[dict[str, Any]] = json.loads((PEER_DIR / "household.json").read_text())
+    return nodes
+
+
+def household_node(kind: str) -> dict[str, Any]:
+    """The default household's node of this kind (switch, dimmer, multisensor, lock, ...)."""
+    for node in household():
+        if node["kind"] == kind:
+            return node
+    raise KeyError(kind)
+
+
 class PeerMissing(RuntimeError):
     """Node.js or the peer's npm packages are not installed; the message says what to run."""
 
@@ -195,6 +209,10 @@ class ZWavePeer:
         """`command` without blocking the event loop."""
         return await asyncio.to_thread(self.command, cmd, timeout, **args)
 
+    def reset(self, nodes: list[dict[str, Any]] | str = "household") -> None:
+        """A fresh network on the running process: no client, these MockNode options (or "household")."""
+        self.command("reset", nodes=nodes)
+
     async def report(self, node: int, cc: bytes, endpoint: int = 0) -> None:
         """Node `node` sends the CC bytes `cc` (CC id, command, payload) to the controller, unsolicited."""
         await self.acommand("report", node=node, cc=cc.hex(), endpoint=endpoint)
@@ -222,6 +240,10 @@ class ZWavePeer:
     async def vanish(self, ms: int) -> None:
         """Drop the connection and refuse new ones for `ms` milliseconds (the stick was unplugged)."""
         await self.acommand("vanish", ms=ms)
+
+    async def vanish_on_send(self, node: int, ms: int) -> None:
+        """Vanish for `ms` when the host's next SendData to `node` arrives (mid-transaction)."""
+        await self.acommand("vanish_on_send", node=node, ms=ms)
 
     async def wait_listening(self) -> None:
         """Return once the port accepts connections again (after `vanish`)."""

@@ -15,6 +15,8 @@
 //   {"id":7,"cmd":"exclude","node":5}    the next RemoveNodeFromNetwork excludes node 5
 //   {"id":8,"cmd":"vanish","ms":1500}    drop the client and refuse connections for ms, then listen again
 //   {"id":12,"cmd":"listening"}          answers once the port accepts connections (again)
+//   {"id":13,"cmd":"vanish_on_send","node":2,"ms":1500}  vanish when the host's next SendData to node 2 arrives
+//   {"id":14,"cmd":"reset","nodes":"household"}  a fresh network: no client, these nodes ("household" or a list)
 //   {"id":9,"cmd":"received","node":2}   hex of every CC the host sent the node (SendData), oldest first
 //   {"id":10,"cmd":"nodes"}              ids of the nodes in the network
 //   {"id":11,"cmd":"quit"}               shut down (also on SIGTERM/SIGINT or stdin EOF)
@@ -30,6 +32,10 @@ import readline from "node:readline";
 import { CommandClass } from "@zwave-js/cc";
 import { Faucet, ZWaveSerialFrameType } from "@zwave-js/serial";
 import {
+	AddNodeStatus,
+	AddNodeToNetworkRequest,
+	AddNodeToNetworkRequestStatusReport,
+	AddNodeType,
 	RemoveNodeFromNetworkRequest,
 	RemoveNodeFromNetworkRequestStatusReport,
 	RemoveNodeStatus,
@@ -56,129 +62,9 @@ function log(...args) {
 process.on("unhandledRejection", (e) => log("unhandled rejection:", e?.stack ?? e));
 process.on("uncaughtException", (e) => log("uncaught exception:", e?.stack ?? e));
 
-// --- the default household -----------------------------------------------------------------------
+// --- the default household: household.json (also read by the Python tests) -------------------------
 
-const common = (extra) => [
-	{ ccId: 0x86, version: 3 }, // Version
-	{ ccId: 0x72, version: 2 }, // Manufacturer Specific
-	{ ccId: 0x85, version: 2 }, // Association
-	...extra,
-];
-
-export const DEFAULT_NODES = [
-	{
-		id: 2,
-		kind: "switch",
-		capabilities: {
-			genericDeviceClass: 0x10,
-			specificDeviceClass: 0x01,
-			manufacturerId: 0x0086,
-			productType: 0x0003,
-			productId: 0x0060,
-			commandClasses: common([
-				{ ccId: 0x25, version: 2, defaultValue: false }, // Binary Switch
-				{ ccId: 0x6c, version: 1 }, // Supervision
-				{ ccId: 0x32, version: 3, meterType: 1, supportedScales: [0, 2], supportedRateTypes: [1], supportsReset: false },
-			]),
-		},
-	},
-	{
-		id: 3,
-		kind: "dimmer",
-		capabilities: {
-			genericDeviceClass: 0x11,
-			specificDeviceClass: 0x01,
-			manufacturerId: 0x0086,
-			productType: 0x0003,
-			productId: 0x0061,
-			commandClasses: common([
-				{ ccId: 0x26, version: 4, defaultValue: 0, primarySwitchType: 2 }, // Multilevel Switch
-				{ ccId: 0x6c, version: 1 },
-				{ ccId: 0x5b, version: 3, scenes: 2 }, // Central Scene (custom behaviour below)
-			]),
-		},
-	},
-	{
-		id: 4,
-		kind: "multisensor",
-		capabilities: {
-			genericDeviceClass: 0x21,
-			specificDeviceClass: 0x01,
-			manufacturerId: 0x0086,
-			productType: 0x0002,
-			productId: 0x0064,
-			commandClasses: common([
-				{ ccId: 0x31, version: 11, sensors: { 1: { supportedScales: [0, 1] }, 3: { supportedScales: [1] }, 5: { supportedScales: [0] } } },
-				{ ccId: 0x30, version: 2, supportedSensorTypes: [12] }, // motion
-				{ ccId: 0x80, version: 1 }, // Battery
-			]),
-		},
-	},
-	{
-		id: 5,
-		kind: "lock",
-		capabilities: {
-			genericDeviceClass: 0x40,
-			specificDeviceClass: 0x03,
-			manufacturerId: 0x0090,
-			productType: 0x0001,
-			productId: 0x0236,
-			commandClasses: common([
-				{ ccId: 0x62, version: 4 }, // Door Lock
-				{ ccId: 0x71, version: 8, supportsV1Alarm: false, notificationTypesAndEvents: { 6: [1, 2, 3, 4, 11] } },
-				{ ccId: 0x80, version: 1 },
-			]),
-		},
-	},
-	{
-		id: 6,
-		kind: "notification_sensor",
-		capabilities: {
-			genericDeviceClass: 0x07,
-			specificDeviceClass: 0x01,
-			manufacturerId: 0x0371,
-			productType: 0x0002,
-			productId: 0x0007,
-			commandClasses: common([
-				{ ccId: 0x71, version: 8, supportsV1Alarm: false, notificationTypesAndEvents: { 5: [2], 6: [22, 23], 7: [8] } },
-				{ ccId: 0x80, version: 1 },
-			]),
-		},
-	},
-	{
-		id: 7,
-		kind: "sleeper",
-		capabilities: {
-			isListening: false,
-			isFrequentListening: false,
-			genericDeviceClass: 0x20,
-			specificDeviceClass: 0x01,
-			manufacturerId: 0x0371,
-			productType: 0x0002,
-			productId: 0x0008,
-			commandClasses: common([
-				{ ccId: 0x30, version: 2, supportedSensorTypes: [10] }, // door/window
-				{ ccId: 0x80, version: 1 },
-				{ ccId: 0x84, version: 2 }, // Wake Up
-			]),
-		},
-	},
-	{
-		id: 8,
-		kind: "thermostat",
-		capabilities: {
-			genericDeviceClass: 0x08,
-			specificDeviceClass: 0x06,
-			manufacturerId: 0x010f,
-			productType: 0x0001,
-			productId: 0x1000,
-			commandClasses: common([
-				{ ccId: 0x40, version: 3, supportedModes: [0, 1, 2, 3] },
-				{ ccId: 0x43, version: 3, setpoints: { 1: { minValue: 5, maxValue: 30, defaultValue: 20, scale: "°C" } } },
-			]),
-		},
-	},
-];
+export const DEFAULT_NODES = JSON.parse(fs.readFileSync(new URL("./household.json", import.meta.url), "utf8"));
 
 // --- custom node behaviours: CCs zwave-js's mocks do not answer ------------------------------------
 
@@ -256,6 +142,18 @@ function customBehaviors() {
 			},
 		},
 		{
+			// Thermostat Setpoint Set: zwave-js 15.29's own mock behaviour inverts its range check and
+			// fails every value above the minimum; this one checks the range the right way round.
+			handleCC(controller, self, cc) {
+				if (!is(cc, 0x43, 0x01)) return;
+				const caps = self.getCCCapabilities(0x43, cc.endpointIndex)?.setpoints?.[cc.setpointType];
+				if (!caps || cc.value < caps.minValue || cc.value > caps.maxValue) return { action: "fail" };
+				self.state.set(`ThermostatSetpoint_setpoint_${cc.setpointType}`, cc.value);
+				self.state.set(`ThermostatSetpoint_scale_${cc.setpointType}`, cc.scale);
+				return { action: "ok" };
+			},
+		},
+		{
 			// Central Scene Supported Get -> scenes with pressed/released/held/2x, identical for all
 			handleCC(controller, self, cc) {
 				if (is(cc, 0x5b, 0x01) && supports(self, 0x5b, cc.endpointIndex)) {
@@ -329,6 +227,33 @@ function exclusionBehavior(pending) {
 	};
 }
 
+// INS12350 has the host send ADD/REMOVE_NODE_STOP with callback id 0 after DONE, when the controller
+// is already idle. zwave-js's mock treats any Add/RemoveNode request in the idle state as a start, so
+// that stop would open inclusion again; a real stick stays idle. Keep it idle, as a stick does.
+function idleStopBehavior() {
+	return {
+		async onHostMessage(controller, msg) {
+			const addStop = msg instanceof AddNodeToNetworkRequest && msg.addNodeType === AddNodeType.Stop;
+			const removeStop = msg instanceof RemoveNodeFromNetworkRequest && msg.removeNodeType === RemoveNodeType.Stop;
+			if (!addStop && !removeStop) return;
+			if ((controller.state.get("inclusionState") ?? 0) !== 0) return; // not idle: the default handles it
+			if (msg.callbackId) {
+				const report = addStop
+					? new AddNodeToNetworkRequestStatusReport({ callbackId: msg.callbackId, status: AddNodeStatus.Failed })
+					: new RemoveNodeFromNetworkRequestStatusReport({ callbackId: msg.callbackId, status: RemoveNodeStatus.Failed });
+				await controller.sendMessageToHost(report);
+			}
+			return true;
+		},
+	};
+}
+
+function rawFrame(type, func, payload) {
+	const body = [payload.length + 3, type, func, ...payload];
+	const checksum = body.reduce((acc, b) => acc ^ b, 0xff);
+	return Uint8Array.from([SOF, ...body, checksum]);
+}
+
 // --- the host byte stream, split into what the mock can parse ---------------------------------------
 
 export class HostSplitter {
@@ -395,12 +320,35 @@ async function main() {
 				const list = sentToNodes.get(data[4]) ?? [];
 				list.push(data.slice(6, 6 + data[5]));
 				sentToNodes.set(data[4], list);
+				if (vanishOnSend.node === data[4]) {
+					// Vanish mid-transaction: the SendData is swallowed, no ACK, no response, no callback.
+					const ms = vanishOnSend.ms;
+					vanishOnSend.node = undefined;
+					vanishNow(ms);
+					return true;
+				}
 			}
 			return false;
 		},
 	});
+	// IsFailedNode (0x62) has no default mock behaviour: answer it as a stick does (a node the
+	// controller knows is not failed; the mock has no failed nodes).
+	controller.defineBehavior({
+		onHostData(controller, data) {
+			if (data.length >= 6 && data[0] === SOF && data[2] === 0x00 && data[3] === 0x62) {
+				controller.ackHostMessage();
+				// Not awaited: the host's ACK of this response arrives through the very loop that
+				// calls onHostData, so waiting for it here would stall the mock's input.
+				void controller.sendToHost(rawFrame(0x01, 0x62, [0x00])).catch((e) => log("IsFailedNode:", e.message));
+				return true;
+			}
+			return false;
+		},
+	});
+	const vanishOnSend = { node: undefined, ms: 0 };
+	let vanishNow = () => {};
 	const pendingExclusion = { nodeId: undefined };
-	controller.defineBehavior(exclusionBehavior(pendingExclusion));
+	controller.defineBehavior(exclusionBehavior(pendingExclusion), idleStopBehavior());
 	const nodes = new Map();
 	for (const options of nodeOptions) {
 		const node = await createNode(controller, options);
@@ -473,6 +421,19 @@ async function main() {
 	process.on("SIGTERM", stop);
 	process.on("SIGINT", stop);
 
+	vanishNow = (ms) => {
+		log(`vanishing for ${ms} ms`);
+		server.close();
+		client?.destroy();
+		// A replugged stick forgets what it was doing, but keeps its network.
+		controller.state.clear();
+		listening = new Promise((resolve) => setTimeout(resolve, ms)).then(listen);
+		listening.then(
+			() => log("back after vanishing"),
+			(e) => log("could not listen again:", e),
+		);
+	};
+
 	const node = (id) => {
 		const found = controller.nodes.get(id);
 		if (!found) throw new Error(`no node ${id}`);
@@ -511,7 +472,8 @@ async function main() {
 					n.defineBehavior(...customBehaviors());
 					n.defineBehavior(sleepBehavior());
 					attachValueSources(n);
-					setAwake(n, false);
+					// A node stays awake while it is included, until the host says No More Information.
+					setAwake(n, true);
 				},
 			};
 			return {};
@@ -522,15 +484,12 @@ async function main() {
 			return {};
 		},
 		async vanish({ ms = 1000 }) {
-			server.close();
-			client?.destroy();
-			// A replugged stick forgets what it was doing, but keeps its network.
-			controller.state.clear();
-			listening = new Promise((resolve) => setTimeout(resolve, ms)).then(listen);
-			listening.then(
-				() => log("back after vanishing"),
-				(e) => log("could not listen again:", e),
-			);
+			vanishNow(ms);
+			return {};
+		},
+		async vanish_on_send({ node: id, ms = 1000 }) {
+			vanishOnSend.node = id;
+			vanishOnSend.ms = ms;
 			return {};
 		},
 		async listening() {
@@ -540,6 +499,27 @@ async function main() {
 		async received({ node: id }) {
 			node(id);
 			return { ccs: (sentToNodes.get(id) ?? []).map((b) => Buffer.from(b).toString("hex")) };
+		},
+		async reset({ nodes: options = [] }) {
+			// A fresh network on the same process and port (starting zwave-js takes most of a second):
+			// drop the client, forget every node and every pending trick, then add `options`' nodes.
+			await listening;
+			if (client) {
+				const closed = new Promise((resolve) => client.once("close", resolve));
+				client.destroy();
+				await closed;
+			}
+			for (const n of [...controller.nodes.values()]) controller.removeNode(n);
+			controller.state.clear();
+			controller.nodePendingInclusion = undefined;
+			controller.clearReceivedHostMessages();
+			pendingExclusion.nodeId = undefined;
+			vanishOnSend.node = undefined;
+			sentToNodes.clear();
+			for (const nodeOptions of options === "household" ? DEFAULT_NODES : options) {
+				controller.addNode(await createNode(controller, nodeOptions));
+			}
+			return { nodes: [...controller.nodes.keys()] };
 		},
 		async nodes() {
 			return { nodes: [...controller.nodes.keys()] };
