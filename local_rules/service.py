@@ -224,6 +224,7 @@ class RulesService:
                 self._sources[rule_id] = raw
                 self._broken[rule_id] = str(exc)
                 self.runtime.db.submit_nowait(_save_rule(rule_id, raw, self.clock.now()))
+                log.warning("rule %s seeded from %s; it runs once its devices join (%s)", rule_id, path, exc)
                 continue
             self._sources[rule_id] = rule.source
             self._rules[rule_id] = rule
