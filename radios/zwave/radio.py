@@ -593,6 +593,8 @@ class ZWaveRadio(Radio):
             record.listening = proto.listening
             record.frequent_listening = proto.frequent_listening
             record.generic, record.specific = proto.generic, proto.specific
+            # A wake-up that arrived while we asked for protocol info counts too.
+            awake = awake or self._sleeper(node_id).awake.is_set()
             if record.sleeping and not awake:
                 log.info("zwave: node %d sleeps; its interview waits for its wake-up", node_id)
                 return

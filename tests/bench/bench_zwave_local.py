@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hub_agent.model import Command, DeviceId
+from hub_agent.model import Command, DeviceAdded, DeviceId, StateChanged
 from radios.base import RadioContext
 from radios.sim.zwave_emulator import ZWaveEmulator
 from radios.sim.zwave_nodes import household
@@ -110,6 +110,7 @@ async def run(count: int, in_process: bool) -> None:
         print(
             f"RSS: {rss_mb():.1f} MB (emulator {'in this process' if in_process else 'in a child process'})"
         )
+        await inbound(count)
     finally:
         if emulator is not None:
             await emulator.stop()
@@ -117,6 +118,42 @@ async def run(count: int, in_process: bool) -> None:
             assert child.stdin is not None
             child.stdin.close()
             child.wait(timeout=10)
+
+
+async def inbound(count: int) -> None:
+    """Report in: a node's unsolicited report written to the pty -> StateChanged emitted by the radio."""
+    emulator = ZWaveEmulator()
+    await emulator.start()
+    sensor = emulator.add_node(household()[2])
+    sensor.awake = True
+    samples: list[float] = []
+    got = asyncio.Event()
+    ready = asyncio.Event()
+    sent_at = 0.0
+
+    def emit(event: object) -> None:
+        if isinstance(event, DeviceAdded):
+            ready.set()
+        if isinstance(event, StateChanged) and event.attribute == "motion":
+            samples.append(time.perf_counter() - sent_at)
+            got.set()
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        radio = ZWaveRadio(RadioContext(Path(data_dir), emit), emulator.port_path)
+        await radio.start()
+        sensor.wake_up()  # a sleeping node is interviewed when it wakes up
+        await asyncio.wait_for(ready.wait(), 10)
+        await radio.settle()
+        try:
+            for i in range(count):
+                got.clear()
+                sent_at = time.perf_counter()
+                sensor.report("motion", "active" if i % 2 else "inactive")
+                await asyncio.wait_for(got.wait(), 5)
+        finally:
+            await radio.stop()
+            await emulator.stop()
+    print(summary("report written -> StateChanged", samples))
 
 
 def main() -> None:

@@ -269,3 +269,19 @@ async def test_known_devices_missing_from_the_network_are_removed(
         assert removed == ["zwave-9", "zwave-9-1"]
     finally:
         await radio.stop()
+
+
+async def test_wake_up_during_the_first_protocol_info_is_not_lost(
+    tmp_path: Path, emulator: ZWaveEmulator
+) -> None:
+    sim = emulator.add_node(node(6))
+    log = EventLog()
+    radio = ZWaveRadio(RadioContext(tmp_path, log), emulator.port_path, timeouts=FAST, query_timeout=0.5)
+    await radio.start()
+    try:
+        sim.wake_up()  # arrives while the radio asks the controller about node 6
+        await log.added("zwave-6")
+        await radio.settle()
+        assert radio.nodes[6].interviewed and not sim.awake
+    finally:
+        await radio.stop()
