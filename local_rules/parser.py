@@ -464,7 +464,7 @@ class _Parser:
             self.problem(f"{path}.{where}", str(exc))
             return None
 
-    def action(self, path: str, raw: object, rule_id: str | None) -> Action | None:
+    def action(self, path: str, raw: object) -> Action | None:
         data = self.obj(path, raw, "an action")
         if data is None:
             return None
@@ -592,8 +592,7 @@ class _Parser:
             if "actions" in data
             else []
         )
-        own_id = rule_id if isinstance(rule_id, str) else None
-        actions = [self.action(f"$.actions[{i}]", a, own_id) for i, a in enumerate(actions_raw)]
+        actions = [self.action(f"$.actions[{i}]", a) for i, a in enumerate(actions_raw)]
         if self.problems:
             return None
         assert isinstance(rule_id, str) and isinstance(enabled, bool) and mode is not None
