@@ -755,10 +755,10 @@ class SimulatedAir:
                 return device
         raise KeyError(name)
 
-    def join(self, device: SimZigbeeDevice) -> None:
-        """`device` joins through the coordinator (only while joining is permitted)."""
+    def join(self, device: SimZigbeeDevice, *, rejoin: bool = False) -> None:
+        """`device` joins through the coordinator (a first join only while joining is permitted)."""
         self.add(device)
-        if self.app is None or not self.permit_joining:
+        if self.app is None or not (self.permit_joining or rejoin):
             raise RuntimeError("the network is not open for joining")
         if device.left:
             # A device that left and joins again is given a new network address, which is also
@@ -779,6 +779,24 @@ class SimulatedAir:
             self.join(device)
         self.household_joined = True
         return devices
+
+    def bring_back(self, known: Iterable[EUI64]) -> list[SimZigbeeDevice]:
+        """Household devices the coordinator knows but this (fresh) air lacks rejoin it.
+
+        A new process starts with a new air; the devices of a real household would still be there
+        and rejoin the restored network (trust-centre rejoin, no permit needed).
+        """
+        from radios.sim.zigbee_household import default_household
+
+        wanted = set(known)
+        back = [d for d in default_household() if d.ieee in wanted and d.ieee not in self.devices]
+        for device in back:
+            self.add(device)
+            device.left = True
+            self.join(device, rejoin=True)
+        if back:
+            self.household_joined = True
+        return back
 
     def leave(self, device: SimZigbeeDevice) -> None:
         """`device` leaves the network (asked to, or by itself)."""

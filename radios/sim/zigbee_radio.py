@@ -26,6 +26,12 @@ class SimZigbeeRadio(ZigbeeRadio):
         """The simulated air this radio's stick is on."""
         return SimulatedAir.for_path(self._config["device"]["path"])
 
+    async def _open(self) -> None:
+        await super()._open()
+        if self.app is not None:
+            coordinator = self.app.state.node_info.ieee
+            self.air.bring_back(ieee for ieee in self.app.devices if ieee != coordinator)
+
     def simulate_activity(self, rng: random.Random) -> None:
         """One simulated device does something plausible (used by `hub-agent demo`)."""
         self.air.simulate_activity(rng)

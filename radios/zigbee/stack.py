@@ -19,7 +19,7 @@ RADIO_LIBRARIES: dict[str, tuple[str, str, str]] = {
     "ezsp": ("bellows.zigbee.application", "zigbee-ezsp", "bellows"),
     "deconz": ("zigpy_deconz.zigbee.application", "zigbee-deconz", "zigpy-deconz"),
 }
-SIM_PATH = "sim://default"
+SIM_SCHEME = "sim://"
 DATABASE = "zigbee.db"
 
 
@@ -54,8 +54,10 @@ def zigpy_config(
 ) -> dict[str, Any]:
     """zigpy's configuration: our database in data_dir, the configured channel, no OTA or scans."""
     path = section.port
-    if section.radio == "sim" and not path.startswith("sim://"):
-        path = SIM_PATH  # `port = "sim"` or none: the process's default simulated air
+    if section.radio == "sim" and not path.startswith(SIM_SCHEME):
+        # One simulated stick per data_dir, like one real stick per hub: an agent restarted in the
+        # same process finds its stick (and its devices) again; another agent gets its own.
+        path = f"{SIM_SCHEME}{data_dir.resolve()}"
     if not path:
         raise ValueError("[zigbee] port is required (the stick's serial device, e.g. /dev/ttyUSB0)")
     return {

@@ -47,6 +47,21 @@ def air() -> Iterator[SimulatedAir]:
 
 
 @pytest.fixture
+def air_for() -> Iterator[Callable[[Path], SimulatedAir]]:
+    """The simulated air a `radio = "sim"` config with this data_dir opens (forgotten afterwards)."""
+    made: list[str] = []
+
+    def make(data_dir: Path) -> SimulatedAir:
+        path = f"sim://{data_dir.resolve()}"
+        made.append(path)
+        return SimulatedAir.for_path(path)
+
+    yield make
+    for path in made:
+        SimulatedAir.forget(path)
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     """A hand-driven clock."""
     return FakeClock()

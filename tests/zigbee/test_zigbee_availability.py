@@ -81,7 +81,7 @@ def test_registry_builds_the_zigpy_adapter_for_sim(tmp_path: Any) -> None:
     assert isinstance(radio, ZigbeeRadio)
     assert radio.protocol is Protocol.ZIGBEE
     config = zigpy_config(ZigbeeSection(radio="sim", port="sim", channel=15), tmp_path)
-    assert config["device"]["path"] == "sim://default"
+    assert config["device"]["path"] == f"sim://{tmp_path.resolve()}"
     assert config["database_path"] == str(tmp_path / "zigbee.db")
     assert config["ota"] == {"enabled": False}
     assert config["topology_scan_enabled"] is False

@@ -13,12 +13,13 @@ from hub_agent.bus import EventBus
 from hub_agent.config import ZigbeeSection
 from hub_agent.errors import RadioUnavailable
 from hub_agent.hub import Hub
-from hub_agent.model import DeviceEvent, HubEvent, Protocol, StateChanged
+from hub_agent.model import Command, DeviceAdded, DeviceEvent, DeviceId, HubEvent, Protocol, StateChanged
 from radios.base import RadioContext, RadioState
 from radios.registry import FACTORIES
 from radios.sim import zigbee_household as hh
 from radios.sim.zigbee_air import SimulatedAir
 from radios.sim.zigbee_radio import SimZigbeeRadio
+from radios.sim.zigbee_testing import EventLog
 
 BULBS = ["zigbee-" + b.replace(":", "") for b in (hh.BULB_1, hh.BULB_2)]
 
@@ -96,3 +97,35 @@ async def _wait_group(radio: SimZigbeeRadio) -> None:
     tasks = [t for t in radio._tasks if t.get_name() == "zigbee-sim-group"]
     await asyncio.wait_for(asyncio.gather(*tasks), 5)
     assert any(set(BULBS) <= g for g in radio.groups().values())
+
+
+async def test_sim_household_comes_back_in_a_new_process(tmp_path: Path, air: SimulatedAir) -> None:
+    """A fresh air (as in a new process) with an existing zigbee.db: network restored, devices rejoin."""
+    section = ZigbeeSection(radio="sim", port=air.path, channel=11)
+    log = EventLog()
+    radio = SimZigbeeRadio(section, RadioContext(tmp_path, log))
+    await radio.start()
+    try:
+        await radio.set_inclusion(60)
+        await log.added(11)
+    finally:
+        await radio.stop()
+    old = air.nvram
+    assert old is not None
+    fresh = SimulatedAir.register(SimulatedAir(air.path))
+    log.clear()
+    radio = SimZigbeeRadio(section, RadioContext(tmp_path, log))
+    await radio.start()
+    try:
+        assert fresh.nvram is not None
+        assert fresh.nvram[0].network_key.key == old[0].network_key.key
+        assert all(d.joined for d in fresh.devices.values()) and len(fresh.devices) == 11
+        # Each rejoined device is configured again (bindings, reporting) and announced again.
+        plug = DeviceId("zigbee-" + hh.PLUG.replace(":", ""))
+        await log.next(lambda e: isinstance(e, DeviceAdded) and e.device.id == plug)
+        await radio.execute(Command(plug, "on"))
+        fresh.device(hh.PLUG).set_attribute(general.OnOff, "on_off", 0)
+        event = await log.next(lambda e: isinstance(e, StateChanged) and e.device == plug)
+        assert isinstance(event, StateChanged) and event.value == "off"
+    finally:
+        await radio.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,14 +146,6 @@ async def test_replacement_stick_gets_the_network_back_from_the_database(
     await radio2.execute(Command(did(hh.BULB_1), "on"))
 
 
-@pytest.fixture
-def default_air() -> Iterator[SimulatedAir]:
-    """The air a config with `radio = "sim"` opens."""
-    air = SimulatedAir.register(SimulatedAir("sim://default"))
-    yield air
-    SimulatedAir.forget("sim://default")
-
-
 def write_config(tmp_path: Path, data_dir: Path) -> Path:
     config = tmp_path / "hub.toml"
     config.write_text(
@@ -163,32 +155,31 @@ def write_config(tmp_path: Path, data_dir: Path) -> Path:
 
 
 async def test_restore_command_moves_a_network_to_a_new_hub(
-    tmp_path: Path, default_air: SimulatedAir
+    tmp_path: Path, air_for: Callable[[Path], SimulatedAir]
 ) -> None:
     old_dir = tmp_path / "old"
     old_dir.mkdir()
-    old_config = write_config(tmp_path / "old", old_dir)
+    old_config = write_config(old_dir, old_dir)
     # Form a network on the old hub, then take a backup with the tool.
-    default_air.nvram = None
-    radio_log = EventLog()
     section = load_config(old_config).zigbee
     assert section is not None
-    radio = ZigbeeRadio(section, RadioContext(old_dir, radio_log))
+    radio = ZigbeeRadio(section, RadioContext(old_dir, EventLog()))
     await radio.start()
     await radio.stop()
     backup, path = await tool.take_backup(old_config)
     assert path == old_dir / BACKUP_FILE
     assert backup.network_info.channel == 25
 
-    # A new hub (empty data dir) with a blank stick: restore, then start.
-    default_air.replace_stick()
+    # A new hub (empty data dir) with its own blank stick: restore, then start.
     new_dir = tmp_path / "new"
     new_dir.mkdir()
+    new_air = air_for(new_dir)
+    assert new_air.nvram is None
     new_config = write_config(new_dir, new_dir)
     restored = await tool.restore_backup(new_config, path)
-    assert default_air.nvram is not None
-    assert default_air.nvram[0].network_key.key == backup.network_info.network_key.key
-    assert default_air.nvram[1].ieee == backup.node_info.ieee
+    assert new_air.nvram is not None
+    assert new_air.nvram[0].network_key.key == backup.network_info.network_key.key
+    assert new_air.nvram[1].ieee == backup.node_info.ieee
     assert restored.network_info.pan_id == backup.network_info.pan_id
     section = load_config(new_config).zigbee
     assert section is not None
@@ -198,6 +189,7 @@ async def test_restore_command_moves_a_network_to_a_new_hub(
         assert radio.app.state.network_info.pan_id == backup.network_info.pan_id
     finally:
         await radio.stop()
+    air_for(old_dir)  # forget the old hub's stick too
 
 
 def test_restore_command_reports_bad_backups_in_one_line(
@@ -239,7 +231,10 @@ async def test_stop_fails_a_pending_grouped_command_instead_of_hanging(household
 
 
 async def test_backup_now_and_the_backup_command(
-    household: Household, tmp_path: Path, default_air: SimulatedAir, capsys: pytest.CaptureFixture[str]
+    household: Household,
+    tmp_path: Path,
+    air_for: Callable[[Path], SimulatedAir],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     radio, _, _ = household
     backup = await radio.backup_now()
@@ -248,6 +243,7 @@ async def test_backup_now_and_the_backup_command(
     # The command-line tool on a config whose stick is the default simulated air.
     data_dir = tmp_path / "cli"
     data_dir.mkdir()
+    air_for(data_dir)
     config = write_config(data_dir, data_dir)
     radio2 = ZigbeeRadio(
         load_config(config).zigbee or pytest.fail("no [zigbee]"), RadioContext(data_dir, EventLog())
