@@ -190,6 +190,7 @@ class Controller:
         for _, future in self._waiters:
             if not future.done():
                 future.set_exception(SerialClosed("the Z-Wave controller link was closed"))
+                future.exception()  # whoever awaits it gets the error; nobody awaiting is fine too
         self._waiters.clear()
 
     async def soft_reset(self) -> bool:
