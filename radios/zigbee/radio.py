@@ -54,6 +54,7 @@ from radios.zigbee.stack import application_class, zigpy_config
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_TIMEOUT = 10.0
 _IAS_ENROLL_SUCCESS = 0x00
 _IAS_ZONE_ID = 1
 
@@ -165,6 +166,8 @@ class ZigbeeRadio(Radio):
         self._flush_scheduled = False
         self._state_waiters: list[tuple[RadioState, asyncio.Future[None]]] = []
         self._stopping = False
+        #: devices whose post-interview configuration is running; redone after a recovery
+        self._configuring: dict[zt.EUI64, asyncio.Task[None]] = {}
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -192,6 +195,7 @@ class ZigbeeRadio(Radio):
                     await task
         self._recovery = self._watch = None
         self._tasks.clear()
+        self._configuring.clear()
         self._fail_outage(RadioUnavailable("the zigbee radio stopped"))
         await self._close()
         self._set_state(RadioState.STOPPED)
@@ -203,6 +207,11 @@ class ZigbeeRadio(Radio):
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._state_waiters.append((state, future))
         await future
+
+    async def wait_configured(self) -> None:
+        """Return once no device's post-interview configuration is running."""
+        while pending := [task for task in self._configuring.values() if not task.done()]:
+            await asyncio.wait(pending)  # unlike gather, a cancelled caller leaves them running
 
     def _set_state(self, state: RadioState) -> None:
         if state is not self.state:
@@ -256,7 +265,9 @@ class ZigbeeRadio(Radio):
         self._attached.clear()
         if app is not None:
             try:
-                await app.shutdown(db=True)
+                # A wedged serial port must not wedge recovery: bound the radio library's shutdown.
+                async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+                    await app.shutdown(db=True)
             except Exception:  # a dying stick may fail to close; the database still closes
                 log.warning("zigbee application did not shut down cleanly", exc_info=True)
             await _drain_zigpy_tasks()
@@ -268,6 +279,9 @@ class ZigbeeRadio(Radio):
             return
         log.warning("zigbee stick lost (%s); recovering in-process", exc)
         self._set_state(RadioState.RECOVERING)
+        # A configuration cut short by the outage is redone once the stick is back.
+        for task in self._configuring.values():
+            task.cancel()
         self._fail_outage(RadioUnavailable(f"the zigbee radio is recovering: {exc}"))
         self._recovery = asyncio.create_task(self._recover(), name="zigbee-recovery")
 
@@ -302,6 +316,10 @@ class ZigbeeRadio(Radio):
         self.recoveries += 1
         self._recovery = None
         self._set_state(RadioState.RUNNING)
+        for ieee in [i for i, task in self._configuring.items() if task.cancelled()]:
+            device = self.app.devices.get(ieee) if self.app is not None else None
+            if device is not None:
+                self._configuring[ieee] = self._spawn(self._configure(device), f"zigbee-configure-{ieee}")
         log.info("zigbee radio recovered after %d attempt(s)", attempt)
 
     # --- devices -------------------------------------------------------------------------------
@@ -407,9 +425,14 @@ class ZigbeeRadio(Radio):
         if app is not self.app or device.ieee == app.state.node_info.ieee:
             return
         self._attach(device)
-        self._spawn(self._configure(device), f"zigbee-configure-{device.ieee}")
+        self._configuring[device.ieee] = self._spawn(
+            self._configure(device), f"zigbee-configure-{device.ieee}"
+        )
 
     def _on_removed(self, device: Any) -> None:
+        configuring = self._configuring.pop(device.ieee, None)
+        if configuring is not None:
+            configuring.cancel()
         attached = self._attached.pop(device.ieee, None)
         if attached is None:
             return
@@ -423,10 +446,11 @@ class ZigbeeRadio(Radio):
         if self._announced(device.ieee) and self.availability.lost(device_id):
             self.ctx.emit(DeviceOnline(device_id, False))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _configure(self, device: Any) -> None:
         """After zigpy's interview: read static attributes, bind, configure reporting, enroll, read state."""
@@ -478,6 +502,7 @@ class ZigbeeRadio(Radio):
             except Exception as exc:  # the device is announced with what we could read
                 log.warning("%s: reading 0x%04x failed: %r", device_id, request.cluster_id, exc)
         self.availability.track(device_id, mapping.expected_interval(shape), self._clock())
+        self._configuring.pop(device.ieee, None)
         self._announce(device)
 
     def _announce(self, device: Any) -> None:
@@ -797,7 +822,7 @@ async def _drain_zigpy_tasks() -> None:
     if pending:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
-                await asyncio.gather(*pending, return_exceptions=True)
+                await asyncio.wait(pending)  # unlike gather, a cancelled caller leaves them running
 
 
 def _is_zigpy_task(task: asyncio.Task[Any]) -> bool:

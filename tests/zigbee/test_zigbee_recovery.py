@@ -255,3 +255,27 @@ async def test_backup_now_and_the_backup_command(
     assert "backed up network on channel 25" in capsys.readouterr().out
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert read_backup(out).network_info.channel == 25
+
+
+async def test_a_configuration_cut_short_by_a_reset_is_redone(
+    make_radio: RadioFactory, air: SimulatedAir
+) -> None:
+    from radios.sim.zigbee_household import bulb
+
+    radio, log = await make_radio()
+    air.auto_household = False
+    await radio.set_inclusion(60)
+    lamp = bulb("00:15:8d:00:04:00:00:01", 0x3001, "Desk lamp")
+    first_bind = air.wait_for_frame(lambda f: f.is_zdo and f.cluster_id == 0x0021)  # ZDO Bind_req
+    air.join(lamp)
+    await asyncio.wait_for(first_bind, 5)
+    air.reset_radio()  # the post-interview configuration is cut short
+    await asyncio.wait_for(radio.wait_for_state(RadioState.RUNNING), 5)
+    await asyncio.wait_for(radio.wait_configured(), 5)
+    added = [e for e in log.events if isinstance(e, DeviceAdded) and e.device.id == did(str(lamp.ieee))]
+    assert added, "the lamp was never announced"
+    event = added[-1]
+    assert set(event.device.capabilities) == {"switch", "level", "color_temp"}
+    assert (1, general.OnOff.cluster_id) in lamp.bindings
+    assert lamp.cluster(general.LevelControl).reporting
+    assert interview_frames(air).count(0x0002) == 1  # interviewed once; only configuration redone
