@@ -158,6 +158,7 @@ class ZWaveRadio(Radio):
         self._setting_up: dict[int, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inclusion: asyncio.Task[None] | None = None
+        self._exclusion: asyncio.Task[None] | None = None
         self._running = asyncio.Event()
         self._recovery: asyncio.Task[None] | None = None
         self._stopping = False
@@ -706,10 +707,8 @@ class ZWaveRadio(Radio):
     async def set_inclusion(self, seconds: float) -> None:
         """Open inclusion for `seconds` (nodes join one at a time, each interviewed); 0 closes it."""
         self._live_controller()
-        if self._inclusion is not None:
-            self._inclusion.cancel()
-            await asyncio.gather(self._inclusion, return_exceptions=True)
-            self._inclusion = None
+        # One network mode at a time: opening or closing inclusion also ends an exclusion.
+        await self._end_network_modes()
         if seconds > 0:
             self._inclusion = asyncio.get_running_loop().create_task(
                 self._include_until(time.monotonic() + seconds), name="zwave inclusion"
@@ -747,7 +746,17 @@ class ZWaveRadio(Radio):
             self._forget(node_id)
             await self._persist()
             return
-        self._spawn(self._exclude(EXCLUSION_SECONDS), "zwave exclusion")
+        if self._exclusion is not None and not self._exclusion.done():
+            return  # already waiting for a button press; whichever node leaves is reported
+        await self._end_network_modes()
+        self._exclusion = self._spawn(self._exclude(EXCLUSION_SECONDS), "zwave exclusion")
+
+    async def _end_network_modes(self) -> None:
+        tasks = [t for t in (self._inclusion, self._exclusion) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._inclusion = self._exclusion = None
 
     async def _exclude(self, seconds: float) -> None:
         controller = self.controller

@@ -132,3 +132,22 @@ async def test_sim_radio_household_and_restart_keeps_it(tmp_path: Path) -> None:
         assert sorted(again.nodes) == list(range(2, 10))
     finally:
         await again.stop()
+
+
+async def test_one_network_mode_at_a_time(rig: tuple[ZWaveRadio, ZWaveEmulator, EventLog]) -> None:
+    radio, emulator, log = rig
+    emulator.joining.append(household()[1])
+    await radio.set_inclusion(10)
+    await log.added("zwave-3")
+    await radio.settle()
+    # removing a (healthy) device ends inclusion and opens exclusion, once however often asked
+    await radio.remove_device(DeviceId("zwave-3"))
+    await radio.remove_device(DeviceId("zwave-3"))
+    assert modes(emulator, FunctionId.ADD_NODE_TO_NETWORK)[-1] == AddRemoveMode.STOP
+    await emulator.wait_for_frame(lambda f: f.function == FunctionId.REMOVE_NODE_FROM_NETWORK)
+    assert modes(emulator, FunctionId.REMOVE_NODE_FROM_NETWORK) == [AddRemoveMode.ANY]
+    # and opening inclusion again ends the exclusion
+    await radio.set_inclusion(0)
+    await radio.settle()
+    assert modes(emulator, FunctionId.REMOVE_NODE_FROM_NETWORK)[-1] == AddRemoveMode.STOP
+    assert 3 in radio.nodes
