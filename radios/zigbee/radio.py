@@ -822,7 +822,7 @@ async def _drain_zigpy_tasks() -> None:
     if pending:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
-                await asyncio.wait(pending)  # unlike gather, a cancelled caller leaves them running
+                await asyncio.wait(pending)
 
 
 def _is_zigpy_task(task: asyncio.Task[Any]) -> bool:
