@@ -137,8 +137,12 @@ class _Link:
             raise SerialClosed(f"serial port {self.url} is closed")
         try:
             if self._fd is not None:
-                written = os.write(self._fd, data)
+                try:
+                    written = os.write(self._fd, data)
+                except BlockingIOError:
+                    written = 0
                 if written < len(data):
+                    # The OS buffer is full (a slow ser2net peer): let pyserial wait for room.
                     self._port.write(data[written:])
             else:
                 self._port.write(data)
