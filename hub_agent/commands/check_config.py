@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from hub_agent.config import load_config
+from hub_agent.errors import ConfigError
+from local_rules.seed import check_seed_rules
 
 HELP = "validate a configuration file; print every error as file:line: message"
 
@@ -17,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Load the config (ConfigError reaches the CLI, which prints each problem and exits 2)."""
     config = load_config(args.config)
+    problems = check_seed_rules(config)
+    if problems:
+        raise ConfigError(problems)
     enabled = [name for name in ("zwave", "zigbee", "ble", "lan", "cloud", "rules") if getattr(config, name)]
     print(f"{args.config}: ok ({', '.join(enabled) or 'no parts'} enabled)")
     return 0

@@ -8,7 +8,9 @@ import signal
 
 from hub_agent.agent import Agent
 from hub_agent.config import Config, load_config
+from hub_agent.errors import ConfigError
 from hub_agent.logs import setup_logging
+from local_rules.seed import check_seed_rules
 
 HELP = "run the agent in the foreground until SIGTERM or SIGINT"
 
@@ -21,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Refuse a bad config (exit 2), else run until a signal and exit 0."""
     config = load_config(args.config)
+    problems = check_seed_rules(config)
+    if problems:
+        raise ConfigError(problems)
     setup_logging("debug" if args.debug else config.hub.log_level)
     return asyncio.run(run_until_signalled(config))
 

@@ -170,3 +170,28 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
     result = hub_agent("run")
     assert result.returncode == 2
     assert "--config" in result.stderr
+
+
+def test_seed_rules_are_checked_with_the_config(tmp_path: Path) -> None:
+    path = write(tmp_path, '[rules]\nfile = "rules.json"\n')
+    bad_trigger = '{"type": "state", "device": "zwave-2", "attribute": "switch", "to": 5}'
+    (tmp_path / "rules.json").write_text(
+        '[\n  {"id": "ok", "triggers": [{"type": "hub_start"}],\n'
+        '   "actions": [{"type": "notify", "message": "up"}]},\n'
+        f'  {{"id": "bad",\n   "triggers": [{bad_trigger}],\n'
+        '   "actions": [{"type": "dance"}]}\n]\n'
+    )
+    result = hub_agent("check-config", "--config", str(path))
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines and all(line.startswith(f"{tmp_path}/rules.json:4: rule 'bad': $.") for line in lines), lines
+    assert any("actions[0]" in line for line in lines)
+    assert hub_agent("run", "--config", str(path)).stderr == result.stderr
+
+
+def test_a_rules_file_with_broken_json_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[rules]\nfile = "rules.json"\n')
+    (tmp_path / "rules.json").write_text('[\n  {"id": "x",,}\n]\n')
+    result = hub_agent("check-config", "--config", str(path))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{tmp_path}/rules.json:2: JSON syntax error")
