@@ -8,7 +8,8 @@ Rules of this file:
 - NAK, CAN and a missing ACK cause a retransmission after 100 ms + 1 s * n (n = retransmissions so
   far), three attempts in all (INS12350 6.3); after that the transaction fails.
 - A frame that is not this transaction's response or callback is handed back as `Unsolicited`.
-- A matching response while still waiting for the ACK counts as the ACK (the ACK was lost on the way).
+- A matching response while still waiting for the ACK, or for a retransmission, counts as the ACK:
+  the controller did get the request (only its ACK was lost), so it must not get it twice.
 """
 
 from __future__ import annotations
@@ -244,7 +245,7 @@ def _frame(state: State, frame: Frame) -> tuple[State, list[Action]]:
     function = request.frame.function
     phase = state.phase
     if (
-        phase in (Phase.WAIT_ACK, Phase.WAIT_RESPONSE)
+        phase in (Phase.WAIT_ACK, Phase.WAIT_RETRY, Phase.WAIT_RESPONSE)
         and request.expects_response
         and frame.type is FrameType.RESPONSE
         and frame.function == function

@@ -87,6 +87,13 @@ def test_retry_then_success() -> None:
     assert state.phase is tx.Phase.WAIT_CALLBACK and state.attempts == 2
 
 
+def test_late_response_during_retry_wait_cancels_the_retransmission() -> None:
+    state, log = run(WITH_CALLBACK, tx.TimerFired(), tx.FrameIn(RESPONSE_OK), tx.FrameIn(CALLBACK))
+    assert log[1] == [tx.SetTimer(pytest.approx(0.1))]  # ACK timed out: retransmission pending
+    assert log[2] == [tx.SetTimer(65.0)]  # the response came after all: wait for the callback
+    assert state.phase is tx.Phase.DONE and state.attempts == 1
+
+
 def test_response_while_waiting_for_ack_counts_as_ack() -> None:
     state, log = run(WITH_CALLBACK, tx.FrameIn(RESPONSE_OK), tx.FrameIn(CALLBACK))
     assert log[1] == [tx.SetTimer(65.0)]
