@@ -358,13 +358,13 @@ class SimZigbeeDevice:
             if self.air is not None:
                 asyncio.get_running_loop().call_soon(self.air.leave, self)
         elif cmd == z.IEEE_addr_req:
-            rsp = (z.IEEE_addr_rsp, [zdo_t.Status.SUCCESS, self.ieee, self.nwk, None, None, None])
+            rsp = (z.IEEE_addr_rsp, [zdo_t.Status.SUCCESS, self.ieee, self.nwk])  # no associated list
         elif cmd == z.NWK_addr_req:
-            rsp = (z.NWK_addr_rsp, [zdo_t.Status.SUCCESS, self.ieee, self.nwk, None, None, None])
+            rsp = (z.NWK_addr_rsp, [zdo_t.Status.SUCCESS, self.ieee, self.nwk])
         else:
             return []  # requests we do not model get no answer, as from a minimal stack
         _, types = zdo_t.CLUSTERS[rsp[0]]
-        body = t.uint8_t(hdr.tsn).serialize() + t.serialize(rsp[1], types)
+        body = t.uint8_t(hdr.tsn).serialize() + t.serialize(rsp[1], types[: len(rsp[1])])
         return [
             t.ZigbeePacket(
                 src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=self.nwk),
@@ -836,7 +836,17 @@ class SimulatedAir:
         assert packet.dst is not None
         mode = packet.dst.addr_mode
         if mode == t.AddrMode.Broadcast:
-            return  # permit-join broadcasts and the like: nothing to answer
+            # Address look-ups are answered by the device they name; other broadcasts (permit
+            # joining and the like) need no answer.
+            if packet.dst_ep == ZDO_ENDPOINT and packet.cluster_id in (
+                zdo_t.ZDOCmd.IEEE_addr_req,
+                zdo_t.ZDOCmd.NWK_addr_req,
+            ):
+                _, args = zdo.ZDO(None).deserialize(packet.cluster_id, packet.data.serialize())
+                for device in self.devices.values():
+                    if device.joined and device.reachable and args[0] in (device.nwk, device.ieee):
+                        self._later(device.handle(packet))
+            return
         if mode == t.AddrMode.Group:
             for device in self.devices.values():
                 if device.joined and device.reachable:

@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import zigpy.exceptions
@@ -48,7 +50,7 @@ from hub_agent.model import (
 from radios.base import Radio, RadioContext, RadioState
 from radios.zigbee import mapping
 from radios.zigbee.availability import AvailabilityTracker
-from radios.zigbee.backup import BACKUP_FILE, write_backup
+from radios.zigbee.backup import BACKUP_FILE, BackupError, read_backup, write_backup
 from radios.zigbee.mapping import ClusterId, DeviceShape
 from radios.zigbee.stack import application_class, zigpy_config
 
@@ -227,7 +229,13 @@ class ZigbeeRadio(Radio):
 
     async def _open(self) -> None:
         app = self._app_class(self._config)
-        await app._load_db()  # zigpy's own `new()` does this; we split it to close the DB on failure
+        try:
+            await app._load_db()  # zigpy's own `new()` does this; we split it to close the DB on failure
+        except sqlite3.DatabaseError as exc:
+            self._quarantine_database(exc)
+            app = self._app_class(self._config)
+            await app._load_db()
+        self._adopt_backup_file(app)
         try:
             await app.startup(auto_form=True)
         except BaseException:
@@ -256,6 +264,41 @@ class ZigbeeRadio(Radio):
             app.state.network_info.pan_id,
             len(self._attached),
         )
+
+    def _quarantine_database(self, exc: Exception) -> None:
+        """Move an unreadable zigbee.db aside so the radio can start with an empty one."""
+        database = Path(self._config["database_path"])
+        aside = database.with_name(f"{database.name}.corrupt-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            part = database.with_name(database.name + suffix)
+            if part.exists():
+                part.rename(aside.with_name(aside.name + suffix))
+        log.error(
+            "zigbee database %s is unreadable (%s); moved to %s. Starting with an empty one: the "
+            "network comes from the stick (or the backup file), devices reappear as they talk",
+            database,
+            exc,
+            aside,
+        )
+
+    def _adopt_backup_file(self, app: Any) -> None:
+        """With no backup in zigpy's database (it was lost), offer zigpy the backup file instead.
+
+        zigpy restores its most recent backup onto a stick that has no network, so a lost database
+        and a replaced stick together still bring the household's network back.
+        """
+        if app.backups.most_recent_backup() is not None:
+            return
+        path = self.ctx.data_dir / BACKUP_FILE
+        if not path.exists():
+            return
+        try:
+            backup = read_backup(path)
+        except BackupError as exc:
+            log.error("ignoring zigbee backup file: %s", exc)
+            return
+        app.backups.add_backup(backup)
+        log.info("zigbee database has no network backup; using %s", path)
 
     async def _close(self) -> None:
         app, self.app = self.app, None

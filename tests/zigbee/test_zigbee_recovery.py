@@ -279,3 +279,39 @@ async def test_a_configuration_cut_short_by_a_reset_is_redone(
     assert (1, general.OnOff.cluster_id) in lamp.bindings
     assert lamp.cluster(general.LevelControl).reporting
     assert interview_frames(air).count(0x0002) == 1  # interviewed once; only configuration redone
+
+
+async def test_an_unreadable_database_is_moved_aside_and_devices_come_back(
+    household: Household, make_radio: RadioFactory, tmp_path: Path
+) -> None:
+    radio, _, air = household
+    await radio.stop()
+    for part in tmp_path.glob("zigbee.db*"):
+        part.unlink()
+    (tmp_path / "zigbee.db").write_bytes(b"not a database " * 200)
+    radio2, log2 = await make_radio()
+    assert radio2.state is RadioState.RUNNING
+    assert list(tmp_path.glob("zigbee.db.corrupt-*"))
+    assert not log2.of(DeviceAdded)  # zigpy knows no device now
+    # A device that talks is looked up by address, interviewed and configured again.
+    air.device(hh.CLIMATE).set_attribute(measurement.TemperatureMeasurement, "measured_value", 2222)
+    event = await log2.wait(lambda e: isinstance(e, DeviceAdded) and e.device.id == did(hh.CLIMATE))
+    assert isinstance(event, DeviceAdded) and event.device.state["temperature"] == 22.22
+
+
+async def test_lost_database_and_new_stick_restore_from_the_backup_file(
+    household: Household, make_radio: RadioFactory, tmp_path: Path
+) -> None:
+    radio, _, air = household
+    assert air.nvram is not None
+    old_network, old_node = air.nvram
+    await radio.stop()
+    for part in tmp_path.glob("zigbee.db*"):
+        part.unlink()
+    air.replace_stick()
+    radio2, _ = await make_radio()
+    assert radio2.state is RadioState.RUNNING
+    assert air.nvram is not None
+    assert air.nvram[0].network_key.key == old_network.network_key.key
+    assert (air.nvram[0].pan_id, air.nvram[1].ieee) == (old_network.pan_id, old_node.ieee)
+    await radio2.set_inclusion(0)  # the restored network is usable
