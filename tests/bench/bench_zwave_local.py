@@ -90,7 +90,8 @@ async def run(count: int, in_process: bool) -> None:
             await radio.start()
             await radio.settle()
             print(
-                f"radio start + interview of {len(radio.nodes)} listening/sleeping nodes: "
+                f"radio start + interview of {radio.interviews} listening node(s) "
+                f"({len(radio.nodes)} in the network; sleeping ones wait for their wake-up): "
                 f"{(time.perf_counter() - started) * 1000:.0f} ms"
             )
             commands = [Command(DeviceId("zwave-2"), "on"), Command(DeviceId("zwave-2"), "off")]
