@@ -6,6 +6,7 @@ make devices act, and puts the household's two bulbs in one group so scenes use 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from typing import Any
@@ -20,6 +21,11 @@ LOUNGE_GROUP = "Lounge"
 
 class SimZigbeeRadio(ZigbeeRadio):
     """ZigbeeRadio over a SimulatedAir (found by the configured `sim://` path)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: set once the household's two bulbs share a group
+        self.bulbs_grouped = asyncio.Event()
 
     @property
     def air(self) -> SimulatedAir:
@@ -41,11 +47,14 @@ class SimZigbeeRadio(ZigbeeRadio):
         bulbs = {ieee_of("zigbee-" + b.replace(":", "")) for b in (hh.BULB_1, hh.BULB_2)}
         if device.ieee in bulbs and bulbs <= set(self._attached) and self.app is not None:
             members = {device_id_of(b) for b in bulbs}
-            if not any(members <= group for group in self.groups().values()):
+            if any(members <= group for group in self.groups().values()):
+                self.bulbs_grouped.set()
+            else:
                 self._spawn(self._group_bulbs(sorted(members)), "zigbee-sim-group")
 
     async def _group_bulbs(self, members: list[str]) -> None:
         try:
             await self.create_group(LOUNGE_GROUP, members)
+            self.bulbs_grouped.set()
         except Exception as exc:
             log.info("could not group the simulated bulbs: %r", exc)

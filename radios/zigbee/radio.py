@@ -16,7 +16,7 @@ import logging
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -652,6 +652,15 @@ class ZigbeeRadio(Radio):
             await future
             return
         await self._guard(self._send(device, requests, command), command.device)
+
+    async def execute_group(self, commands: Sequence[Command]) -> None:
+        """Send commands together (a scene): one group cast per fully commanded group, the rest
+        unicast; return when all are confirmed, else raise the first CommandError."""
+        # Started in the same loop turn, the groupable ones meet in one batch (see execute()).
+        results = await asyncio.gather(*(self.execute(c) for c in commands), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _guard(self, coro: Coroutine[Any, Any, Any], device: str | None) -> Any:
         """Run `coro`, failing fast with RadioUnavailable if the stick is lost meanwhile."""

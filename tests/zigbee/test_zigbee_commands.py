@@ -183,3 +183,12 @@ async def test_a_group_covers_only_its_members(household: Household) -> None:
         False,
         False,
     ]
+
+
+async def test_execute_group_raises_the_first_failure_after_sending_the_rest(household: Household) -> None:
+    radio, _, air = household
+    air.device(hh.PLUG).reachable = False
+    air.frames.clear()
+    with pytest.raises(DeliveryFailed, match="zigbee-00158d0002000001"):
+        await radio.execute_group([cmd(hh.PLUG, "on"), cmd(hh.BULB_2, "on")])
+    assert bool(air.device(hh.BULB_2).get_attribute(general.OnOff, "on_off"))

@@ -93,9 +93,8 @@ async def test_household_through_the_hub_with_group_casts(tmp_path: Path, air: S
 
 
 async def _wait_group(radio: SimZigbeeRadio) -> None:
-    """The grouping runs as a task after both bulbs are announced; await that task."""
-    tasks = [t for t in radio._tasks if t.get_name() == "zigbee-sim-group"]
-    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    """The grouping runs as a task after both bulbs are announced."""
+    await asyncio.wait_for(radio.bulbs_grouped.wait(), 5)
     assert any(set(BULBS) <= g for g in radio.groups().values())
 
 
