@@ -25,6 +25,7 @@ import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from radios.sim.zwave_nodes import SimNode, household
 from radios.zwave.frame import Frame, FrameType
@@ -134,6 +135,7 @@ class ZWaveEmulator:
         self._parser = _Parser()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: list[tuple[Callable[[Frame], bool], asyncio.Future[Frame]]] = []
+        self._ack_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._handles: set[asyncio.TimerHandle] = set()
         self._pending_callback: SendDataRequest | None = None
         self._inclusion: int | None = None  # session id of the open inclusion
@@ -155,10 +157,12 @@ class ZWaveEmulator:
         for handle in self._handles:
             handle.cancel()
         self._handles.clear()
-        for _, future in self._waiters:
+        pending: list[asyncio.Future[Any]] = [f for _, f in self._waiters] + [f for _, f in self._ack_waiters]
+        for future in pending:
             if not future.done():
                 future.cancel()
         self._waiters.clear()
+        self._ack_waiters.clear()
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def _open_pty(self) -> None:
@@ -251,6 +255,26 @@ class ZWaveEmulator:
             if entry in self._waiters:
                 self._waiters.remove(entry)
 
+    async def wait_for_acks(self, count: int, timeout: float = 5.0) -> None:
+        """Return once the host has sent `count` ACKs in all (it ACKs each frame it has processed)."""
+        assert self._loop is not None
+        if self.acks_received >= count:
+            return
+        future: asyncio.Future[None] = self._loop.create_future()
+        entry = (count, future)
+        self._ack_waiters.append(entry)
+        try:
+            async with asyncio.timeout(timeout):
+                await future
+        finally:
+            if entry in self._ack_waiters:
+                self._ack_waiters.remove(entry)
+
+    def _acked(self) -> None:
+        for count, future in list(self._ack_waiters):
+            if not future.done() and self.acks_received >= count:
+                future.set_result(None)
+
     def frames_of(self, function: int) -> list[Frame]:
         """The frames of one function id the host has written so far."""
         return [f for f in self.sent_frames if f.function == function]
@@ -269,6 +293,7 @@ class ZWaveEmulator:
             if isinstance(item, int):
                 if item == ACK:
                     self.acks_received += 1
+                    self._acked()
                 elif item == NAK:
                     self.naks_received += 1
                 continue

@@ -175,13 +175,14 @@ async def test_stick_reset_fails_the_transaction_in_flight(rig: Rig) -> None:
 
 async def test_cancelled_send_data_is_aborted(rig: Rig) -> None:
     rig.emulator.faults.missing_callback = 1
+    acks = rig.emulator.acks_received
     pending = asyncio.ensure_future(rig.driver.request(SendDataRequest(2, SWITCH_ON)))
     await rig.emulator.wait_for_frame(lambda f: f.function == FunctionId.SEND_DATA)
-    await asyncio.sleep(0)  # let the driver see the response
+    # The host ACKs the response once it has processed it: it now waits for the callback.
+    await rig.emulator.wait_for_acks(acks + 1)
     abort = asyncio.ensure_future(
         rig.emulator.wait_for_frame(lambda f: f.function == FunctionId.SEND_DATA_ABORT)
     )
-    await asyncio.sleep(0.05)
     pending.cancel()
     with pytest.raises(asyncio.CancelledError):
         await pending

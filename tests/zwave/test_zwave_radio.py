@@ -168,8 +168,9 @@ async def test_sleeping_node_commands_wait_for_wake_up(home: tuple[SimZWaveRadio
     assert node.received[-1] == b"\x84\x08"  # Wake Up No More Information
     assert node.wakeup_interval == 3600 and node.associations.get(1) == [1]
     pending = asyncio.ensure_future(radio.execute(cmd("zwave-4", "refresh")))
-    await asyncio.sleep(0.05)
+    await radio.execute(cmd("zwave-2", "on"))  # a whole round trip with another node meanwhile
     assert not pending.done()
+    assert sent_cc(radio, 4)[-1] == b"\x84\x08"  # nothing was sent to the sleeping node
     mark = log.mark()
     node.state["battery"] = 55
     node.wake_up()
