@@ -24,7 +24,6 @@ from typing import Any
 import zigpy.exceptions
 import zigpy.types as zt
 import zigpy.zcl.foundation as foundation
-from zigpy.zcl.helpers import ReportingConfig
 
 from hub_agent.config import ZigbeeSection
 from hub_agent.errors import (
@@ -51,14 +50,14 @@ from radios.base import Radio, RadioContext, RadioState
 from radios.zigbee import mapping
 from radios.zigbee.availability import AvailabilityTracker
 from radios.zigbee.backup import BACKUP_FILE, BackupError, read_backup, write_backup
-from radios.zigbee.mapping import ClusterId, DeviceShape
+from radios.zigbee.configure import cache_of, cluster_or_none, configure_device, find_cluster, shape_of
+from radios.zigbee.mapping import ClusterId
 from radios.zigbee.stack import application_class, zigpy_config
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 10.0
-_IAS_ENROLL_SUCCESS = 0x00
-_IAS_ZONE_ID = 1
+_HEX = frozenset("0123456789abcdef")
 
 
 def device_id_of(ieee: zt.EUI64) -> DeviceId:
@@ -69,9 +68,8 @@ def device_id_of(ieee: zt.EUI64) -> DeviceId:
 def ieee_of(device: str) -> zt.EUI64:
     """The zigpy IEEE address in a `zigbee-...` device id; ValueError if it is not one."""
     hexdigits = device.removeprefix("zigbee-")
-    if not device.startswith("zigbee-") or len(hexdigits) != 16:
-        raise ValueError(f"{device!r} is not a Zigbee device id")
-    int(hexdigits, 16)
+    if not device.startswith("zigbee-") or len(hexdigits) != 16 or not set(hexdigits) <= _HEX:
+        raise ValueError(f"{device!r} is not a Zigbee device id (zigbee-<16 lowercase hex digits>)")
     return zt.EUI64.convert(":".join(hexdigits[i : i + 2] for i in range(0, 16, 2)))
 
 
@@ -389,7 +387,7 @@ class ZigbeeRadio(Radio):
                         self._listen(cluster, _ClusterListener(self, device.ieee, cluster))
                     )
         self._attached[device.ieee] = attached
-        shape = self._shape(device)
+        shape = shape_of(device)
         self.availability.track(device_id_of(device.ieee), mapping.expected_interval(shape), self._clock())
 
     @staticmethod
@@ -407,7 +405,7 @@ class ZigbeeRadio(Radio):
             value = getattr(event, "value", None)
             if not self._announced(ieee):
                 return
-            mapped = mapping.convert(cluster.cluster_id, name, value, _cache(cluster))
+            mapped = mapping.convert(cluster.cluster_id, name, value, cache_of(cluster))
             if mapped is not None:
                 self.ctx.emit(StateChanged(device_id_of(ieee), mapped[0], mapped[1]))
 
@@ -425,7 +423,7 @@ class ZigbeeRadio(Radio):
             if cluster.cluster_id == ClusterId.IAS_ZONE:
                 if command_id == 0x00:  # Zone Status Change Notification, ZCL 8.2.2.4.1
                     zone = mapping.zone_state(
-                        _cache(cluster).get("zone_type"), getattr(args, "zone_status", None)
+                        cache_of(cluster).get("zone_type"), getattr(args, "zone_status", None)
                     )
                     if zone is not None:
                         self.ctx.emit(StateChanged(device, zone[0], zone[1]))
@@ -496,55 +494,11 @@ class ZigbeeRadio(Radio):
         return task
 
     async def _configure(self, device: Any) -> None:
-        """After zigpy's interview: read static attributes, bind, configure reporting, enroll, read state."""
-        device_id = device_id_of(device.ieee)
-        app = self.app
-        for ep in device.non_zdo_endpoints:
-            for cluster in ep.in_clusters.values():
-                cid = cluster.cluster_id
-                try:
-                    statics = mapping.STATIC_ATTRIBUTES.get(cid, ())
-                    if statics:
-                        await cluster.read_attributes(list(statics))
-                    reports = mapping.REPORTING.get(cid, ())
-                    if reports or cid == ClusterId.IAS_ZONE:
-                        await cluster.bind()
-                    if reports:
-                        await cluster.configure_reporting_multiple(
-                            {
-                                cluster.find_attribute(r.attribute): ReportingConfig(
-                                    r.min_interval, r.max_interval, r.change
-                                )
-                                for r in reports
-                            }
-                        )
-                    if cid == ClusterId.IAS_ZONE:
-                        await cluster.write_attributes({"cie_addr": app.state.node_info.ieee})
-                        await cluster.enroll_response(_IAS_ENROLL_SUCCESS, _IAS_ZONE_ID)
-                    if cid == ClusterId.BASIC:
-                        await cluster.read_attributes(["location_desc"])
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # one stubborn cluster must not lose the whole device
-                    log.warning("%s: configuring cluster 0x%04x failed: %r", device_id, cid, exc)
-            for cluster in ep.out_clusters.values():
-                if cluster.cluster_id in (ClusterId.ON_OFF, ClusterId.LEVEL_CONTROL):
-                    try:
-                        await cluster.bind()
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:  # a remote we cannot bind still works for commands
-                        log.warning("%s: binding 0x%04x failed: %r", device_id, cluster.cluster_id, exc)
-        shape = self._shape(device)
-        for request in mapping.plan(Command(device_id, "refresh"), shape):
-            cluster = _find_cluster(device, request.cluster_id)
-            try:
-                await cluster.read_attributes(list(request.attributes))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the device is announced with what we could read
-                log.warning("%s: reading 0x%04x failed: %r", device_id, request.cluster_id, exc)
-        self.availability.track(device_id, mapping.expected_interval(shape), self._clock())
+        """Configure a freshly interviewed device (see `configure.configure_device`), then announce it."""
+        await configure_device(device, self.app.state.node_info.ieee)
+        self.availability.track(
+            device_id_of(device.ieee), mapping.expected_interval(shape_of(device)), self._clock()
+        )
         self._configuring.pop(device.ieee, None)
         self._announce(device)
 
@@ -552,9 +506,9 @@ class ZigbeeRadio(Radio):
         attached = self._attached.get(device.ieee)
         if attached is not None:
             attached.announced = True
-        shape = self._shape(device)
+        shape = shape_of(device)
         model = str(device.model or "")
-        basic = _cluster_or_none(device, ClusterId.BASIC)
+        basic = cluster_or_none(device, ClusterId.BASIC)
         location = basic.get("location_desc") if basic is not None else None
         name = str(location).strip() if location else f"{model or 'Zigbee device'} {str(device.ieee)[-5:]}"
         self.ctx.emit(
@@ -570,16 +524,6 @@ class ZigbeeRadio(Radio):
                 )
             )
         )
-
-    @staticmethod
-    def _shape(device: Any) -> DeviceShape:
-        server: dict[int, dict[str, Any]] = {}
-        client: set[int] = set()
-        for ep in device.non_zdo_endpoints:
-            for cid, cluster in ep.in_clusters.items():
-                server.setdefault(cid, _cache(cluster))
-            client.update(ep.out_clusters)
-        return DeviceShape(server, frozenset(client))
 
     # --- inclusion and removal -----------------------------------------------------------------
 
@@ -638,7 +582,7 @@ class ZigbeeRadio(Radio):
         ieee = self._known_ieee(command.device)
         device = app.get_device(ieee)
         try:
-            requests = mapping.plan(command, self._shape(device))
+            requests = mapping.plan(command, shape_of(device))
         except ValueError as exc:
             raise InvalidCommand(f"{command.device}: {exc}", device=command.device) from None
         if command.name in mapping.GROUPABLE_COMMANDS and self._group_ids(ieee):
@@ -698,7 +642,7 @@ class ZigbeeRadio(Radio):
 
     async def _send(self, device: Any, requests: list[mapping.ZclRequest], command: Command) -> None:
         for request in requests:
-            cluster = _find_cluster(device, request.cluster_id)
+            cluster = find_cluster(device, request.cluster_id)
             if request.kind == "command":
                 response = await cluster.command(_command_id(cluster, request.name), **request.args)
                 _check_status(command, response)
@@ -756,7 +700,7 @@ class ZigbeeRadio(Radio):
         command = items[0].command
         try:
             group = self.app.groups[group_id]
-            requests = mapping.plan(command, self._shape(self.app.get_device(items[0].ieee)))
+            requests = mapping.plan(command, shape_of(self.app.get_device(items[0].ieee)))
             for request in requests:
                 cluster = group.endpoint[request.cluster_id]
                 cast = cluster.command(_command_id(cluster, request.name), **request.args)
@@ -775,7 +719,7 @@ class ZigbeeRadio(Radio):
     async def _send_single(self, item: _Pending) -> None:
         try:
             device = self._running_app().get_device(item.ieee)
-            requests = mapping.plan(item.command, self._shape(device))
+            requests = mapping.plan(item.command, shape_of(device))
             await self._guard(self._send(device, requests, item.command), item.command.device)
         except Exception as exc:  # handed to the waiting caller
             _settle(item.future, _as_command_error(exc, item.command.device))
@@ -828,41 +772,11 @@ def _check_status(command: Command, response: Any) -> None:
         )
 
 
-def _cache(cluster: Any) -> dict[str, Any]:
-    names = [r.attribute for r in mapping.REPORTING.get(cluster.cluster_id, ())]
-    names += mapping.STATIC_ATTRIBUTES.get(cluster.cluster_id, ())
-    if cluster.cluster_id == ClusterId.BASIC:
-        names.append("location_desc")
-    out = {}
-    for name in names:
-        try:
-            value = cluster.get(name)
-        except (KeyError, ValueError):
-            continue
-        if value is not None:
-            out[name] = value
-    return out
-
-
-def _cluster_or_none(device: Any, cluster_id: int) -> Any:
-    for ep in device.non_zdo_endpoints:
-        if cluster_id in ep.in_clusters:
-            return ep.in_clusters[cluster_id]
-    return None
-
-
 def _command_id(cluster: Any, name: str) -> int:
     for command in cluster.server_commands.values():
         if command.name == name:
             return int(command.id)
     raise InvalidCommand(f"cluster 0x{cluster.cluster_id:04x} has no command {name!r}")
-
-
-def _find_cluster(device: Any, cluster_id: int) -> Any:
-    cluster = _cluster_or_none(device, cluster_id)
-    if cluster is None:
-        raise InvalidCommand(f"{device_id_of(device.ieee)} has no cluster 0x{cluster_id:04x}")
-    return cluster
 
 
 async def _drain_zigpy_tasks() -> None:
