@@ -37,6 +37,7 @@ from radios.zwave.frame import (
     SerialProtocol,
 )
 from radios.zwave.messages import (
+    FunctionId,
     Message,
     Request,
     SendDataAbortRequest,
@@ -243,7 +244,11 @@ class Driver:
                 self._perform(actions)
                 await done
             except asyncio.CancelledError:
-                if self._tx is not None and self._tx.phase is tx.Phase.WAIT_CALLBACK:
+                if (
+                    self._tx is not None
+                    and self._tx.phase is tx.Phase.WAIT_CALLBACK
+                    and request.function == FunctionId.SEND_DATA
+                ):
                     # Nobody waits for this callback any more; free the stick for the next request.
                     self.write_unacknowledged(SendDataAbortRequest())
                 raise
