@@ -200,6 +200,29 @@ async def test_switch_commands_change_the_mock_and_the_report_comes_back(home: H
     assert cc.DoorLockOperationSet(0xFF).to_bytes() not in await home.peer.received(2)
 
 
+async def test_toggle_flips_the_known_state(home: Home) -> None:
+    await home.include("switch")
+    mark = home.events.mark()
+    await home.execute("zwave-2", "toggle")
+    assert await home.peer.get_state(2, "BinarySwitch_currentValue") is True
+    await home.events.state("zwave-2", "switch", "on", mark)
+
+
+async def test_multi_channel_end_points_are_devices_of_their_own(home: Home) -> None:
+    await home.include("double_switch")
+    await home.radio.settle()
+    added: dict[str, Device] = {e.device.id: e.device for e in home.events.seen if isinstance(e, DeviceAdded)}
+    assert added["zwave-9-1"].capabilities == ("switch",)
+    assert added["zwave-9-2"].capabilities == ("switch",)
+    home.devices.update(added)
+    mark = home.events.mark()
+    await home.execute("zwave-9-2", "on")
+    # The Set went to end point 2 (Multi Channel encapsulation), and end point 2's report came back.
+    sent = [cc.parse_cc(b) for b in await home.peer.received(9)]
+    assert cc.MultiChannelCommandEncapsulation(0, 2, cc.BinarySwitchSet(0xFF)) in sent, sent
+    await home.events.state("zwave-9-2", "switch", "on", mark)
+
+
 async def test_dimmer_levels_and_durations(home: Home) -> None:
     await home.include("dimmer")
     mark = home.events.mark()
