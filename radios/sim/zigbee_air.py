@@ -243,8 +243,13 @@ class SimZigbeeDevice:
                     return
         raise KeyError(f"no remote command {command!r}")
 
-    def send_raw(self, cluster_id: int, data: bytes, *, endpoint: int | None = None) -> None:
-        """Put arbitrary bytes on the air as a ZCL frame from this device (for malformed input)."""
+    def send_raw(
+        self, cluster_id: int, data: bytes, *, endpoint: int | None = None, zdo: bool = False
+    ) -> None:
+        """Put arbitrary bytes on the air as a ZCL (or, with `zdo`, a ZDO) frame from this device."""
+        if zdo:
+            self._emit(ZDO_ENDPOINT, cluster_id, data, dst_ep=ZDO_ENDPOINT)
+            return
         ep = endpoint if endpoint is not None else next(iter(self.endpoints))
         self._emit(ep, cluster_id, data)
 
@@ -888,8 +893,8 @@ class SimulatedAir:
             src_ep=endpoint,
             dst=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=COORDINATOR_NWK),
             dst_ep=dst_ep,
-            tsn=data[1] if len(data) > 1 else 0,
-            profile_id=zha.PROFILE_ID,
+            tsn=(data[0] if dst_ep == ZDO_ENDPOINT else data[1]) if len(data) > 1 else 0,
+            profile_id=0 if dst_ep == ZDO_ENDPOINT else zha.PROFILE_ID,
             cluster_id=cluster_id,
             data=t.SerializableBytes(data),
             lqi=200,

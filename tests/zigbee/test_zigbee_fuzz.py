@@ -86,41 +86,47 @@ def _report(attrid: int, type_id: Any, value: Any, tsn: int) -> bytes | None:
 
 
 @st.composite
-def frames(draw: st.DrawFn) -> tuple[str, int, bytes]:
-    """(device, cluster id, bytes): odd reports, valid headers with garbage, or pure noise."""
+def frames(draw: st.DrawFn) -> tuple[str, int, bytes, bool]:
+    """(device, cluster id, bytes, is ZDO): odd reports, valid headers with garbage, ZDO or pure noise."""
     ieee, cluster = draw(st.sampled_from(TARGETS))
     tsn = draw(st.integers(0, 255))
-    kind = draw(st.sampled_from(["report", "header+noise", "cluster+noise", "noise", "truncated"]))
+    kind = draw(st.sampled_from(["report", "header+noise", "cluster+noise", "noise", "truncated", "zdo"]))
+    if kind == "zdo":
+        # Responses nobody asked for, device announcements and unknown ZDO clusters, with any body.
+        zdo_cluster = draw(
+            st.sampled_from([0x0013, 0x8000, 0x8001, 0x8002, 0x8004, 0x8005, 0x8021, 0x8031, 0x7777])
+        )
+        return ieee, zdo_cluster, bytes([tsn]) + draw(st.binary(max_size=24)), True
     if kind == "report":
         attrid = draw(st.sampled_from([*cluster.attributes, 0x4242]))
         type_id, value = draw(ODD_VALUES)
         data = _report(attrid, type_id, value, tsn)
         if data is not None:
-            return ieee, cluster.cluster_id, data
+            return ieee, cluster.cluster_id, data, False
         kind = "noise"
     noise = draw(st.binary(max_size=24))
     if kind == "header+noise":
         command = draw(st.integers(0, 0x20))
         hdr = foundation.ZCLHeader.general(tsn, command, direction=foundation.Direction.Server_to_Client)
-        return ieee, cluster.cluster_id, hdr.serialize() + noise
+        return ieee, cluster.cluster_id, hdr.serialize() + noise, False
     if kind == "cluster+noise":
         command = draw(st.integers(0, 0x0F))
         direction = draw(st.sampled_from(list(foundation.Direction)))
         manufacturer = draw(st.none() | st.integers(0, 0xFFFF))
         hdr = foundation.ZCLHeader.cluster(tsn, command, manufacturer=manufacturer, direction=direction)
-        return ieee, cluster.cluster_id, hdr.serialize() + noise
+        return ieee, cluster.cluster_id, hdr.serialize() + noise, False
     if kind == "truncated":
-        return ieee, cluster.cluster_id, noise[:2]
-    return ieee, draw(st.sampled_from([cluster.cluster_id, 0xFC00, 0x0000])), noise
+        return ieee, cluster.cluster_id, noise[:2], False
+    return ieee, draw(st.sampled_from([cluster.cluster_id, 0xFC00, 0x0000])), noise, False
 
 
-def collect_frames(count: int) -> list[tuple[str, int, bytes]]:
-    """Let hypothesis generate `count` frames (explicit examples first)."""
-    out: list[tuple[str, int, bytes]] = []
+def collect_frames(count: int) -> list[tuple[str, int, bytes, bool]]:
+    """Let hypothesis generate `count` frames."""
+    out: list[tuple[str, int, bytes, bool]] = []
 
     @settings(max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck))
     @given(frames())
-    def gather(frame: tuple[str, int, bytes]) -> None:
+    def gather(frame: tuple[str, int, bytes, bool]) -> None:
         out.append(frame)
 
     gather()
@@ -143,12 +149,8 @@ async def test_malformed_zcl_from_devices_crashes_nothing(
     caplog.set_level(logging.DEBUG, logger="radios")
     log.clear()
     generated = collect_frames(400)
-    for number, (ieee, cluster_id, data) in enumerate(generated):
-        device = air.device(ieee)
-        endpoint = 1
-        if cluster_id not in device.endpoints[1].server and cluster_id not in device.endpoints[1].client:
-            endpoint = 1
-        device.send_raw(cluster_id, data, endpoint=endpoint)
+    for number, (ieee, cluster_id, data, zdo) in enumerate(generated):
+        air.device(ieee).send_raw(cluster_id, data, endpoint=1, zdo=zdo)
         if number % 50 == 0:
             await asyncio.sleep(0)  # let the air deliver in batches, as a radio would
     # Wait until the air has delivered everything: a probe report sent last arrives last.
