@@ -17,6 +17,7 @@
 //   {"id":12,"cmd":"listening"}          answers once the port accepts connections (again)
 //   {"id":13,"cmd":"vanish_on_send","node":2,"ms":1500}  vanish when the host's next SendData to node 2 arrives
 //   {"id":14,"cmd":"reset","nodes":"household"}  a fresh network: no client, these nodes ("household" or a list)
+//   {"id":15,"cmd":"parse_cc","cc":"2503ff"}  zwave-js's own parse of these CC bytes: class name and fields
 //   {"id":9,"cmd":"received","node":2}   hex of every CC the host sent the node (SendData), oldest first
 //   {"id":10,"cmd":"nodes"}              ids of the nodes in the network
 //   {"id":11,"cmd":"quit"}               shut down (also on SIGTERM/SIGINT or stdin EOF)
@@ -520,6 +521,25 @@ async function main() {
 				controller.addNode(await createNode(controller, nodeOptions));
 			}
 			return { nodes: [...controller.nodes.keys()] };
+		},
+		async parse_cc({ cc: hex, node: id = 2 }) {
+			// zwave-js's own CC parser on our bytes, as if node `id` had sent them: a cross-check of
+			// our byte layouts against the reference implementation.
+			const parsed = await CommandClass.parse(Buffer.from(hex, "hex"), {
+				...controller.parsingContext,
+				sourceNodeId: id,
+				frameType: "singlecast",
+			});
+			const fields = {};
+			for (const [key, value] of Object.entries(parsed)) {
+				if (key.startsWith("_") || ["payload", "nodeId", "encapsulated"].includes(key)) continue;
+				if (["number", "string", "boolean"].includes(typeof value)) fields[key] = value;
+				else if (Array.isArray(value) && value.every((v) => typeof v !== "object")) fields[key] = value;
+				else if (value && typeof value === "object" && "unit" in value && "value" in value) {
+					fields[key] = { value: value.value, unit: value.unit }; // Duration
+				}
+			}
+			return { name: parsed.constructor.name, ccId: parsed.ccId, ccCommand: parsed.ccCommand, fields };
 		},
 		async nodes() {
 			return { nodes: [...controller.nodes.keys()] };
