@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub_agent.errors import ProtocolError
-from radios.zwave.cc import parse_cc, registered, unwrap
+from radios.zwave.cc import NodeCapabilities, parse_cc, registered, unwrap
 from radios.zwave.cc.base import (
     decode_duration,
     encode_bitmask,
@@ -90,3 +90,27 @@ def test_duration_encoding_follows_the_spec() -> None:
     assert encode_duration(60 * 127) == 0xFE  # 127 min, the longest
     assert encode_duration(None) == 0xFF  # the device's default
     assert decode_duration(0xFE) is None  # unknown, in reports
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+_keys = st.sampled_from(
+    ["ccs", "binary_sensor_types", "sensor_scales", "meter_scales", "notification_events", "thermostat_modes",
+     "setpoint_types", "scenes", "endpoints", "manufacturer_id", "product_type", "product_id", "firmware",
+     "wake_up_interval", "association_groups"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_json, st.dictionaries(_keys, _json, max_size=6)))
+def test_capabilities_from_any_json_raise_only_value_error(data: object) -> None:
+    try:
+        caps = NodeCapabilities.from_json(data)
+    except ValueError:
+        return
+    assert NodeCapabilities.from_json(caps.to_json()) == caps
