@@ -5,27 +5,30 @@
 //
 // stdout: the first line is the TCP port we listen on; every later line is the JSON answer to one
 //         control command (same "id"). Logs go to stderr.
-// stdin:  control commands, one JSON object a line:
-//   {"id":1,"cmd":"report","node":2,"cc":"2503ff","endpoint":0}  the node sends these CC bytes unsolicited
-//   {"id":2,"cmd":"state","node":2,"key":"BinarySwitch_currentValue","value":true}  set mock node state
-//   {"id":3,"cmd":"get_state","node":2,"key":"BinarySwitch_currentValue"}           read it
-//   {"id":4,"cmd":"wakeup","node":7}     a sleeping node wakes up (sends Wake Up Notification)
-//   {"id":5,"cmd":"sleep","node":7}      ... and goes back to sleep
-//   {"id":6,"cmd":"include","node":{...node options...}}  the next AddNodeToNetwork includes this node
-//   {"id":7,"cmd":"exclude","node":5}    the next RemoveNodeFromNetwork excludes node 5
-//   {"id":8,"cmd":"vanish","ms":1500}    drop the client and refuse connections for ms, then listen again
-//   {"id":12,"cmd":"listening"}          answers once the port accepts connections (again)
-//   {"id":13,"cmd":"vanish_on_send","node":2,"ms":1500}  vanish when the host's next SendData to node 2 arrives
-//   {"id":14,"cmd":"reset","nodes":"household"}  a fresh network: no client, these nodes ("household" or a list)
-//   {"id":15,"cmd":"parse_cc","cc":"2503ff"}  zwave-js's own parse of these CC bytes: class name and fields
-//   {"id":9,"cmd":"received","node":2}   hex of every CC the host sent the node (SendData), oldest first
-//   {"id":10,"cmd":"nodes"}              ids of the nodes in the network
-//   {"id":11,"cmd":"quit"}               shut down (also on SIGTERM/SIGINT or stdin EOF)
+// stdin:  control commands, one JSON object a line, e.g. {"id":1,"cmd":"nodes"}:
+//   report {node, cc, endpoint?}   the node sends these CC bytes (hex) to the controller, unsolicited
+//   state {node, key, value}       set mock node state (e.g. BinarySwitch_currentValue, Sensor_1_0)
+//   get_state {node, key}          read it
+//   wakeup {node} / sleep {node}   a sleeping node wakes up (sends Wake Up Notification) / sleeps again
+//   include {node: options}        the next AddNodeToNetwork includes a node with these MockNode options
+//   exclude {node}                 the next RemoveNodeFromNetwork excludes this node
+//   vanish {ms}                    drop the client and refuse connections for ms, then listen again
+//   vanish_on_send {node, ms}      vanish when the host's next SendData to the node arrives (mid-transaction)
+//   listening                      answers once the port accepts connections (again)
+//   received {node}                hex of every CC the host sent the node with SendData, oldest first
+//   reset {nodes}                  a fresh network: no client, these nodes ("household" or a list of options)
+//   parse_cc {cc}                  zwave-js's own parse of these CC bytes: class name and fields
+//   nodes                          ids of the nodes in the network
+//   quit                           shut down (also on SIGTERM/SIGINT or stdin EOF)
 //
 // Differences from zwave-js's own mock-server, on purpose: it binds only to the given host (default
 // 127.0.0.1) and advertises nothing over mDNS; it sets TCP_NODELAY; and it splits the host's byte
 // stream into ACK/NAK/CAN bytes and whole frames before handing them to the mock, which parses each
 // write as exactly one message (so an ACK glued to the next frame would otherwise be lost).
+// It also adds what the household needs and zwave-js 15.29's mocks lack or get wrong, each marked
+// where it is defined: Battery, Wake Up, Association and Central Scene answers, sleeping nodes,
+// exclusion of a node, IsFailedNode, a Thermostat Setpoint Set range check the right way round, and
+// an ADD/REMOVE_NODE_STOP to an idle controller that leaves it idle.
 
 import net from "node:net";
 import fs from "node:fs";
