@@ -86,6 +86,13 @@ class Hub:
             except ValueError as exc:
                 return self._reject(event, str(exc))
             previous = device.state.get(event.attribute)
+            if previous == value and type(previous) is type(value):
+                # A repeated report (a Set's confirming Get, a sensor's periodic reading) is not a
+                # change: nothing to publish, but hearing the device proves it is there.
+                if not device.online:
+                    self._devices[event.device] = replace(device, online=True)
+                    return DeviceOnline(event.device, True, event.ts)
+                return None
             self._devices[event.device] = replace(
                 device, state={**device.state, event.attribute: value}, online=True
             )

@@ -21,7 +21,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Give every coroutine test the task check (sync tests have no loop to check)."""
     for item in items:
         if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
-            item.fixturenames.append("_no_lingering_tasks")
+            # First in line: set up before, and torn down after, the test's own async fixtures,
+            # so a radio a fixture stops at teardown is not mistaken for a leak.
+            item.fixturenames.insert(0, "_no_lingering_tasks")
 
 
 @pytest.fixture

@@ -176,3 +176,15 @@ async def test_a_known_device_reannounced_is_not_news_but_its_fresh_state_is(tmp
     assert isinstance(seen[-1], DeviceAdded) and seen[-1].device.name == "Renamed dimmer"
     assert seen[-1].device.state["switch"] == "on"  # the state known so far is kept
     await radio.stop()
+
+
+async def test_a_repeated_value_is_not_a_change_but_proves_the_device_is_there(tmp_path: Path) -> None:
+    hub, radio, seen = await started_hub(tmp_path)
+    before = len(seen)
+    hub.ingest(StateChanged(DIMMER, "level", 0))  # the value it already has
+    assert seen[before:] == []
+    hub.ingest(DeviceOnline(DIMMER, False))
+    hub.ingest(StateChanged(DIMMER, "level", 0))
+    assert [type(e).__name__ for e in seen[before:]] == ["DeviceOnline", "DeviceOnline"]
+    assert hub.device("zwave-3").online is True  # type: ignore[union-attr]
+    await radio.stop()
