@@ -391,3 +391,44 @@ def test_answers_matches_the_asked_type() -> None:
 def test_capabilities_from_bad_json_name_the_field(bad: object) -> None:
     with pytest.raises(ValueError, match=r"must be an object|expected"):
         NodeCapabilities.from_json(bad)
+
+
+@pytest.mark.parametrize(
+    ("command_class", "version", "expected"),
+    [
+        (CommandClass.MANUFACTURER_SPECIFIC, 2, ["7204"]),
+        (CommandClass.BINARY_SWITCH, 2, ["2502"]),
+        (CommandClass.MULTILEVEL_SWITCH, 4, ["2602"]),
+        (CommandClass.BINARY_SENSOR, 1, ["3002"]),
+        (CommandClass.BINARY_SENSOR, 2, ["3001"]),
+        (CommandClass.MULTILEVEL_SENSOR, 4, ["3104"]),
+        (CommandClass.MULTILEVEL_SENSOR, 11, ["3101"]),
+        (CommandClass.METER, 1, ["3201"]),
+        (CommandClass.METER, 3, ["3203"]),
+        (CommandClass.NOTIFICATION, 1, []),  # v1 alarms cannot be asked what they support
+        (CommandClass.NOTIFICATION, 8, ["7107"]),
+        (CommandClass.DOOR_LOCK, 4, ["6202"]),
+        (CommandClass.BATTERY, 1, ["8002"]),
+        (CommandClass.THERMOSTAT_MODE, 3, ["4004", "4002"]),
+        (CommandClass.THERMOSTAT_SETPOINT, 3, ["4304"]),
+        (CommandClass.CENTRAL_SCENE, 3, ["5b01"]),
+        (CommandClass.MULTI_CHANNEL, 2, []),  # Multi Instance (v1-2) is not supported
+        (CommandClass.MULTI_CHANNEL, 4, ["6007"]),
+        (CommandClass.WAKE_UP, 1, ["8405"]),
+        (CommandClass.WAKE_UP, 2, ["8409", "8405"]),
+        (CommandClass.ASSOCIATION, 2, ["8505", "850201"]),
+        (CommandClass.CONFIGURATION, 4, []),  # parameters are device specific: nothing to ask blindly
+        (CommandClass.VERSION, 3, ["8611", "861325", "861386"]),
+    ],
+)
+def test_interview_queries_per_cc_and_version(command_class: int, version: int, expected: list[str]) -> None:
+    caps = NodeCapabilities(ccs={0x25: 2, 0x86: 3})
+    assert [q.to_bytes().hex() for q in interview_queries(command_class, version, caps)] == expected
+
+
+def test_state_queries_ask_for_every_canonical_attribute() -> None:
+    assert _hex(cc.state_queries(LOCK)) == ["6202", "8002"]
+    assert _hex(cc.state_queries(THERMOSTAT)) == ["4002", "430201"]
+    assert _hex(cc.state_queries(DIMMER)) == ["2602"]
+    v1_sensor = NodeCapabilities(ccs={CommandClass.MULTILEVEL_SENSOR: 4, CommandClass.METER: 1})
+    assert _hex(cc.state_queries(v1_sensor)) == ["3104", "3201"]
