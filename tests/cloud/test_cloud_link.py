@@ -261,7 +261,7 @@ async def test_ten_thousand_events_during_an_outage_all_arrive_in_order(tmp_path
             await agent.link.wait_for(LinkState.BACKOFF, LinkState.CONNECTING)
             sent = []
             for i in range(10_000):
-                value = "on" if i % 2 else "off"
+                value = "off" if i % 2 else "on"  # zwave-2 starts "off": every report is a change
                 agent.radio.report(DeviceId("zwave-2"), "switch", value)
                 sent.append(value)
                 if i % 500 == 499:
