@@ -178,6 +178,31 @@ async def test_a_restart_announces_known_nodes_without_a_new_interview(home: Hom
         await again.stop()
 
 
+async def test_start_up_interviews_a_known_network_and_a_sleeper_on_its_wake_up(
+    zwave_network: Callable[[list[dict[str, Any]]], ZWavePeer], tmp_path: Path
+) -> None:
+    # The stick already has the nodes (no inclusion): start-up finds and interviews them.
+    peer = zwave_network([household_node("switch"), household_node("sleeper")])
+    events = Events()
+    radio = ZWaveRadio(RadioContext(tmp_path, events), peer.url)
+    await radio.start()
+    try:
+        added = await events.wait_for(lambda e: isinstance(e, DeviceAdded) and e.device.id == "zwave-2")
+        assert isinstance(added, DeviceAdded) and added.device.capabilities == ("switch", "power", "energy")
+        await radio.settle()
+        assert not any(isinstance(e, DeviceAdded) and e.device.id == "zwave-7" for e in events.seen)
+        mark = events.mark()
+        await peer.wakeup(7)
+        sleeper = await events.wait_for(
+            lambda e: isinstance(e, DeviceAdded) and e.device.id == "zwave-7", mark
+        )
+        assert isinstance(sleeper, DeviceAdded) and sleeper.device.capabilities == ("contact", "battery")
+        await radio.settle()
+        assert (await peer.received(7))[-1] == cc.WakeUpNoMoreInformation().to_bytes()
+    finally:
+        await radio.stop()
+
+
 # --- every mapped command, round-tripped -----------------------------------------------------------
 
 
