@@ -38,7 +38,7 @@ async def child(folder: Path, count: int) -> None:
     await agent.link.wait_for(LinkState.CONNECTED)
     await agent.link.wait_for(LinkState.BACKOFF, LinkState.CONNECTING)  # the cloud went away
     for i in range(count):
-        agent.radio.report(DeviceId("zwave-2"), "switch", "on" if i % 2 else "off")
+        agent.radio.report(DeviceId("zwave-2"), "switch", "off" if i % 2 else "on")
         if i % 500 == 499:
             await asyncio.sleep(0)
     while agent.link.outbox.committed_seq < 7 + count:
@@ -84,7 +84,7 @@ async def test_sigkill_with_a_full_outbox_resends_everything_after_restart(tmp_p
         async with running(agent):
             received = await next_events(relay, COUNT, timeout=30)
             assert [e["seq"] for e in received] == list(range(8, 8 + COUNT))
-            assert [e["value"] for e in received] == ["on" if i % 2 else "off" for i in range(COUNT)]
+            assert [e["value"] for e in received] == ["off" if i % 2 else "on" for i in range(COUNT)]
             assert relay.duplicates == 0
             async with asyncio.timeout(10):
                 while agent.link.outbox.count:
