@@ -62,6 +62,7 @@ async def link(zwave_peer: ZWavePeer) -> AsyncIterator[Link]:
         yield link
     finally:
         await link.driver.close()
+    assert zwave_peer.errors() == []
 
 
 async def test_the_mock_answers_the_serial_api_through_our_driver(link: Link) -> None:

@@ -123,6 +123,8 @@ async def home(zwave_empty_peer: ZWavePeer, tmp_path: Path) -> AsyncIterator[Hom
         yield home
     finally:
         await home.radio.stop()
+    # Our host must never make zwave-js's mock refuse a request (e.g. one sent while it is busy).
+    assert zwave_empty_peer.errors() == []
 
 
 # --- interview of each node kind -----------------------------------------------------------------
@@ -201,6 +203,7 @@ async def test_start_up_interviews_a_known_network_and_a_sleeper_on_its_wake_up(
         assert (await peer.received(7))[-1] == cc.WakeUpNoMoreInformation().to_bytes()
     finally:
         await radio.stop()
+    assert peer.errors() == []
 
 
 # --- every mapped command, round-tripped -----------------------------------------------------------

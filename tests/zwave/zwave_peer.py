@@ -253,6 +253,10 @@ class ZWavePeer:
         """Every CC the host sent node `node` with SendData, oldest first."""
         return [bytes.fromhex(h) for h in (await self.acommand("received", node=node))["ccs"]]
 
+    def errors(self) -> list[str]:
+        """What the mock refused or choked on since the last call or reset (e.g. a request while busy)."""
+        return [str(e) for e in self.command("errors")["errors"]]
+
     async def nodes(self) -> list[int]:
         """Node ids in the mock network."""
         return [int(n) for n in (await self.acommand("nodes"))["nodes"]]

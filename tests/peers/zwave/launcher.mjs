@@ -19,6 +19,7 @@
 //   reset {nodes}                  a fresh network: no client, these nodes ("household" or a list of options)
 //   parse_cc {cc}                  zwave-js's own parse of these CC bytes: class name and fields
 //   nodes                          ids of the nodes in the network
+//   errors                         what the mock refused or choked on since the last call or reset
 //   quit                           shut down (also on SIGTERM/SIGINT or stdin EOF)
 //
 // Differences from zwave-js's own mock-server, on purpose: it binds only to the given host (default
@@ -63,8 +64,14 @@ function log(...args) {
 
 // A mistake inside a mock behaviour (e.g. a SendData while one is in flight, which zwave-js's mock
 // rightly refuses) must not kill the peer: log it, the host sees a timeout as with a real stick.
-process.on("unhandledRejection", (e) => log("unhandled rejection:", e?.stack ?? e));
-process.on("uncaughtException", (e) => log("uncaught exception:", e?.stack ?? e));
+// They are also kept for the "errors" command, so tests can assert the host broke no mock rule.
+const mockErrors = [];
+const recordError = (kind) => (e) => {
+	log(`${kind}:`, e?.stack ?? e);
+	mockErrors.push(String(e?.message ?? e));
+};
+process.on("unhandledRejection", recordError("unhandled rejection"));
+process.on("uncaughtException", recordError("uncaught exception"));
 
 // --- the default household: household.json (also read by the Python tests) -------------------------
 
@@ -520,6 +527,7 @@ async function main() {
 			pendingExclusion.nodeId = undefined;
 			vanishOnSend.node = undefined;
 			sentToNodes.clear();
+			mockErrors.splice(0);
 			for (const nodeOptions of options === "household" ? DEFAULT_NODES : options) {
 				controller.addNode(await createNode(controller, nodeOptions));
 			}
@@ -543,6 +551,10 @@ async function main() {
 				}
 			}
 			return { name: parsed.constructor.name, ccId: parsed.ccId, ccCommand: parsed.ccCommand, fields };
+		},
+		async errors() {
+			// What the mock refused or choked on since the last reset (e.g. a request while busy).
+			return { errors: mockErrors.splice(0) };
 		},
 		async nodes() {
 			return { nodes: [...controller.nodes.keys()] };
