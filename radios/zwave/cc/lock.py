@@ -8,6 +8,17 @@ from typing import ClassVar, Self
 
 from radios.zwave.cc.base import CCCommand, CommandClass, check_byte, need, register
 
+__all__ = [
+    "BOLT_UNLOCKED_BIT",
+    "DOOR_CLOSED_BIT",
+    "LATCH_CLOSED_BIT",
+    "DoorLockCommand",
+    "DoorLockMode",
+    "DoorLockOperationGet",
+    "DoorLockOperationReport",
+    "DoorLockOperationSet",
+]
+
 
 class DoorLockCommand(IntEnum):
     """Door Lock CC commands."""

@@ -9,6 +9,37 @@ from typing import ClassVar, Self
 from hub_agent.errors import ProtocolError
 from radios.zwave.cc.base import CCCommand, CommandClass, check_byte, need, register
 
+__all__ = [
+    "LIFELINE_GROUP",
+    "AssociationCommand",
+    "AssociationGet",
+    "AssociationRemove",
+    "AssociationReport",
+    "AssociationSet",
+    "AssociationSupportedGroupingsGet",
+    "AssociationSupportedGroupingsReport",
+    "ConfigurationCommand",
+    "ConfigurationGet",
+    "ConfigurationReport",
+    "ConfigurationSet",
+    "ManufacturerSpecificCommand",
+    "ManufacturerSpecificGet",
+    "ManufacturerSpecificReport",
+    "VersionCommand",
+    "VersionCommandClassGet",
+    "VersionCommandClassReport",
+    "VersionGet",
+    "VersionReport",
+    "WakeUpCommand",
+    "WakeUpIntervalCapabilitiesGet",
+    "WakeUpIntervalCapabilitiesReport",
+    "WakeUpIntervalGet",
+    "WakeUpIntervalReport",
+    "WakeUpIntervalSet",
+    "WakeUpNoMoreInformation",
+    "WakeUpNotification",
+]
+
 
 class ConfigurationCommand(IntEnum):
     """Configuration CC commands."""

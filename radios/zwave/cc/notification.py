@@ -20,6 +20,21 @@ from radios.zwave.cc.base import (
     register,
 )
 
+__all__ = [
+    "AccessControlEvent",
+    "HomeSecurityEvent",
+    "NotificationCommand",
+    "NotificationEventSupportedGet",
+    "NotificationEventSupportedReport",
+    "NotificationGet",
+    "NotificationReport",
+    "NotificationSet",
+    "NotificationSupportedGet",
+    "NotificationSupportedReport",
+    "NotificationType",
+    "WaterEvent",
+]
+
 
 class NotificationCommand(IntEnum):
     """Notification CC commands."""

@@ -16,6 +16,15 @@ from radios.zwave.cc.base import (
     register,
 )
 
+__all__ = [
+    "CentralSceneCommand",
+    "CentralSceneConfigurationSet",
+    "CentralSceneNotification",
+    "CentralSceneSupportedGet",
+    "CentralSceneSupportedReport",
+    "KeyAttribute",
+]
+
 
 class CentralSceneCommand(IntEnum):
     """Central Scene CC commands."""

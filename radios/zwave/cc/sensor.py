@@ -23,6 +23,36 @@ from radios.zwave.cc.base import (
     register,
 )
 
+__all__ = [
+    "BATTERY_LOW",
+    "BatteryCommand",
+    "BatteryGet",
+    "BatteryReport",
+    "BinarySensorCommand",
+    "BinarySensorGet",
+    "BinarySensorReport",
+    "BinarySensorSupportedGet",
+    "BinarySensorSupportedReport",
+    "BinarySensorType",
+    "ElectricScale",
+    "IlluminanceScale",
+    "MeterCommand",
+    "MeterGet",
+    "MeterReport",
+    "MeterSupportedGet",
+    "MeterSupportedReport",
+    "MeterType",
+    "MultilevelSensorCommand",
+    "MultilevelSensorGet",
+    "MultilevelSensorReport",
+    "MultilevelSensorSupportedScaleGet",
+    "MultilevelSensorSupportedScaleReport",
+    "MultilevelSensorSupportedSensorGet",
+    "MultilevelSensorSupportedSensorReport",
+    "SensorType",
+    "TemperatureScale",
+]
+
 
 class BinarySensorType(IntEnum):
     """Binary Sensor types."""

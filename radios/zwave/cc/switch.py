@@ -12,6 +12,24 @@ from typing import ClassVar, Self
 
 from radios.zwave.cc.base import CCCommand, CommandClass, check_byte, need, register
 
+__all__ = [
+    "BasicCommand",
+    "BasicGet",
+    "BasicReport",
+    "BasicSet",
+    "BinarySwitchCommand",
+    "BinarySwitchGet",
+    "BinarySwitchReport",
+    "BinarySwitchSet",
+    "MultilevelSwitchCommand",
+    "MultilevelSwitchGet",
+    "MultilevelSwitchReport",
+    "MultilevelSwitchSet",
+    "MultilevelSwitchStartLevelChange",
+    "MultilevelSwitchStopLevelChange",
+    "SwitchValue",
+]
+
 
 class SwitchValue(IntEnum):
     """Special switch values."""

@@ -18,6 +18,23 @@ from radios.zwave.cc.base import (
     register,
 )
 
+__all__ = [
+    "SetpointType",
+    "ThermostatMode",
+    "ThermostatModeCommand",
+    "ThermostatModeGet",
+    "ThermostatModeReport",
+    "ThermostatModeSet",
+    "ThermostatModeSupportedGet",
+    "ThermostatModeSupportedReport",
+    "ThermostatSetpointCommand",
+    "ThermostatSetpointGet",
+    "ThermostatSetpointReport",
+    "ThermostatSetpointSet",
+    "ThermostatSetpointSupportedGet",
+    "ThermostatSetpointSupportedReport",
+]
+
 
 class ThermostatModeCommand(IntEnum):
     """Thermostat Mode CC commands."""

@@ -13,6 +13,22 @@ from typing import ClassVar, Self
 from hub_agent.errors import ProtocolError
 from radios.zwave.cc.base import CCCommand, CommandClass, check_byte, need, parse_cc, register
 
+__all__ = [
+    "SUPPORT_CONTROL_MARK",
+    "MultiChannelCapabilityGet",
+    "MultiChannelCapabilityReport",
+    "MultiChannelCommand",
+    "MultiChannelCommandEncapsulation",
+    "MultiChannelEndPointGet",
+    "MultiChannelEndPointReport",
+    "SupervisionCommand",
+    "SupervisionGet",
+    "SupervisionReport",
+    "SupervisionStatus",
+    "encode_cc_list",
+    "parse_cc_list",
+]
+
 
 class SupervisionCommand(IntEnum):
     """Supervision CC commands."""
