@@ -62,7 +62,7 @@ async def emulator_main() -> None:
     loop = asyncio.get_running_loop()
     line = await loop.run_in_executor(None, sys.stdin.readline)
     events = int(line.split()[1])
-    rng = random.Random(7)  # noqa: S311  (simulated sensor values)
+    rng = random.Random(7)
 
     async def background() -> None:
         while True:
@@ -164,8 +164,8 @@ async def seed_store(data_dir: Path) -> str:
 
 
 def get_json(url: str, token: str) -> Any:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310  (loopback only)
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
 
@@ -222,7 +222,8 @@ def main() -> None:
         port = emulator.stdout.readline().strip()
         lan_port = 20000 + os.getpid() % 20000
         (base / "hub.toml").write_text(
-            f'[hub]\nid = "bench"\ndata_dir = "data"\n[zwave]\nport = "{port}"\n[ble]\nadapter = "sim"\n'
+            f'[hub]\nid = "bench"\ndata_dir = "data"\n[zwave]\nport = "{port}"\n'
+            '[ble]\nadapter = "sim"\n'
             f'[lan]\nlisten = "127.0.0.1:{lan_port}"\ntls = false\nmdns = false\n[rules]\nfile = "rules.json"\n'
         )
         agent = subprocess.Popen(
