@@ -47,7 +47,8 @@ async def seed(data_dir: Path, count: int) -> None:
             device_id, protocol = f"zigbee-{n:016x}", Protocol.ZIGBEE
         else:
             device_id, protocol = f"ble-{n:012x}", Protocol.BLE
-        device = Device(DeviceId(device_id), protocol, f"Device {n}", capabilities=("switch", "level", "power"))
+        capabilities = ("switch", "level", "power")
+        device = Device(DeviceId(device_id), protocol, f"Device {n}", capabilities=capabilities)
         writes.append(db.submit(save_device(device)))
         for attribute, value in (("switch", "on"), ("level", n % 100), ("power", 1.5)):
             writes.append(db.submit(save_state(device.id, attribute, value, 1.0)))
@@ -65,8 +66,9 @@ def rss_kib(pid: int) -> int:
 def one_run(config: Path) -> tuple[float, float, int]:
     """(wall ms spawn -> ready line, agent-reported ms, RSS KiB at ready)."""
     started = time.perf_counter()
-    agent = subprocess.Popen([sys.executable, "-m", "hub_agent", "run", "--config", str(config)],
-                             stderr=subprocess.PIPE, text=True)
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "hub_agent", "run", "--config", str(config)], stderr=subprocess.PIPE, text=True
+    )
     assert agent.stderr is not None
     reported = float("nan")
     for line in agent.stderr:
@@ -84,7 +86,8 @@ def one_run(config: Path) -> tuple[float, float, int]:
 def describe(name: str, values: list[float], unit: str) -> str:
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return f"{name:<28} p50 {statistics.median(ordered):8.1f} {unit}  p99 {p99:8.1f} {unit}  max {ordered[-1]:8.1f} {unit}"
+    median = statistics.median(ordered)
+    return f"{name:<28} p50 {median:8.1f} {unit}  p99 {p99:8.1f} {unit}  max {ordered[-1]:8.1f} {unit}"
 
 
 def main() -> None:

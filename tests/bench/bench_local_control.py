@@ -224,7 +224,8 @@ def main() -> None:
         (base / "hub.toml").write_text(
             f'[hub]\nid = "bench"\ndata_dir = "data"\n[zwave]\nport = "{port}"\n'
             '[ble]\nadapter = "sim"\n'
-            f'[lan]\nlisten = "127.0.0.1:{lan_port}"\ntls = false\nmdns = false\n[rules]\nfile = "rules.json"\n'
+            f'[lan]\nlisten = "127.0.0.1:{lan_port}"\ntls = false\nmdns = false\n'
+            '[rules]\nfile = "rules.json"\n'
         )
         agent = subprocess.Popen(
             [sys.executable, "-m", "hub_agent", "run", "--config", str(base / "hub.toml")],
