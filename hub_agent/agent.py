@@ -21,7 +21,6 @@ from hub_agent.bus import EventBus
 from hub_agent.config import Config
 from hub_agent.hub import Hub, StatePersister
 from hub_agent.identity import hub_id
-from hub_agent.model import Protocol
 from hub_agent.runtime import Part, RulesPart, Runtime
 from hub_agent.store import STORE_FILE, Database
 from hub_agent.store.devices import load_devices
@@ -181,8 +180,3 @@ def _services(runtime: Runtime) -> list[Part]:
 
         parts.append(CloudLink(runtime))
     return parts
-
-
-def protocols(config: Config) -> list[Protocol]:
-    """The protocols whose radios the config enables."""
-    return [protocol for protocol, _ in enabled_radios(config)]

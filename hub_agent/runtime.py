@@ -8,7 +8,6 @@ and `rules` (the RulesApi below) for rule CRUD from the LAN API and the cloud.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -63,7 +62,5 @@ class Runtime:
     version: str
     boot_id: str
     rules: RulesApi | None = None
-    #: Things to run once local control is up (set by parts that need to announce readiness).
-    on_ready: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
     #: Free-form facts parts publish for `hub-agent info` and `/health` (e.g. LAN fingerprint).
     facts: dict[str, Any] = field(default_factory=dict)
