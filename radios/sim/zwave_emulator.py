@@ -6,6 +6,12 @@ to its simulated nodes (`radios/sim/zwave_nodes.py`) and sends their reports bac
 one-shot counters in `faults` (NAK, CAN, lost ACK, ignored frame, garbage, missing callback, refused
 SendData). Every frame the host writes is recorded in `sent_frames`; `wait_for_frame()` awaits one.
 
+Like a real stick, the emulator is busy from a RequestNodeInfo until its ApplicationUpdate (node info
+or failure) and from a SendData until its callback. A host request that arrives while it is busy
+(other than SendDataAbort and SoftReset, which exist for that) breaks the one-outstanding-request
+rule: it is always recorded in `violations`; with `strict` set it is also refused with CAN and
+dropped, as a busy stick does.
+
 Rules of this file: its frame parser is its own (not the host's), so the two check each other; the
 emulator never sleeps in the event loop: delays are `call_later`.
 """
@@ -69,6 +75,8 @@ from radios.zwave.messages import (
 log = logging.getLogger(__name__)
 
 SOF, ACK, NAK, CAN = 0x01, 0x06, 0x15, 0x18
+#: Requests a busy stick still takes: they exist to end what it is busy with.
+_ALLOWED_WHILE_BUSY = frozenset({FunctionId.SEND_DATA_ABORT, FunctionId.SOFT_RESET})
 
 
 @dataclass(slots=True)
@@ -116,6 +124,12 @@ class ZWaveEmulator:
         self.node_id = node_id
         self.version = version
         self.faults = Faults()
+        #: Refuse (CAN, drop) a request that arrives while the stick is busy, instead of serving it.
+        self.strict = False
+        #: Requests the host sent while the stick was busy (see the module docstring), oldest first.
+        self.violations: list[str] = []
+        #: How long a node takes to answer RequestNodeInfo (seconds); the stick is busy meanwhile.
+        self.nif_delay = 0.002
         #: How long a node takes to send its reports after the SendData callback (seconds).
         self.report_delay = 0.0
         self.nodes: dict[int, SimNode] = {}
@@ -138,6 +152,8 @@ class ZWaveEmulator:
         self._ack_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._handles: set[asyncio.TimerHandle] = set()
         self._pending_callback: SendDataRequest | None = None
+        #: What the stick is busy with (a request awaiting its callback or ApplicationUpdate), if any.
+        self._busy: str | None = None
         self._inclusion: int | None = None  # session id of the open inclusion
         self._exclusion: int | None = None
         self._included: SimNode | None = None
@@ -196,6 +212,7 @@ class ZWaveEmulator:
         with contextlib.suppress(FileNotFoundError):
             Path(self.port_path).unlink()
         self._pending_callback = None
+        self._busy = None
         self._inclusion = self._exclusion = None
 
     def replug(self) -> None:
@@ -207,6 +224,7 @@ class ZWaveEmulator:
         """The stick restarts by itself: pending work is lost, SerialApiStarted is announced."""
         self.resets += 1
         self._pending_callback = None
+        self._busy = None
         self._inclusion = self._exclusion = None
         self._send(SerialApiStarted(0x00))
 
@@ -342,11 +360,17 @@ class ZWaveEmulator:
             faults.can -= 1
             self._write(bytes((CAN,)))
             return
+        frame = Frame(FrameType(raw[2]) if raw[2] in (0, 1) else FrameType.REQUEST, raw[3], raw[4:-1])
+        if self._busy is not None and frame.function not in _ALLOWED_WHILE_BUSY:
+            self.violations.append(f"function 0x{frame.function:02x} while busy with {self._busy}")
+            log.warning("emulator: host sent function 0x%02x while busy with %s", frame.function, self._busy)
+            if self.strict:
+                self._write(bytes((CAN,)))
+                return
         if faults.lost_ack:
             faults.lost_ack -= 1
         else:
             self._write(bytes((ACK,)))
-        frame = Frame(FrameType(raw[2]) if raw[2] in (0, 1) else FrameType.REQUEST, raw[3], raw[4:-1])
         self.sent_frames.append(frame)
         for predicate, future in list(self._waiters):
             if not future.done() and predicate(frame):
@@ -379,12 +403,14 @@ class ZWaveEmulator:
         elif function == FunctionId.SOFT_RESET:
             if not self.faults.ignore_soft_reset:
                 self._pending_callback = None
+                self._busy = None
                 self._later(0.05, self.reset)
         elif isinstance(request, SendDataRequest):
             self._send_data(request)
         elif function == FunctionId.SEND_DATA_ABORT:
             pending, self._pending_callback = self._pending_callback, None
             if pending is not None:
+                self._busy = None
                 self._send(SendDataCallback(pending.session_id, TransmitStatus.FAIL))
         elif isinstance(request, GetNodeProtocolInfoRequest):
             node = self.nodes.get(request.node_id)
@@ -417,6 +443,7 @@ class ZWaveEmulator:
         if self.faults.missing_callback:
             self.faults.missing_callback -= 1
             self._pending_callback = request
+            self._busy = "SendData"
             return
         node = self.nodes.get(request.node_id)
         if node is None or not node.reachable or not node.awake:
@@ -434,13 +461,25 @@ class ZWaveEmulator:
         node = self.nodes.get(node_id)
         ok = node is not None and node.reachable and node.awake
         self._send(RequestNodeInfoResponse(True))
+        # Busy until the node answers (or the stick gives up): the ApplicationUpdate ends the request.
+        busy = self._busy = f"RequestNodeInfo to node {node_id}"
         if ok and node is not None:
-            info = node.info
-            self._later(
-                0.002, lambda: self._send(ApplicationUpdate(UpdateState.NODE_INFO_RECEIVED, node_id, info))
-            )
+            update = ApplicationUpdate(UpdateState.NODE_INFO_RECEIVED, node_id, node.info)
+            delay = self.nif_delay
         else:
-            self._later(0.01, lambda: self._send(ApplicationUpdate(UpdateState.NODE_INFO_REQ_FAILED, 0)))
+            update = ApplicationUpdate(UpdateState.NODE_INFO_REQ_FAILED, 0)
+            delay = max(self.nif_delay, 0.01)
+
+        resets = self.resets
+
+        def answer() -> None:
+            if self.resets != resets or not self.plugged:
+                return  # the stick restarted (or was unplugged) meanwhile: the answer is lost
+            if self._busy == busy:
+                self._busy = None
+            self._send(update)
+
+        self._later(delay, answer)
 
     def _add_node(self, request: AddNodeToNetworkRequest) -> None:
         session = request.session_id

@@ -9,13 +9,14 @@ unsolicited message (a NIF, inclusion progress) register a waiter with `expect()
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from radios.zwave.driver import Driver, MessageHandler
-from radios.zwave.errors import SerialClosed, TransactionFailed
+from radios.zwave.errors import ControllerReset, SerialClosed, TransactionFailed
 from radios.zwave.messages import (
     AddNodeStatus,
     AddNodeToNetworkCallback,
@@ -59,7 +60,7 @@ from radios.zwave.messages import (
     UnknownMessage,
     UpdateState,
 )
-from radios.zwave.transaction import DEFAULT_TIMEOUTS, Timeouts
+from radios.zwave.transaction import DEFAULT_TIMEOUTS, Failure, Timeouts
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=Message)
@@ -196,16 +197,26 @@ class Controller:
     async def soft_reset(self) -> bool:
         """Restart the stick's firmware; True if it announced itself again (or simply answers)."""
         self.soft_resets += 1
+        # The SoftReset transaction ends with SerialApiStarted; this waiter catches one that comes
+        # before the ACK (the transaction then fails with ControllerReset).
         started = self.expect(lambda m: isinstance(m, SerialApiStarted))
         try:
-            await self.driver.request(SoftResetRequest())
-        except TransactionFailed:
-            log.warning("zwave: the controller did not even ACK SoftReset")
-        try:
-            async with asyncio.timeout(self.soft_reset_wait):
-                await started
-            return True
-        except TimeoutError:
+            try:
+                await self.driver.request(
+                    SoftResetRequest(), timeouts=self._callback_within(self.soft_reset_wait)
+                )
+                return True
+            except ControllerReset:
+                return True
+            except TransactionFailed as exc:
+                if exc.reason != Failure.NO_CALLBACK.name:
+                    log.warning("zwave: the controller did not even ACK SoftReset")
+                    try:
+                        async with asyncio.timeout(self.soft_reset_wait):
+                            await started
+                        return True
+                    except TimeoutError:
+                        pass
             # 500-series sticks restart silently; if it answers now, it is back.
             try:
                 await self._request(GetControllerVersionRequest(), GetControllerVersionResponse)
@@ -214,6 +225,10 @@ class Controller:
             return True
         finally:
             self._drop_waiter(started)
+
+    def _callback_within(self, seconds: float) -> Timeouts:
+        """The driver's timeouts, with `seconds` for the callback (or completion frame)."""
+        return dataclasses.replace(self.driver.timeouts, callback=seconds)
 
     # --- unsolicited messages ---------------------------------------------------------------------
 
@@ -277,15 +292,16 @@ class Controller:
         self._jams += 1
         self.aborts += 1
         log.warning("zwave: SendData callback missing; aborting it (jam %d)", self._jams)
+        # A late callback may slip in before the abort; otherwise the abort ends with it.
         late = self.expect(lambda m: isinstance(m, SendDataCallback))
+        answered = False
         try:
-            await self.driver.request(SendDataAbortRequest())
-            async with asyncio.timeout(1.0):
-                await late
-            answered = True
-        except (TimeoutError, TransactionFailed):
-            answered = False
+            result = await self.driver.request(SendDataAbortRequest(), timeouts=self._callback_within(1.0))
+            answered = isinstance(result.callback, SendDataCallback)
+        except TransactionFailed:
+            pass
         finally:
+            answered = answered or (late.done() and not late.cancelled())
             self._drop_waiter(late)
         if not answered or self._jams >= JAMS_BEFORE_RESET:
             log.warning("zwave: controller still jammed; soft-resetting it")
@@ -299,27 +315,34 @@ class Controller:
         return await self._request(GetNodeProtocolInfoRequest(node_id), GetNodeProtocolInfoResponse)
 
     async def request_node_info(self, node_id: int, timeout: float = NIF_TIMEOUT) -> NodeInfo | None:
-        """Ask a node for its NIF; None if it did not answer."""
+        """Ask a node for its NIF; None if it did not answer.
 
-        def matches(m: Message) -> bool:
-            return isinstance(m, ApplicationUpdate) and (
-                (m.state == UpdateState.NODE_INFO_RECEIVED and m.node_id == node_id)
-                or m.state == UpdateState.NODE_INFO_REQ_FAILED
-            )
-
-        update = self.expect(matches)
+        The transaction lasts until the ApplicationUpdate (NIF or failure): the stick is busy until
+        then and refuses other requests, so the driver's queue must not move on at the response.
+        """
         try:
-            response = await self._request(RequestNodeInfoRequest(node_id), RequestNodeInfoResponse)
-            if not response.sent:
-                return None
-            async with asyncio.timeout(timeout):
-                message = await update
-        except TimeoutError:
+            result = await self.driver.request(
+                RequestNodeInfoRequest(node_id), timeouts=self._callback_within(timeout)
+            )
+        except TransactionFailed as exc:
+            if exc.reason != Failure.NO_CALLBACK.name:
+                raise
+            log.info("zwave: node %d: no node information within %.1f s", node_id, timeout)
             return None
-        finally:
-            self._drop_waiter(update)
-        assert isinstance(message, ApplicationUpdate)
-        return message.info if message.state == UpdateState.NODE_INFO_RECEIVED else None
+        if not isinstance(result.response, RequestNodeInfoResponse):
+            raise TransactionFailed(
+                f"RequestNodeInfoRequest: unexpected response {result.response!r}",
+                function=RequestNodeInfoRequest.function,
+                reason="BAD_RESPONSE",
+            )
+        update = result.callback
+        if (
+            result.response.sent
+            and isinstance(update, ApplicationUpdate)
+            and update.state == UpdateState.NODE_INFO_RECEIVED
+        ):
+            return update.info
+        return None
 
     async def is_failed(self, node_id: int) -> bool:
         """True if the controller lists the node as failed."""

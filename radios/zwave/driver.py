@@ -2,8 +2,10 @@
 
 Rules of this file: protocol decisions live in `frame.py` (bytes <-> frames) and `transaction.py`
 (what a transaction does next); this module only performs their actions. Requests queue on a FIFO
-lock, so exactly one is outstanding (INS12350 6.1); frames that are not the current transaction's
-are parsed and handed to `on_message` in arrival order, also while a transaction is in flight.
+lock, so exactly one is outstanding (INS12350 6.1) until it is over: until its callback or, for a
+request that ends with an unsolicited frame (RequestNodeInfo's ApplicationUpdate), that frame.
+Frames that are not the current transaction's are parsed and handed to `on_message` in arrival
+order, also while a transaction is in flight.
 A lost link fails the transaction in flight and every later request with SerialClosed; reconnecting
 is the owner's job (a new Driver).
 """
@@ -235,6 +237,7 @@ class Driver:
                 expects_response=request.expects_response,
                 callback_id=request.callback_id,
                 zero_is_accepted=request.zero_is_accepted,
+                completion=request.completion,
             )
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._tx_done = done

@@ -10,6 +10,9 @@ Rules of this file:
 - A frame that is not this transaction's response or callback is handed back as `Unsolicited`.
 - A matching response while still waiting for the ACK, or for a retransmission, counts as the ACK:
   the controller did get the request (only its ACK was lost), so it must not get it twice.
+- Some requests end with an unsolicited frame instead of a callback (RequestNodeInfo ends with the
+  ApplicationUpdate carrying the NIF or the failure): a `Completion` says which frame, and the
+  transaction waits for it as for a callback, so the link stays ours until the stick is idle again.
 """
 
 from __future__ import annotations
@@ -53,6 +56,23 @@ DEFAULT_TIMEOUTS = Timeouts()
 
 
 @dataclass(frozen=True, slots=True)
+class Completion:
+    """The unsolicited request frame that ends a transaction in place of a callback."""
+
+    function: int
+    #: The frame's payload starts with one of these (e.g. state and node id of an ApplicationUpdate).
+    prefixes: tuple[bytes, ...]
+
+    def matches(self, frame: Frame) -> bool:
+        """True if `frame` is the completion."""
+        return (
+            frame.type is FrameType.REQUEST
+            and frame.function == self.function
+            and any(frame.payload.startswith(prefix) for prefix in self.prefixes)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     """What the machine needs to know about the request it carries."""
 
@@ -62,6 +82,13 @@ class Request:
     callback_id: int | None = None
     #: Whether RetVal 0 means "accepted" (RemoveFailedNode) instead of the usual non-zero.
     zero_is_accepted: bool = False
+    #: The unsolicited frame that ends this request, for requests without a callback id.
+    completion: Completion | None = None
+
+    @property
+    def ends_later(self) -> bool:
+        """True if a callback or a completion frame, not the response, ends the transaction."""
+        return self.callback_id is not None or self.completion is not None
 
 
 class Phase(StrEnum):
@@ -235,7 +262,7 @@ def _after_ack(state: State) -> tuple[State, list[Action]]:
     request = state.request
     if request.expects_response:
         return replace(state, phase=Phase.WAIT_RESPONSE), [SetTimer(state.timeouts.response)]
-    if request.callback_id is not None:
+    if request.ends_later:
         return replace(state, phase=Phase.WAIT_CALLBACK), [SetTimer(state.timeouts.callback)]
     return replace(state, phase=Phase.DONE), [CancelTimer(), Finished()]
 
@@ -251,18 +278,24 @@ def _frame(state: State, frame: Frame) -> tuple[State, list[Action]]:
         and frame.function == function
     ):
         state = replace(state, response=frame)
-        if request.callback_id is not None and _accepted(frame, request.zero_is_accepted):
+        if request.ends_later and _accepted(frame, request.zero_is_accepted):
             return replace(state, phase=Phase.WAIT_CALLBACK), [SetTimer(state.timeouts.callback)]
         # No callback follows a refused request (INS12350: RetVal false means "not queued").
         return replace(state, phase=Phase.DONE), [CancelTimer(), Finished()]
-    if (
-        phase is Phase.WAIT_CALLBACK
-        and frame.type is FrameType.REQUEST
-        and frame.function == function
-        and frame.payload[:1] == bytes((request.callback_id or 0,))
-    ):
+    if phase is Phase.WAIT_CALLBACK and _completes(request, frame):
         return replace(state, phase=Phase.DONE, callback=frame), [CancelTimer(), Finished()]
     return state, [Unsolicited(frame)]
+
+
+def _completes(request: Request, frame: Frame) -> bool:
+    """Is `frame` the callback (or the completion frame) that ends `request`?"""
+    if request.completion is not None:
+        return request.completion.matches(frame)
+    return (
+        frame.type is FrameType.REQUEST
+        and frame.function == request.frame.function
+        and frame.payload[:1] == bytes((request.callback_id or 0,))
+    )
 
 
 def _accepted(response: Frame, zero_is_accepted: bool) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from zwave_peer import ZWavePeer, household_node
+from zwave_peer import ZWavePeer, household, household_node
 
 from hub_agent.errors import CommandError
 from hub_agent.model import (
@@ -180,30 +180,39 @@ async def test_a_restart_announces_known_nodes_without_a_new_interview(home: Hom
         await again.stop()
 
 
-async def test_start_up_interviews_a_known_network_and_a_sleeper_on_its_wake_up(
-    zwave_network: Callable[[list[dict[str, Any]]], ZWavePeer], tmp_path: Path
+async def test_start_up_interviews_the_whole_household_and_a_sleeper_on_its_wake_up(
+    zwave_peer: ZWavePeer, tmp_path: Path
 ) -> None:
-    # The stick already has the nodes (no inclusion): start-up finds and interviews them.
-    peer = zwave_network([household_node("switch"), household_node("sleeper")])
+    # The stick already has the whole household (no inclusion) and we know none of it: start-up
+    # interviews every listening node at once. The stick takes one request at a time, a
+    # RequestNodeInfo until its NIF is in, so the mock must refuse nothing and nobody may time out.
     events = Events()
-    radio = ZWaveRadio(RadioContext(tmp_path, events), peer.url)
+    radio = ZWaveRadio(RadioContext(tmp_path, events), zwave_peer.url)
     await radio.start()
     try:
-        added = await events.wait_for(lambda e: isinstance(e, DeviceAdded) and e.device.id == "zwave-2")
-        assert isinstance(added, DeviceAdded) and added.device.capabilities == ("switch", "power", "energy")
-        await radio.settle()
-        assert not any(isinstance(e, DeviceAdded) and e.device.id == "zwave-7" for e in events.seen)
+        async with asyncio.timeout(30):
+            await radio.settle()
+        added = {e.device.id: e.device for e in events.seen if isinstance(e, DeviceAdded)}
+        assert zwave_peer.errors() == []
+        listening = {f"zwave-{n['id']}" for n in household() if n["kind"] != "sleeper"}
+        assert sorted(added) == sorted(listening | {"zwave-9-1", "zwave-9-2"})
+        for kind, (capabilities, _, _) in KINDS.items():
+            if kind != "sleeper":
+                assert added[f"zwave-{household_node(kind)['id']}"].capabilities == capabilities, kind
+        assert added["zwave-9-1"].capabilities == added["zwave-9-2"].capabilities == ("switch",)
+        assert radio.interviews == len(listening)
+        # The sleeper is interviewed when it wakes up, not before.
         mark = events.mark()
-        await peer.wakeup(7)
+        await zwave_peer.wakeup(7)
         sleeper = await events.wait_for(
             lambda e: isinstance(e, DeviceAdded) and e.device.id == "zwave-7", mark
         )
         assert isinstance(sleeper, DeviceAdded) and sleeper.device.capabilities == ("contact", "battery")
         await radio.settle()
-        assert (await peer.received(7))[-1] == cc.WakeUpNoMoreInformation().to_bytes()
+        assert (await zwave_peer.received(7))[-1] == cc.WakeUpNoMoreInformation().to_bytes()
     finally:
         await radio.stop()
-    assert peer.errors() == []
+    assert zwave_peer.errors() == []
 
 
 # --- every mapped command, round-tripped -----------------------------------------------------------

@@ -200,3 +200,50 @@ def test_property_machine_invariants(events: list[tx.Input]) -> None:
             assert state.response is not None
         if isinstance(event, tx.FrameIn) and event.frame is REPORT:
             assert actions == [tx.Unsolicited(REPORT)]
+
+
+# --- requests that end with an unsolicited frame (RequestNodeInfo -> ApplicationUpdate) -----------
+
+NODE_INFO = tx.Request(
+    Frame(FrameType.REQUEST, 0x60, b"\x05"),
+    expects_response=True,
+    completion=tx.Completion(0x49, (b"\x84\x05", b"\x81")),
+)
+NIF_SENT = Frame(FrameType.RESPONSE, 0x60, b"\x01")
+NIF_OF_5 = Frame(FrameType.REQUEST, 0x49, b"\x84\x05\x04\x04\x10\x01\x25")
+NIF_OF_7 = Frame(FrameType.REQUEST, 0x49, b"\x84\x07\x04\x04\x10\x01\x25")
+NIF_FAILED = Frame(FrameType.REQUEST, 0x49, b"\x81\x00\x00")
+
+
+def test_a_completion_frame_ends_the_request_not_its_response() -> None:
+    state, log = run(NODE_INFO, tx.AckIn(), tx.FrameIn(NIF_SENT))
+    # The response only says the stick sent the request: the link stays ours until the NIF.
+    assert state.phase is tx.Phase.WAIT_CALLBACK and log[-1] == [tx.SetTimer(65.0)]
+    # Another node's NIF (a sleeper waking up) is not ours; a report in between is not either.
+    state, actions = tx.step(state, tx.FrameIn(NIF_OF_7))
+    assert actions == [tx.Unsolicited(NIF_OF_7)] and state.phase is tx.Phase.WAIT_CALLBACK
+    state, actions = tx.step(state, tx.FrameIn(REPORT))
+    assert actions == [tx.Unsolicited(REPORT)]
+    state, actions = tx.step(state, tx.FrameIn(NIF_OF_5))
+    assert actions == [tx.CancelTimer(), tx.Finished()]
+    assert state.phase is tx.Phase.DONE and state.callback == NIF_OF_5
+
+
+def test_a_failure_notice_also_completes_and_silence_times_out() -> None:
+    state, _ = run(NODE_INFO, tx.AckIn(), tx.FrameIn(NIF_SENT), tx.FrameIn(NIF_FAILED))
+    assert state.phase is tx.Phase.DONE and state.callback == NIF_FAILED
+    state, _ = run(NODE_INFO, tx.AckIn(), tx.FrameIn(NIF_SENT), tx.TimerFired())
+    assert state.phase is tx.Phase.FAILED and state.failure is tx.Failure.NO_CALLBACK
+    # Not sent (RetVal 0): nothing will follow, so the request is over at the response.
+    state, _ = run(NODE_INFO, tx.AckIn(), tx.FrameIn(Frame(FrameType.RESPONSE, 0x60, b"\x00")))
+    assert state.phase is tx.Phase.DONE and state.callback is None
+
+
+def test_a_request_without_response_waits_for_its_completion_after_the_ack() -> None:
+    soft_reset = tx.Request(
+        Frame(FrameType.REQUEST, 0x08), expects_response=False, completion=tx.Completion(0x0A, (b"",))
+    )
+    started = Frame(FrameType.REQUEST, 0x0A, b"\x00\x01\x02")
+    state, log = run(soft_reset, tx.AckIn(), tx.FrameIn(started))
+    assert log[1] == [tx.SetTimer(65.0)]
+    assert state.phase is tx.Phase.DONE and state.callback == started

@@ -12,6 +12,7 @@ from typing import ClassVar, Self, TypeVar
 
 from hub_agent.errors import ProtocolError
 from radios.zwave.frame import Frame, FrameType
+from radios.zwave.transaction import Completion
 
 
 class FunctionId(IntEnum):
@@ -80,6 +81,11 @@ class Request(Message):
     @property
     def callback_id(self) -> int | None:
         """The callback id this request carries, or None if it gets no callback."""
+        return None
+
+    @property
+    def completion(self) -> Completion | None:
+        """The unsolicited frame that ends this request (the stick is busy until then), if any."""
         return None
 
     def with_callback_id(self, callback_id: int) -> Self:

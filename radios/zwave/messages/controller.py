@@ -18,6 +18,7 @@ from radios.zwave.messages.base import (
     outgoing,
     to_node_bitmask,
 )
+from radios.zwave.transaction import Completion
 
 NODE_BITMASK_LENGTH = 29  # 232 classic nodes
 
@@ -214,6 +215,11 @@ class SoftResetRequest(Request):
     """Restart the stick's firmware (no response; 700/800 series announce SerialApiStarted)."""
 
     function: ClassVar[FunctionId] = FunctionId.SOFT_RESET
+
+    @property
+    def completion(self) -> Completion:
+        """The restarted stick announces itself (500 series stay silent: the wait times out)."""
+        return Completion(FunctionId.SERIAL_API_STARTED, (b"",))
 
 
 @incoming

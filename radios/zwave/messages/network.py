@@ -9,6 +9,7 @@ from typing import ClassVar, Self
 
 from radios.zwave.frame import FrameType
 from radios.zwave.messages.base import FunctionId, Message, Request, incoming, need, outgoing
+from radios.zwave.transaction import Completion
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,17 @@ class RequestNodeInfoRequest(Request):
     function: ClassVar[FunctionId] = FunctionId.REQUEST_NODE_INFO
     expects_response: ClassVar[bool] = True
     node_id: int
+
+    @property
+    def completion(self) -> Completion:
+        """The stick is busy until the node's NIF arrives, or the notice that it did not."""
+        return Completion(
+            FunctionId.APPLICATION_UPDATE,
+            (
+                bytes((UpdateState.NODE_INFO_RECEIVED, self.node_id)),
+                bytes((UpdateState.NODE_INFO_REQ_FAILED,)),
+            ),
+        )
 
     def to_payload(self) -> bytes:
         return bytes((self.node_id,))

@@ -10,6 +10,7 @@ from typing import ClassVar, Self
 from hub_agent.errors import ProtocolError
 from radios.zwave.frame import FrameType
 from radios.zwave.messages.base import FunctionId, Message, Request, incoming, need, outgoing
+from radios.zwave.transaction import Completion
 
 
 class TransmitOptions(IntFlag):
@@ -125,6 +126,11 @@ class SendDataAbortRequest(Request):
     """Abort the SendData in progress (the controller then sends its callback with a failure)."""
 
     function: ClassVar[FunctionId] = FunctionId.SEND_DATA_ABORT
+
+    @property
+    def completion(self) -> Completion:
+        """The aborted SendData's late callback (none if the stick had nothing in progress)."""
+        return Completion(FunctionId.SEND_DATA, (b"",))
 
 
 @incoming
