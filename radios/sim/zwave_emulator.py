@@ -3,8 +3,9 @@
 The host opens `port_path` (a symlink to the pty's slave side, stable across `unplug()`/`replug()`)
 like any serial port. The emulator answers the Serial API like a 700-series stick, delivers SendData
 to its simulated nodes (`radios/sim/zwave_nodes.py`) and sends their reports back. Faults are
-one-shot counters in `faults` (NAK, CAN, lost ACK, ignored frame, garbage, missing callback, refused
-SendData). Every frame the host writes is recorded in `sent_frames`; `wait_for_frame()` awaits one.
+one-shot counters in `faults` (NAK, CAN, lost ACK, ignored frame, unanswered frame, garbage, missing
+callback, refused SendData). Every frame the host writes is recorded in `sent_frames`;
+`wait_for_frame()` awaits one.
 
 Like a real stick, the emulator is busy from a RequestNodeInfo until its ApplicationUpdate (node info
 or failure) and from a SendData until its callback. A host request that arrives while it is busy
@@ -87,6 +88,7 @@ class Faults:
     can: int = 0  # answer with CAN (collision) and drop it
     lost_ack: int = 0  # process the frame but never send its ACK
     ignore: int = 0  # neither ACK nor process (the frame was lost on the wire)
+    mute: int = 0  # ACK the frame but never answer it (no response, no callback: a hung stick)
     missing_callback: int = 0  # SendData: response, then no callback until SendDataAbort
     refuse_send_data: int = 0  # SendData: response RetVal 0 (controller busy)
     garbage: bytes = b""  # written before the next frame the emulator sends
@@ -375,6 +377,9 @@ class ZWaveEmulator:
         for predicate, future in list(self._waiters):
             if not future.done() and predicate(frame):
                 future.set_result(frame)
+        if faults.mute:
+            faults.mute -= 1
+            return
         self._handle(frame)
 
     # --- the controller ---------------------------------------------------------------------------

@@ -108,6 +108,11 @@ class _Sleeper:
     pending: int = 0
 
 
+def _naming(exc: RadioUnavailable, device: str, doing: str = "cannot reach") -> RadioUnavailable:
+    """A RadioUnavailable for `exc` (from a layer that knows no devices) that names `device`."""
+    return RadioUnavailable(f"{doing} {device}: {exc}", device=device)
+
+
 def parse_device_id(device: str) -> tuple[int, int]:
     """`zwave-<node>[-<endpoint>]` -> (node, endpoint); ValueError if malformed."""
     parts = device.split("-")
@@ -464,10 +469,26 @@ class ZWaveRadio(Radio):
                 f"node {node_id} has no end point {endpoint}", device=command.device
             ) from None
         ccs = command_to_ccs(command, caps, self._state_of(command.device))
-        self._live_controller()
+        try:
+            self._live_controller()
+            await self._execute(record, endpoint, caps, command, ccs)
+        except RadioUnavailable as exc:
+            if exc.device is not None:
+                raise
+            # The layers below (driver, controller) know nodes at most, not devices.
+            raise _naming(exc, command.device) from exc
+
+    async def _execute(
+        self,
+        record: NodeRecord,
+        endpoint: int,
+        caps: NodeCapabilities,
+        command: Command,
+        ccs: list[CCCommand],
+    ) -> None:
         sleeping = record.sleeping
         if sleeping:
-            self._sleeper(node_id).pending += 1
+            self._sleeper(record.node_id).pending += 1
         try:
             if sleeping:
                 await self._wait_awake(record, command.device)
@@ -740,9 +761,16 @@ class ZWaveRadio(Radio):
             node_id, _ = parse_device_id(device)
         except ValueError as exc:
             raise InvalidCommand(str(exc), device=device) from None
-        controller = self._live_controller()
-        failed = node_id in self.nodes and await controller.is_failed(node_id)
-        if failed and await controller.remove_failed(node_id):
+        try:
+            controller = self._live_controller()
+            failed = node_id in self.nodes and await controller.is_failed(node_id)
+            removed = failed and await controller.remove_failed(node_id)
+        except RadioUnavailable as exc:
+            if exc.device is not None:
+                raise
+            # E.g. the stick did not answer IsFailedNode: say which device could not be removed.
+            raise _naming(exc, device, "cannot remove") from exc
+        if removed:
             self._forget(node_id)
             await self._persist()
             return
