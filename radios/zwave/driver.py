@@ -3,7 +3,8 @@
 Rules of this file: protocol decisions live in `frame.py` (bytes <-> frames) and `transaction.py`
 (what a transaction does next); this module only performs their actions. Requests queue on a FIFO
 lock, so exactly one is outstanding (INS12350 6.1) until it is over: until its callback or, for a
-request that ends with an unsolicited frame (RequestNodeInfo's ApplicationUpdate), that frame.
+request that ends with an unsolicited frame (RequestNodeInfo's ApplicationUpdate), that frame. Such a
+request whose caller gives up runs on without it, and the next request waits for it to end.
 Frames that are not the current transaction's are parsed and handed to `on_message` in arrival
 order, also while a transaction is in flight.
 A lost link fails the transaction in flight and every later request with SerialClosed; reconnecting
@@ -190,6 +191,8 @@ class Driver:
         self._callback_id = 0
         self._tx: tx.State | None = None
         self._tx_done: asyncio.Future[None] | None = None
+        #: Ends when a transaction whose caller gave up (see `_linger`) is over.
+        self._lingering: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._frame_timer: asyncio.TimerHandle | None = None
         self._closed_error: Exception | None = SerialClosed(f"{url} is not open")
@@ -227,6 +230,9 @@ class Driver:
     async def request(self, request: Request, *, timeouts: tx.Timeouts | None = None) -> Result:
         """Run one transaction; return its response/callback or raise TransactionFailed/SerialClosed."""
         async with self._lock:
+            if self._lingering is not None:
+                # asyncio.wait, not await: cancelling this request must not cancel that future.
+                await asyncio.wait({self._lingering})
             if self._closed_error is not None:
                 raise SerialClosed(str(self._closed_error))
             if request.wants_callback:
@@ -243,23 +249,27 @@ class Driver:
             self._tx_done = done
             state, actions = tx.start(machine, timeouts or self.timeouts)
             self._tx = state
+            lingering = False
             try:
                 self._perform(actions)
                 await done
             except asyncio.CancelledError:
-                if (
-                    self._tx is not None
-                    and self._tx.phase is tx.Phase.WAIT_CALLBACK
-                    and request.function == FunctionId.SEND_DATA
-                ):
+                phase = self._tx.phase if self._tx is not None else None
+                if phase is tx.Phase.WAIT_CALLBACK and request.function == FunctionId.SEND_DATA:
                     # Nobody waits for this callback any more; free the stick for the next request.
                     self.write_unacknowledged(SendDataAbortRequest())
+                elif phase in (tx.Phase.WAIT_RESPONSE, tx.Phase.WAIT_CALLBACK) and machine.completion:
+                    # Nothing aborts it: the stick stays busy until the completion frame comes
+                    # (or the timer gives up), so the transaction runs on and the next one waits.
+                    self._linger()
+                    lingering = True
                 raise
             finally:
                 state = self._tx
-                self._tx = None
-                self._tx_done = None
-                self._cancel_timer()
+                if not lingering:
+                    self._tx = None
+                    self._tx_done = None
+                    self._cancel_timer()
             assert state is not None
             if state.phase is tx.Phase.FAILED:
                 failure = state.failure or tx.Failure.NO_ACK
@@ -272,6 +282,23 @@ class Driver:
                 self._parse(state.response) if state.response is not None else None,
                 self._parse(state.callback) if state.callback is not None else None,
             )
+
+    def _linger(self) -> None:
+        """Let the transaction in flight run on without its caller, until it finishes or fails."""
+        lingering: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tx_done = self._lingering = lingering
+
+        def over(future: asyncio.Future[None]) -> None:
+            if self._tx_done is future:
+                self._tx = None
+                self._tx_done = None
+                self._cancel_timer()
+            if self._lingering is future:
+                self._lingering = None
+            if not future.cancelled():
+                future.exception()  # nobody wants the outcome of an abandoned request
+
+        lingering.add_done_callback(over)
 
     def write_unacknowledged(self, request: Request) -> None:
         """Write a request outside the queue, for the emergency SendDataAbort of a jammed stick."""

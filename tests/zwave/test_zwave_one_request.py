@@ -120,3 +120,29 @@ async def test_start_up_interviews_nodes_one_request_at_a_time(strict: ZWaveEmul
     announced = {e.device.id for e in log.events if isinstance(e, DeviceAdded)}
     assert {f"zwave-{n.node_id}" for n in listening} <= announced
     assert radio.interviews == len(listening)
+
+
+async def test_a_node_info_request_given_up_on_still_holds_the_link_until_the_nif(
+    strict: ZWaveEmulator,
+) -> None:
+    strict.add_node(household()[0])
+    strict.nif_delay = 0.3
+    controller = Controller(strict.port_path, on_message=lambda m: None, timeouts=FAST)
+    await controller.start()
+    try:
+        asked = strict.wait_for_frame(lambda f: f.function == FunctionId.REQUEST_NODE_INFO)
+        request = asyncio.create_task(controller.request_node_info(2))
+        await asked  # the response went out with the ACK; now wait for the host to ACK it in turn
+        await strict.wait_for_acks(strict.acks_received + 1)
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        # The next request waits for the NIF the stick is busy fetching, then goes out.
+        proto = await controller.node_protocol_info(2)
+    finally:
+        await controller.close()
+    assert proto.listening
+    assert strict.violations == []
+    functions = [f.function for f in strict.sent_frames[5:]]
+    assert functions == [FunctionId.REQUEST_NODE_INFO, FunctionId.GET_NODE_PROTOCOL_INFO]
+    assert controller.driver.busy_with is None
