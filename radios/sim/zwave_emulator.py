@@ -7,11 +7,11 @@ one-shot counters in `faults` (NAK, CAN, lost ACK, ignored frame, unanswered fra
 callback, refused SendData). Every frame the host writes is recorded in `sent_frames`;
 `wait_for_frame()` awaits one.
 
-Like a real stick, the emulator is busy from a RequestNodeInfo until its ApplicationUpdate (node info
-or failure) and from a SendData until its callback. A host request that arrives while it is busy
-(other than SendDataAbort and SoftReset, which exist for that) breaks the one-outstanding-request
-rule: it is always recorded in `violations`; with `strict` set it is also refused with CAN and
-dropped, as a busy stick does.
+Like a real stick, the emulator is busy from a RequestNodeInfo until its ApplicationUpdate (node
+info or failure), and from a SendData or RemoveFailedNode until its callback. A host request that
+arrives while it is busy (other than SendDataAbort and SoftReset, which exist for that) breaks the
+one-outstanding-request rule: it is always recorded in `violations`; with `strict` set it is also
+refused with CAN and dropped, as a busy stick does.
 
 Rules of this file: its frame parser is its own (not the host's), so the two check each other; the
 emulator never sleeps in the event loop: delays are `call_later`.
@@ -453,9 +453,8 @@ class ZWaveEmulator:
         node = self.nodes.get(request.node_id)
         if node is None or not node.reachable or not node.awake:
             # A sleeping or gone node never acknowledges; the stick gives up after its retries.
-            self._later(
-                0.002, lambda: self._send(SendDataCallback(request.session_id, TransmitStatus.NO_ACK))
-            )
+            failed = SendDataCallback(request.session_id, TransmitStatus.NO_ACK)
+            self._busy_until(0.002, f"SendData to node {request.node_id}", failed)
             return
         replies = node.handle(request.data)
         self._send(SendDataCallback(request.session_id, TransmitStatus.OK, 1))
@@ -466,25 +465,28 @@ class ZWaveEmulator:
         node = self.nodes.get(node_id)
         ok = node is not None and node.reachable and node.awake
         self._send(RequestNodeInfoResponse(True))
-        # Busy until the node answers (or the stick gives up): the ApplicationUpdate ends the request.
-        busy = self._busy = f"RequestNodeInfo to node {node_id}"
         if ok and node is not None:
             update = ApplicationUpdate(UpdateState.NODE_INFO_RECEIVED, node_id, node.info)
             delay = self.nif_delay
         else:
             update = ApplicationUpdate(UpdateState.NODE_INFO_REQ_FAILED, 0)
             delay = max(self.nif_delay, 0.01)
+        # Busy until the node answers (or the stick gives up): the ApplicationUpdate ends the request.
+        self._busy_until(delay, f"RequestNodeInfo to node {node_id}", update)
 
+    def _busy_until(self, delay: float, what: str, last: Message) -> None:
+        """Be busy with `what` for `delay` seconds, then send `last`, which ends it."""
+        self._busy = what
         resets = self.resets
 
-        def answer() -> None:
+        def done() -> None:
             if self.resets != resets or not self.plugged:
                 return  # the stick restarted (or was unplugged) meanwhile: the answer is lost
-            if self._busy == busy:
+            if self._busy == what:
                 self._busy = None
-            self._send(update)
+            self._send(last)
 
-        self._later(delay, answer)
+        self._later(delay, done)
 
     def _add_node(self, request: AddNodeToNetworkRequest) -> None:
         session = request.session_id
@@ -549,7 +551,8 @@ class ZWaveEmulator:
         else:
             status = RemoveFailedStatus.NODE_REMOVED
             del self.nodes[request.node_id]
-        self._later(0.002, lambda: self._send(RemoveFailedNodeCallback(request.session_id, status)))
+        callback = RemoveFailedNodeCallback(request.session_id, status)
+        self._busy_until(0.002, f"RemoveFailedNode {request.node_id}", callback)
 
 
 async def serve(include_household: bool = True) -> None:

@@ -46,6 +46,8 @@ async def home(tmp_path: Path) -> AsyncIterator[tuple[SimZWaveRadio, EventLog]]:
         yield radio, log
     finally:
         await radio.stop()
+    # The host never sent a request while the stick was busy with another (INS12350 6.1).
+    assert radio.emulator.violations == []
 
 
 def sent_cc(radio: SimZWaveRadio, node: int) -> list[bytes]:
