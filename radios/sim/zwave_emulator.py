@@ -131,7 +131,9 @@ class ZWaveEmulator:
         #: Requests the host sent while the stick was busy (see the module docstring), oldest first.
         self.violations: list[str] = []
         #: How long a node takes to answer RequestNodeInfo (seconds); the stick is busy meanwhile.
-        self.nif_delay = 0.002
+        #: None: the answer waits for `release_node_info()`.
+        self.nif_delay: float | None = 0.002
+        self._held_node_info: Callable[[], None] | None = None
         #: How long a node takes to send its reports after the SendData callback (seconds).
         self.report_delay = 0.0
         self.nodes: dict[int, SimNode] = {}
@@ -470,12 +472,18 @@ class ZWaveEmulator:
             delay = self.nif_delay
         else:
             update = ApplicationUpdate(UpdateState.NODE_INFO_REQ_FAILED, 0)
-            delay = max(self.nif_delay, 0.01)
+            delay = None if self.nif_delay is None else max(self.nif_delay, 0.01)
         # Busy until the node answers (or the stick gives up): the ApplicationUpdate ends the request.
         self._busy_until(delay, f"RequestNodeInfo to node {node_id}", update)
 
-    def _busy_until(self, delay: float, what: str, last: Message) -> None:
-        """Be busy with `what` for `delay` seconds, then send `last`, which ends it."""
+    def release_node_info(self) -> None:
+        """Send the answer to a RequestNodeInfo held back by `nif_delay = None` (if any)."""
+        held, self._held_node_info = self._held_node_info, None
+        if held is not None:
+            held()
+
+    def _busy_until(self, delay: float | None, what: str, last: Message) -> None:
+        """Be busy with `what` for `delay` seconds (None: until released), then send `last`, ending it."""
         self._busy = what
         resets = self.resets
 
@@ -486,7 +494,10 @@ class ZWaveEmulator:
                 self._busy = None
             self._send(last)
 
-        self._later(delay, done)
+        if delay is None:
+            self._held_node_info = done
+        else:
+            self._later(delay, done)
 
     def _add_node(self, request: AddNodeToNetworkRequest) -> None:
         session = request.session_id

@@ -18,7 +18,9 @@ from radios.zwave.messages import FunctionId
 from radios.zwave.radio import ZWaveRadio
 from radios.zwave.transaction import Timeouts
 
-FAST = Timeouts(ack=0.3, response=0.5, callback=1.0, retry_base=0.02, retry_step=0.1)
+# A short response timeout (the hung-stick test waits it out); a long callback timeout, so the
+# link-drop test's SendData is surely still in flight when the stick is pulled out.
+FAST = Timeouts(ack=0.3, response=0.5, callback=10.0, retry_base=0.02, retry_step=0.1)
 
 
 @pytest.fixture
@@ -79,7 +81,7 @@ async def test_execute_names_the_device_when_the_link_drops_mid_transaction(
     rig: tuple[ZWaveEmulator, ZWaveRadio],
 ) -> None:
     emulator, radio = rig
-    emulator.faults.mute = 1  # the SendData is ACKed and then hangs ...
+    emulator.faults.missing_callback = 1  # the SendData is accepted and then hangs ...
     command = asyncio.create_task(radio.execute(Command(DeviceId("zwave-2"), "on", {})))
     try:
         await emulator.wait_for_frame(lambda f: f.function == FunctionId.SEND_DATA)

@@ -47,6 +47,7 @@ async def strict() -> AsyncIterator[ZWaveEmulator]:
 
 async def test_strict_emulator_refuses_a_request_while_node_info_is_pending(strict: ZWaveEmulator) -> None:
     strict.add_node(household()[0])
+    strict.nif_delay = None  # the node answers when the test says so
     loop = asyncio.get_running_loop()
     fd = os.open(strict.port_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     received = bytearray()
@@ -72,6 +73,7 @@ async def test_strict_emulator_refuses_a_request_while_node_info_is_pending(stri
         await read_until(response + b"\x18")  # CAN: refused, not served
         assert strict.violations == ["function 0x15 while busy with RequestNodeInfo to node 2"]
         # The NIF still arrives and ends the busy spell; then the stick serves requests again.
+        strict.release_node_info()
         await read_until(bytes((FunctionId.APPLICATION_UPDATE, 0x84, 2)))
         os.write(fd, b"\x06")
         os.write(fd, GetControllerVersionRequest().to_frame().to_bytes())
@@ -126,7 +128,7 @@ async def test_a_node_info_request_given_up_on_still_holds_the_link_until_the_ni
     strict: ZWaveEmulator,
 ) -> None:
     strict.add_node(household()[0])
-    strict.nif_delay = 0.3
+    strict.nif_delay = None
     controller = Controller(strict.port_path, on_message=lambda m: None, timeouts=FAST)
     await controller.start()
     try:
@@ -137,11 +139,18 @@ async def test_a_node_info_request_given_up_on_still_holds_the_link_until_the_ni
         request.cancel()
         with pytest.raises(asyncio.CancelledError):
             await request
-        # The next request waits for the NIF the stick is busy fetching, then goes out.
-        proto = await controller.node_protocol_info(2)
+        # The next request waits for the NIF the stick is busy fetching (a bounded look for a
+        # frame that must not come), then goes out.
+        proto = asyncio.create_task(controller.node_protocol_info(2))
+        with pytest.raises(TimeoutError):
+            await strict.wait_for_frame(
+                lambda f: f.function == FunctionId.GET_NODE_PROTOCOL_INFO, timeout=0.2
+            )
+        strict.release_node_info()
+        info = await proto
     finally:
         await controller.close()
-    assert proto.listening
+    assert info.listening
     assert strict.violations == []
     functions = [f.function for f in strict.sent_frames[5:]]
     assert functions == [FunctionId.REQUEST_NODE_INFO, FunctionId.GET_NODE_PROTOCOL_INFO]
