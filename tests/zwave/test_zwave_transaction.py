@@ -247,3 +247,40 @@ def test_a_request_without_response_waits_for_its_completion_after_the_ack() -> 
     state, log = run(soft_reset, tx.AckIn(), tx.FrameIn(started))
     assert log[1] == [tx.SetTimer(65.0)]
     assert state.phase is tx.Phase.DONE and state.callback == started
+
+
+node_info_inputs = st.one_of(
+    st.just(tx.AckIn()),
+    st.just(tx.NakIn()),
+    st.just(tx.TimerFired()),
+    st.sampled_from(
+        [
+            tx.FrameIn(f)
+            for f in (
+                NIF_SENT,
+                Frame(FrameType.RESPONSE, 0x60, b"\x00"),
+                NIF_OF_5,
+                NIF_OF_7,
+                NIF_FAILED,
+                REPORT,
+            )
+        ]
+    ),
+)
+
+
+@given(st.lists(node_info_inputs, max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_property_a_sent_node_info_request_ends_only_with_its_completion(events: list[tx.Input]) -> None:
+    state, _ = tx.start(NODE_INFO)
+    for event in events:
+        state, actions = tx.step(state, event)
+        if state.phase is tx.Phase.DONE:
+            assert state.response is not None
+            if state.response == NIF_SENT:
+                # Accepted: over only with the node's NIF or the failure notice, never another's.
+                assert state.callback in (NIF_OF_5, NIF_FAILED)
+            else:
+                assert state.callback is None
+        if isinstance(event, tx.FrameIn) and event.frame == NIF_OF_7:
+            assert actions == [tx.Unsolicited(NIF_OF_7)]
