@@ -6,8 +6,7 @@ test gets a fresh network on it through the launcher's `reset` command.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from zwave_peer import PeerMissing, ZWavePeer
@@ -39,14 +38,3 @@ def zwave_empty_peer(_zwave_mock_process: ZWavePeer) -> ZWavePeer:
     """zwave-js's MockController with no nodes yet (they join by inclusion)."""
     _zwave_mock_process.reset([])
     return _zwave_mock_process
-
-
-@pytest.fixture
-def zwave_network(_zwave_mock_process: ZWavePeer) -> Callable[[list[dict[str, Any]]], ZWavePeer]:
-    """Reset the mock to a network of these MockNode options (already included) and return it."""
-
-    def make(nodes: list[dict[str, Any]]) -> ZWavePeer:
-        _zwave_mock_process.reset(nodes)
-        return _zwave_mock_process
-
-    return make
