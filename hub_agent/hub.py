@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from hub_agent.bus import EventBus, Overflow
@@ -173,6 +174,41 @@ class Hub:
             raise
         self.commands_ok += 1
         return CommandResult("ok", (time.perf_counter() - started) * 1000)
+
+    async def send_together(self, commands: Sequence[Command], *, timeout: float = COMMAND_TIMEOUT) -> None:
+        """Send validated commands as one scene: one `execute_group` per radio, all radios at once.
+
+        Returns when every command is confirmed; otherwise raises the first CommandError.
+        """
+        by_radio: dict[Protocol, list[Command]] = defaultdict(list)
+        for command in commands:
+            device = self._devices.get(command.device)
+            if device is None:
+                raise UnknownDevice(f"no device {command.device!r}", device=command.device)
+            by_radio[device.protocol].append(command)
+        results = await asyncio.gather(
+            *(self._send_group(protocol, group, timeout) for protocol, group in by_radio.items()),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _send_group(self, protocol: Protocol, commands: list[Command], timeout: float) -> None:
+        try:
+            radio = self.radio_for(protocol)
+            async with asyncio.timeout(timeout):
+                await radio.execute_group(commands)
+        except TimeoutError:
+            self.commands_failed += len(commands)
+            raise DeliveryTimeout(
+                f"{', '.join(c.device for c in commands)} did not confirm within {timeout:g} s",
+                device=commands[0].device,
+            ) from None
+        except BaseException:
+            self.commands_failed += len(commands)
+            raise
+        self.commands_ok += len(commands)
 
     def radio_for(self, protocol: Protocol) -> Radio:
         """The running radio for `protocol`; raise RadioUnavailable if it is absent or down."""

@@ -15,12 +15,12 @@ import json
 import logging
 import sqlite3
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from hub_agent.bus import EventBus
 from hub_agent.errors import HubError
-from hub_agent.hub import COMMAND_TIMEOUT, Hub
+from hub_agent.hub import Hub
 from hub_agent.model import Command, Notification, RuleFired, StateChanged, Value
 from hub_agent.store import Database
 from local_rules.clock import Clock
@@ -288,26 +288,8 @@ class Runner:
         return True
 
     async def _scene(self, commands: Sequence[Command]) -> None:
-        """Send commands together: one group call per radio that offers it, else all concurrently."""
-        groups: dict[object, list[Command]] = defaultdict(list)
-        singles: list[Command] = []
-        for command in commands:
-            device = self.hub.device(command.device)
-            radio = self.hub.radios.get(device.protocol) if device is not None else None
-            if radio is not None and callable(getattr(radio, "execute_group", None)):
-                groups[radio].append(command)
-            else:
-                singles.append(command)
-        jobs: list[Awaitable[object]] = [self.hub.send(c) for c in singles]
-        jobs += [self._group(radio, group) for radio, group in groups.items()]
-        results = await asyncio.gather(*jobs, return_exceptions=True)
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors:
-            raise errors[0]
-
-    async def _group(self, radio: object, commands: list[Command]) -> None:
-        async with asyncio.timeout(COMMAND_TIMEOUT):
-            await getattr(radio, "execute_group")(commands)  # noqa: B009 - optional radio capability
+        """Send commands together: the hub groups them per radio (one group cast where possible)."""
+        await self.hub.send_together(commands)
 
     async def _delay(self, run: Run, step: int, seconds: float) -> None:
         due = self.clock.now() + seconds

@@ -7,7 +7,7 @@ is the production code.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +83,7 @@ class GroupRadio(RecordingRadio):
         super().__init__(protocol)
         self.groups: list[list[Command]] = []
 
-    async def execute_group(self, commands: list[Command]) -> None:
+    async def execute_group(self, commands: Sequence[Command]) -> None:
         """Record the group as one transmission."""
         self.groups.append(list(commands))
         self.commands.extend(commands)

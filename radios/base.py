@@ -8,7 +8,8 @@ synchronously, from the event loop) and carries out canonical `Command`s. Everyt
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -56,6 +57,16 @@ class Radio(abc.ABC):
     @abc.abstractmethod
     async def execute(self, command: Command) -> None:
         """Send `command`; return when the device confirmed delivery, else raise a CommandError."""
+
+    async def execute_group(self, commands: Sequence[Command]) -> None:
+        """Send commands together (a scene); return when all are confirmed, else raise the first error.
+
+        The default sends them concurrently; a radio that can group-cast (Zigbee) overrides it.
+        """
+        results = await asyncio.gather(*(self.execute(c) for c in commands), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     @abc.abstractmethod
     async def set_inclusion(self, seconds: float) -> None:

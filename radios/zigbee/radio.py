@@ -600,11 +600,9 @@ class ZigbeeRadio(Radio):
     async def execute_group(self, commands: Sequence[Command]) -> None:
         """Send commands together (a scene): one group cast per fully commanded group, the rest
         unicast; return when all are confirmed, else raise the first CommandError."""
-        # Started in the same loop turn, the groupable ones meet in one batch (see execute()).
-        results = await asyncio.gather(*(self.execute(c) for c in commands), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        # Started in the same loop turn (as the base class does), the groupable ones meet in one
+        # batch (see execute()).
+        await super().execute_group(commands)
 
     async def _guard(self, coro: Coroutine[Any, Any, Any], device: str | None) -> Any:
         """Run `coro`, failing fast with RadioUnavailable if the stick is lost meanwhile."""

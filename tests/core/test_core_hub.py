@@ -22,6 +22,7 @@ from hub_agent.model import (
     HubEvent,
     Protocol,
     StateChanged,
+    make_command,
 )
 from hub_agent.store import Database
 from hub_agent.store.devices import load_devices
@@ -188,3 +189,37 @@ async def test_a_repeated_value_is_not_a_change_but_proves_the_device_is_there(t
     assert [type(e).__name__ for e in seen[before:]] == ["DeviceOnline", "DeviceOnline"]
     assert hub.device("zwave-3").online is True  # type: ignore[union-attr]
     await radio.stop()
+
+
+async def test_a_scene_is_sent_together_per_radio_and_counted(tmp_path: Path) -> None:
+    hub, radio, _ = await started_hub(tmp_path)
+    ble = SimRadio(Protocol.BLE, RadioContext(tmp_path, hub.ingest))
+    hub.radios[Protocol.BLE] = ble
+    await ble.start()
+    await ble.set_inclusion(5)
+    while hub.device("ble-a4c138000002") is None:
+        await asyncio.sleep(0)
+    scene = [
+        make_command(hub.device("zwave-2"), "on"),  # type: ignore[arg-type]
+        make_command(hub.device("zwave-3"), "set_level", {"level": 20}),  # type: ignore[arg-type]
+    ]
+    await hub.send_together(scene)
+    assert [c.name for c in radio.commands] == ["on", "set_level"]
+    assert hub.commands_ok == 2
+    radio.devices[DIMMER].reachable = False
+    with pytest.raises(DeliveryFailed):
+        await hub.send_together(scene)
+    assert hub.commands_failed == 2  # the whole group counts as failed
+    await ble.stop()
+    await radio.stop()
+
+
+async def test_a_scene_that_is_not_confirmed_in_time_is_a_timeout(tmp_path: Path) -> None:
+    hub = Hub(EventBus())
+    radio = SilentRadio(RadioContext(tmp_path, hub.ingest))
+    hub.radios[Protocol.ZWAVE] = radio
+    await radio.start()
+    device = Device(DIMMER, Protocol.ZWAVE, "d", capabilities=("switch",))
+    hub.ingest(DeviceAdded(device))
+    with pytest.raises(DeliveryTimeout, match="zwave-3 did not confirm"):
+        await hub.send_together([make_command(device, "on")], timeout=0.01)
