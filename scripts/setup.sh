@@ -28,7 +28,7 @@ if [[ ! -f $stamp || "$(cat "$stamp")" != "$wanted" ]]; then
     # The machine's pip configuration may list local mirrors that do not exist; their warnings are noise.
     quiet_pip() { .venv/bin/python -m pip "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
     quiet_pip install --quiet --upgrade pip
-    quiet_pip install --quiet -c constraints.txt -e ".[$extras]"
+    quiet_pip install -qq -c constraints.txt -e ".[$extras]"
     echo "$wanted" > "$stamp"
 fi
 
