@@ -120,3 +120,19 @@ def test_version_and_help() -> None:
     helptext = hub_agent("--help").stdout
     for command in ("run", "demo", "check-config", "info"):
         assert command in helptext
+
+
+def test_a_subcommand_imports_only_its_own_module() -> None:
+    # `hub-agent run` on a 1 GB hub must not carry the demo's, relay's or LAN's imports.
+    probe = (
+        "import sys\n"
+        "from hub_agent.cli import build_parser\n"
+        "build_parser(['run', '--config', 'x.toml'])\n"
+        "heavy = [m for m in ('hub_agent.commands.demo', 'hub_agent.cloud.devcloud', 'hub_agent.lan.server',\n"
+        "         'aiohttp', 'zigpy') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "[]"
