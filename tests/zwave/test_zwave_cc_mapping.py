@@ -212,6 +212,8 @@ def test_refresh_asks_every_state_cc() -> None:
         "31040500",  # humidity in %
         "320100",  # kWh
         "320110",  # W
+        "7104000500",  # notification: water's pending state (v3+: event 0x00)
+        "7104000700",  # notification: home security (motion)
         "8002",  # battery
     ]
 
@@ -432,3 +434,64 @@ def test_state_queries_ask_for_every_canonical_attribute() -> None:
     assert _hex(cc.state_queries(DIMMER)) == ["2602"]
     v1_sensor = NodeCapabilities(ccs={CommandClass.MULTILEVEL_SENSOR: 4, CommandClass.METER: 1})
     assert _hex(cc.state_queries(v1_sensor)) == ["3104", "3201"]
+
+
+# --- Notification state: asked after the interview, idle means closed / inactive / dry ---
+
+CONTACT = NodeCapabilities(
+    ccs={CommandClass.NOTIFICATION: 8, CommandClass.BATTERY: 1}, notification_events={6: (0x16, 0x17)}
+)
+#: A v2 contact sensor: types known, events not (no Event Supported Get before v3).
+CONTACT_V2 = NodeCapabilities(ccs={CommandClass.NOTIFICATION: 2}, notification_events={6: ()})
+#: A lock that reports only through Notification (no Door Lock CC).
+NOTIFYING_LOCK = NodeCapabilities(ccs={CommandClass.NOTIFICATION: 4}, notification_events={6: (1, 2, 0x0B)})
+
+
+@pytest.mark.parametrize(
+    ("caps", "expected"),
+    [
+        (CONTACT, ["7104000600", "8002"]),  # v3+: type and event 0x00 (the type's pending state)
+        (CONTACT_V2, ["71040006"]),  # the v2 Get has no event field
+        (NOTIFYING_LOCK, ["7104000600"]),  # its bolt is known only from Access Control
+        (LOCK, ["6202", "8002"]),  # Door Lock Operation Get tells the bolt; no stale lock event
+        (NodeCapabilities(ccs={CommandClass.NOTIFICATION: 8}, notification_events={1: (2,)}), []),  # smoke
+        (NodeCapabilities(ccs={CommandClass.NOTIFICATION: 1}, notification_events={6: ()}), []),  # v1
+        (NodeCapabilities(ccs={CommandClass.NOTIFICATION: 8}, notification_events={7: (3,)}), []),  # tamper
+    ],
+)
+def test_state_queries_ask_notification_types_that_give_state(
+    caps: NodeCapabilities, expected: list[str]
+) -> None:
+    assert _hex(cc.state_queries(caps)) == expected
+    # A refresh asks the same.
+    assert _hex(command_to_ccs(_cmd(caps, "refresh"), caps)) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "caps", "expected"),
+    [
+        ("7105 000000ff 06 00 00", CONTACT, [("contact", "closed")]),  # idle: nothing open
+        ("7105 000000ff 06 00 00", CONTACT_V2, [("contact", "closed")]),
+        ("7105 000000ff 06 00 01 16", CONTACT, [("contact", "closed")]),  # "door open" ended
+        ("7105 000000ff 06 00 01 16", LOCK, [("contact", "closed")]),  # ... says so on any node
+        ("7105 000000ff 06 00 00", LOCK, []),  # a lock's idle says nothing about its bolt
+        ("7105 000000ff 06 00 00", NOTIFYING_LOCK, []),
+        ("7105 000000ff 06 00 01 0b", CONTACT, []),  # the end of a jam is no door state
+        ("7105 000000ff 06 fe 00", CONTACT, [("contact", "closed")]),  # unknown: nothing pending
+        ("7105 000000ff 06 16 00", CONTACT, [("contact", "open")]),
+        ("7105 000000ff 06 17 00", CONTACT, [("contact", "closed")]),
+        ("7105 000000ff 05 00 00", MULTISENSOR, [("water", "dry")]),
+        ("7105 000000ff 05 fe 00", MULTISENSOR, [("water", "dry")]),
+        ("7105 000000ff 07 fe 00", MULTISENSOR, [("motion", "inactive")]),
+    ],
+)
+def test_notification_state_answers_map(data: str, caps: NodeCapabilities, expected: list[object]) -> None:
+    assert _report(data, caps) == expected
+
+
+def test_a_notification_get_is_answered_by_its_own_type_only() -> None:
+    get = cc.NotificationGet(0, 6, 0)
+    assert answers(get, cc.NotificationReport(0, 0, 6, 0x17))
+    assert not answers(get, cc.NotificationReport(0, 0, 7, 0x08))  # a motion event meanwhile
+    assert not answers(get, cc.NotificationReport(0x15, 0x01))  # a V1 alarm
+    assert answers(cc.NotificationGet(0, 0xFF), cc.NotificationReport(0, 0, 5, 0x02))

@@ -459,6 +459,24 @@ VECTORS: list[tuple[Annotated, CCCommand]] = [
         cc.NotificationGet(0, 6, 0),
     ),
     (
+        (("71", "Notification"), ("04", "Get"), ("00", "V1 alarm type"), ("05", "water (v2: no event)")),
+        cc.NotificationGet(0, 5),
+    ),
+    (
+        (
+            ("71", "Notification"),
+            ("05", "Report"),
+            ("00", "V1 type"),
+            ("00", "V1 level"),
+            ("00", "reserved"),
+            ("ff", "status on"),
+            ("06", "access control"),
+            ("17", "window/door closed"),
+            ("00", "no parameters"),
+        ),
+        cc.NotificationReport(0, 0, 6, 0x17),
+    ),
+    (
         (("71", "Notification"), ("05", "Report"), ("15", "V1 type 21"), ("01", "V1 level 1")),
         cc.NotificationReport(0x15, 1),
     ),

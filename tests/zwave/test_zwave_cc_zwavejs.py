@@ -128,7 +128,16 @@ FIELDS: dict[type[CCCommand], Callable[[Any], dict[str, Any]]] = {
     cc.NotificationReport: lambda c: {
         "alarmType": c.alarm_type,
         "alarmLevel": c.alarm_level,
-        **({"notificationType": c.notification_type} if c.notification_type is not None else {}),
+        **(
+            {"notificationType": c.notification_type, "notificationEvent": c.event}
+            if c.notification_type is not None
+            else {}
+        ),
+    },
+    # The v2 Get has no event field; zwave-js then leaves the event unset.
+    cc.NotificationGet: lambda c: {
+        "notificationType": c.notification_type,
+        **({"notificationEvent": c.event} if c.event is not None else {}),
     },
     cc.NotificationSet: lambda c: {
         "notificationType": c.notification_type,

@@ -139,7 +139,12 @@ KINDS: dict[str, tuple[tuple[str, ...], dict[str, Value], str]] = {
         "Aeotec",
     ),
     "lock": (("lock", "battery"), {"lock": "unlocked", "battery": 90}, "Kwikset"),
-    "notification_sensor": (("contact", "motion", "water", "battery"), {"battery": 90}, "0x0371"),
+    "notification_sensor": (
+        ("contact", "motion", "water", "battery"),
+        # Asked with Notification Get after the interview: every type idle (event 0x00).
+        {"contact": "closed", "motion": "inactive", "water": "dry", "battery": 90},
+        "0x0371",
+    ),
     "sleeper": (("contact", "battery"), {"contact": "closed", "battery": 90}, "0x0371"),
     "thermostat": (
         ("heating_setpoint", "thermostat_mode"),
@@ -213,6 +218,46 @@ async def test_start_up_interviews_the_whole_household_and_a_sleeper_on_its_wake
     finally:
         await radio.stop()
     assert zwave_peer.errors() == []
+
+
+async def test_notification_state_is_known_when_a_sensor_is_first_interviewed(
+    zwave_empty_peer: ZWavePeer, tmp_path: Path
+) -> None:
+    # The door is open and there is a leak before we ever hear of the node: zwave-js's mock answers
+    # our Notification Gets (v3+ form: type, event 0x00) with those pending events.
+    sensor = household_node("notification_sensor")
+    zwave_empty_peer.reset([sensor])
+    await zwave_empty_peer.set_state(6, "Notification_6", 0x16)  # Access Control: window/door open
+    await zwave_empty_peer.set_state(6, "Notification_5", 0x02)  # Water Alarm: leak detected
+    events = Events()
+    radio = ZWaveRadio(RadioContext(tmp_path, events), zwave_empty_peer.url)
+    await radio.start()
+    try:
+        added = await events.wait_for(lambda e: isinstance(e, DeviceAdded) and e.device.id == "zwave-6")
+        assert isinstance(added, DeviceAdded)
+        assert dict(added.device.state) == {
+            "contact": "open",
+            "water": "wet",
+            "motion": "inactive",
+            "battery": 90,
+        }
+        sent = await zwave_empty_peer.received(6)
+        for ntype in (5, 6, 7):
+            assert cc.NotificationGet(0, ntype, 0).to_bytes() in sent, ntype
+        # The door closes (v3+ event 0x17) and the leak dries up (idle) without a report: a refresh asks.
+        await radio.settle()
+        await zwave_empty_peer.set_state(6, "Notification_6", 0x17)
+        await zwave_empty_peer.set_state(6, "Notification_5", 0x00)
+        mark = events.mark()
+        async with asyncio.timeout(WAIT):
+            await radio.execute(Command(DeviceId("zwave-6"), "refresh"))
+        await events.state("zwave-6", "contact", "closed", mark)
+        await events.state("zwave-6", "water", "dry", mark)
+        # Battery is asked last: once its report is in, the mock has nothing left in flight to us.
+        await events.state("zwave-6", "battery", 90, mark)
+    finally:
+        await radio.stop()
+    assert zwave_empty_peer.errors() == []
 
 
 # --- every mapped command, round-tripped -----------------------------------------------------------

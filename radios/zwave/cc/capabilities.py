@@ -306,6 +306,27 @@ _MOTION_EVENTS = frozenset({HomeSecurityEvent.MOTION, HomeSecurityEvent.MOTION_L
 _ORDER = {name: i for i, name in enumerate([*ATTRIBUTES, "button"])}
 
 
+def notification_attributes(caps: NodeCapabilities, ntype: int) -> frozenset[str]:
+    """Canonical attributes that notification type `ntype` gives this node, from its supported events."""
+    if not caps.supports(CommandClass.NOTIFICATION) or ntype not in caps.notification_events:
+        return frozenset()
+    events = set(caps.notification_events[ntype])
+    if ntype == NotificationType.WATER:
+        return frozenset({"water"})
+    if ntype == NotificationType.HOME_SECURITY:
+        return frozenset({"motion"}) if not events or _MOTION_EVENTS & events else frozenset()
+    if ntype == NotificationType.ACCESS_CONTROL:
+        # Without an event list (v2), a Door Lock node's Access Control is about the lock, else the door.
+        door_lock = caps.supports(CommandClass.DOOR_LOCK)
+        out: set[str] = set()
+        if _LOCK_EVENTS & events or (not events and door_lock):
+            out.add("lock")
+        if _DOOR_EVENTS & events or (not events and not door_lock):
+            out.add("contact")
+        return frozenset(out)
+    return frozenset()
+
+
 def capabilities_of(caps: NodeCapabilities) -> tuple[str, ...]:
     """Canonical capability names (CONTRACT section 4) of a node or end point, in the model's order."""
     out: set[str] = set()
@@ -337,16 +358,8 @@ def capabilities_of(caps: NodeCapabilities) -> tuple[str, ...]:
         if ElectricScale.W in scales:
             out.add("power")
     if caps.supports(CommandClass.NOTIFICATION):
-        for ntype, events in caps.notification_events.items():
-            if ntype == NotificationType.WATER:
-                out.add("water")
-            elif ntype == NotificationType.HOME_SECURITY and (not events or _MOTION_EVENTS & set(events)):
-                out.add("motion")
-            elif ntype == NotificationType.ACCESS_CONTROL:
-                if _LOCK_EVENTS & set(events) or (not events and caps.supports(CommandClass.DOOR_LOCK)):
-                    out.add("lock")
-                if _DOOR_EVENTS & set(events) or (not events and not caps.supports(CommandClass.DOOR_LOCK)):
-                    out.add("contact")
+        for ntype in caps.notification_events:
+            out |= notification_attributes(caps, ntype)
     if caps.supports(CommandClass.DOOR_LOCK):
         out.add("lock")
     if caps.supports(CommandClass.BATTERY):

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from hub_agent.errors import InvalidCommand
 from hub_agent.model import ButtonPressed, Command, DeviceEvent, DeviceId, StateChanged, Value
 from radios.zwave.cc.base import CCCommand, CommandClass, encode_duration
-from radios.zwave.cc.capabilities import NodeCapabilities
+from radios.zwave.cc.capabilities import NodeCapabilities, notification_attributes
 from radios.zwave.cc.lock import (
     DoorLockMode,
     DoorLockOperationGet,
@@ -43,6 +43,7 @@ from radios.zwave.cc.management import (
 from radios.zwave.cc.notification import (
     AccessControlEvent,
     HomeSecurityEvent,
+    NotificationEvent,
     NotificationEventSupportedGet,
     NotificationEventSupportedReport,
     NotificationGet,
@@ -228,7 +229,7 @@ def _report_values(cmd: CCCommand, caps: NodeCapabilities) -> list[tuple[str, Va
         case MeterReport():
             return []
         case NotificationReport():
-            return _notification(cmd)
+            return _notification(cmd, caps)
         case DoorLockOperationReport(mode=mode):
             if mode == DoorLockMode.SECURED:
                 return [("lock", "locked")]
@@ -285,11 +286,14 @@ def _sensor(sensor_type: int, scale: int, value: float) -> list[tuple[str, Value
     return []
 
 
-def _notification(report: NotificationReport) -> list[tuple[str, Value]]:
+def _notification(report: NotificationReport, caps: NodeCapabilities) -> list[tuple[str, Value]]:
     ntype, event = report.notification_type, report.event
     if ntype is None or event is None:
         return []  # V1 alarm: its meaning is manufacturer specific
-    cleared = report.params[0] if event == 0 and report.params else None
+    cleared = report.params[0] if event == NotificationEvent.IDLE and report.params else None
+    if event == NotificationEvent.UNKNOWN:
+        # What a node answers a Get with when nothing of the type is pending: idle, as zwave-js reads it.
+        event = NotificationEvent.IDLE
     if ntype == NotificationType.ACCESS_CONTROL:
         if event in _LOCKED_EVENTS:
             return [("lock", "locked")]
@@ -300,6 +304,13 @@ def _notification(report: NotificationReport) -> list[tuple[str, Value]]:
         if event == AccessControlEvent.WINDOW_DOOR_OPEN:
             return [("contact", "open")]
         if event == AccessControlEvent.WINDOW_DOOR_CLOSED:
+            return [("contact", "closed")]
+        if event == AccessControlEvent.IDLE and (
+            cleared == AccessControlEvent.WINDOW_DOOR_OPEN
+            # Idle without a parameter ends every state of the type; it says "closed" only where
+            # Access Control is about a door (a lock's idle says nothing about its bolt).
+            or (cleared is None and "contact" in notification_attributes(caps, ntype))
+        ):
             return [("contact", "closed")]
         return []
     if ntype == NotificationType.HOME_SECURITY:
@@ -432,6 +443,7 @@ def state_queries(caps: NodeCapabilities) -> list[CCCommand]:
             out += [MeterGet(s) for s in (ElectricScale.KWH, ElectricScale.W) if s in scales]
         else:
             out.append(MeterGet())
+    out += _notification_queries(caps)
     if caps.supports(CommandClass.DOOR_LOCK):
         out.append(DoorLockOperationGet())
     if caps.supports(CommandClass.BATTERY):
@@ -440,6 +452,24 @@ def state_queries(caps: NodeCapabilities) -> list[CCCommand]:
         out.append(ThermostatModeGet())
     if caps.supports(CommandClass.THERMOSTAT_SETPOINT):
         out.append(ThermostatSetpointGet(SetpointType.HEATING))
+    return out
+
+
+def _notification_queries(caps: NodeCapabilities) -> list[CCCommand]:
+    """Notification Gets for the types that give canonical state, so it is known before the first event."""
+    version = caps.version(CommandClass.NOTIFICATION)
+    if version < 2:
+        return []  # V1 alarms are manufacturer specific: nothing canonical to ask for
+    out: list[CCCommand] = []
+    for ntype in sorted(caps.notification_events):
+        attributes = notification_attributes(caps, ntype)
+        if caps.supports(CommandClass.DOOR_LOCK):
+            # Door Lock Operation Get (asked after this) tells the bolt; a lock event may be stale.
+            attributes -= {"lock"}
+        if attributes:
+            # v3+: event 0x00 asks for the type's pending state; the v2 Get has no event field.
+            event = NotificationEvent.IDLE if version >= 3 else None
+            out.append(NotificationGet(0, ntype, event))
     return out
 
 
@@ -576,6 +606,8 @@ def answers(request: CCCommand, report: CCCommand) -> bool:
             notification_type=r
         ):
             return t == r
+        case NotificationGet(notification_type=int(t)), NotificationReport(notification_type=r):
+            return t in (r, 0xFF)  # 0xFF: "the first pending of any type" (v2)
         case ThermostatSetpointGet(setpoint_type=t), ThermostatSetpointReport(setpoint_type=r):
             return t == r or r == SetpointType.NOT_SUPPORTED
         case SupervisionGet(session_id=s), SupervisionReport(session_id=r):

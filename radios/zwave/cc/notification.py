@@ -24,6 +24,7 @@ __all__ = [
     "AccessControlEvent",
     "HomeSecurityEvent",
     "NotificationCommand",
+    "NotificationEvent",
     "NotificationEventSupportedGet",
     "NotificationEventSupportedReport",
     "NotificationGet",
@@ -56,6 +57,15 @@ class NotificationType(IntEnum):
     WATER = 0x05
     ACCESS_CONTROL = 0x06
     HOME_SECURITY = 0x07
+
+
+class NotificationEvent(IntEnum):
+    """Events every notification type shares."""
+
+    #: No pending notification; with an event parameter, the event that ended.
+    IDLE = 0x00
+    #: "Unknown event/state": a Get answer for a type with nothing pending (zwave-js reads it as idle).
+    UNKNOWN = 0xFE
 
 
 class AccessControlEvent(IntEnum):

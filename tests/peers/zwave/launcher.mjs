@@ -7,7 +7,8 @@
 //         control command (same "id"). Logs go to stderr.
 // stdin:  control commands, one JSON object a line, e.g. {"id":1,"cmd":"nodes"}:
 //   report {node, cc, endpoint?}   the node sends these CC bytes (hex) to the controller, unsolicited
-//   state {node, key, value}       set mock node state (e.g. BinarySwitch_currentValue, Sensor_1_0)
+//   state {node, key, value}       set mock node state (e.g. BinarySwitch_currentValue, Sensor_1_0,
+//                                  Notification_6 = the Access Control event a Notification Get answers)
 //   get_state {node, key}          read it
 //   wakeup {node} / sleep {node}   a sleeping node wakes up (sends Wake Up Notification) / sleeps again
 //   include {node: options}        the next AddNodeToNetwork includes a node with these MockNode options
@@ -27,9 +28,9 @@
 // stream into ACK/NAK/CAN bytes and whole frames before handing them to the mock, which parses each
 // write as exactly one message (so an ACK glued to the next frame would otherwise be lost).
 // It also adds what the household needs and zwave-js 15.29's mocks lack or get wrong, each marked
-// where it is defined: Battery, Wake Up, Association and Central Scene answers, sleeping nodes,
-// exclusion of a node, IsFailedNode, a Thermostat Setpoint Set range check the right way round, and
-// an ADD/REMOVE_NODE_STOP to an idle controller that leaves it idle.
+// where it is defined: Battery, Wake Up, Association, Notification Get and Central Scene answers,
+// sleeping nodes, exclusion of a node, IsFailedNode, a Thermostat Setpoint Set range check the right
+// way round, and an ADD/REMOVE_NODE_STOP to an idle controller that leaves it idle.
 
 import net from "node:net";
 import fs from "node:fs";
@@ -162,6 +163,19 @@ function customBehaviors() {
 				self.state.set(`ThermostatSetpoint_setpoint_${cc.setpointType}`, cc.value);
 				self.state.set(`ThermostatSetpoint_scale_${cc.setpointType}`, cc.scale);
 				return { action: "ok" };
+			},
+		},
+		{
+			// Notification Get (zwave-js 15.29's mock answers only the Supported Gets) -> a Report of the
+			// asked type's pending state: event from state "Notification_<type>", default 0x00 (idle);
+			// a type the node does not support gets no answer.
+			handleCC(controller, self, cc) {
+				if (!is(cc, 0x71, 0x04) || !supports(self, 0x71, cc.endpointIndex)) return;
+				const types = self.getCCCapabilities(0x71, cc.endpointIndex)?.notificationTypesAndEvents ?? {};
+				const type = cc.notificationType;
+				if (type === undefined || !(type in types)) return { action: "stop" };
+				const event = self.state.get(`Notification_${type}`) ?? 0x00;
+				return { action: "sendCC", cc: raw(controller, [0x71, 0x05, 0, 0, 0, 0xff, type, event, 0]) };
 			},
 		},
 		{
