@@ -335,13 +335,10 @@ class ManufacturerSpecificReport(CCCommand):
 # --- Wake Up -----------------------------------------------------------------------------------
 
 
-@register
 @dataclass(frozen=True, slots=True)
-class WakeUpIntervalSet(CCCommand):
-    """Interval Set: seconds (24 bits), node to notify."""
+class _WakeUpInterval(CCCommand):
+    """Shared layout of Interval Set and Report: seconds (24 bits), node to notify."""
 
-    cc: ClassVar[int] = CommandClass.WAKE_UP
-    command: ClassVar[int] = WakeUpCommand.INTERVAL_SET
     seconds: int
     node_id: int
 
@@ -354,6 +351,15 @@ class WakeUpIntervalSet(CCCommand):
     def from_payload(cls, payload: bytes) -> Self:
         need(payload, 4, cls.__name__)
         return cls(_u24(payload, 0), payload[3])
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class WakeUpIntervalSet(_WakeUpInterval):
+    """Interval Set: seconds (24 bits), node to notify."""
+
+    cc: ClassVar[int] = CommandClass.WAKE_UP
+    command: ClassVar[int] = WakeUpCommand.INTERVAL_SET
 
 
 @register
@@ -367,23 +373,11 @@ class WakeUpIntervalGet(CCCommand):
 
 @register
 @dataclass(frozen=True, slots=True)
-class WakeUpIntervalReport(CCCommand):
+class WakeUpIntervalReport(_WakeUpInterval):
     """Interval Report: seconds (24 bits), node notified."""
 
     cc: ClassVar[int] = CommandClass.WAKE_UP
     command: ClassVar[int] = WakeUpCommand.INTERVAL_REPORT
-    seconds: int
-    node_id: int
-
-    def to_payload(self) -> bytes:
-        check_byte(self.seconds, "wake up interval", 0xFFFFFF)
-        check_byte(self.node_id, "node id")
-        return self.seconds.to_bytes(3, "big") + bytes((self.node_id,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 4, cls.__name__)
-        return cls(_u24(payload, 0), payload[3])
 
 
 @register

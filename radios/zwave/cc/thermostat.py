@@ -166,13 +166,10 @@ class ThermostatModeSupportedReport(CCCommand):
         return cls(parse_bitmask(payload, 0))
 
 
-@register
 @dataclass(frozen=True, slots=True)
-class ThermostatSetpointSet(CCCommand):
-    """Setpoint Set: type (low 4 bits), precision|scale|size, value."""
+class _SetpointValue(CCCommand):
+    """Shared layout of Setpoint Set and Report: type (low 4 bits), precision|scale|size, value."""
 
-    cc: ClassVar[int] = CommandClass.THERMOSTAT_SETPOINT
-    command: ClassVar[int] = ThermostatSetpointCommand.SET
     setpoint_type: int
     scale: int
     value: float
@@ -188,6 +185,15 @@ class ThermostatSetpointSet(CCCommand):
         need(payload, 2, cls.__name__)
         scaled, _ = parse_scaled(payload, 1, cls.__name__)
         return cls(payload[0] & 0x0F, scaled.scale, scaled.value, scaled.precision, scaled.size)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ThermostatSetpointSet(_SetpointValue):
+    """Setpoint Set: type (low 4 bits), precision|scale|size, value."""
+
+    cc: ClassVar[int] = CommandClass.THERMOSTAT_SETPOINT
+    command: ClassVar[int] = ThermostatSetpointCommand.SET
 
 
 @register
@@ -211,26 +217,11 @@ class ThermostatSetpointGet(CCCommand):
 
 @register
 @dataclass(frozen=True, slots=True)
-class ThermostatSetpointReport(CCCommand):
+class ThermostatSetpointReport(_SetpointValue):
     """Setpoint Report: type (low 4 bits), precision|scale|size, value."""
 
     cc: ClassVar[int] = CommandClass.THERMOSTAT_SETPOINT
     command: ClassVar[int] = ThermostatSetpointCommand.REPORT
-    setpoint_type: int
-    scale: int
-    value: float
-    precision: int | None = None
-    size: int | None = None
-
-    def to_payload(self) -> bytes:
-        check_byte(self.setpoint_type, "setpoint type", 0x0F)
-        return bytes((self.setpoint_type,)) + encode_scaled(self.value, self.scale, self.precision, self.size)
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        scaled, _ = parse_scaled(payload, 1, cls.__name__)
-        return cls(payload[0] & 0x0F, scaled.scale, scaled.value, scaled.precision, scaled.size)
 
 
 @register

@@ -211,12 +211,10 @@ class RemoveNodeStatus(IntEnum):
     FAILED = 0x07
 
 
-@outgoing
 @dataclass(frozen=True, slots=True)
-class AddNodeToNetworkRequest(Request):
-    """Start (mode ANY) or stop (mode STOP) inclusion; progress arrives as callbacks."""
+class _AddRemoveRequest(Request):
+    """Shared shape of the inclusion / exclusion requests: mode and session (the callback id)."""
 
-    function: ClassVar[FunctionId] = FunctionId.ADD_NODE_TO_NETWORK
     mode: AddRemoveMode
     session_id: int = 0
     #: False for the final STOP that the controller does not answer (callback id 0).
@@ -238,8 +236,16 @@ class AddNodeToNetworkRequest(Request):
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, "AddNodeToNetwork request")
+        need(payload, 2, cls.__name__)
         return cls(AddRemoveMode(payload[0]), payload[1], payload[1] != 0)
+
+
+@outgoing
+@dataclass(frozen=True, slots=True)
+class AddNodeToNetworkRequest(_AddRemoveRequest):
+    """Start (mode ANY) or stop (mode STOP) inclusion; progress arrives as callbacks."""
+
+    function: ClassVar[FunctionId] = FunctionId.ADD_NODE_TO_NETWORK
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,33 +283,10 @@ class AddNodeToNetworkCallback(_AddRemoveCallback):
 
 @outgoing
 @dataclass(frozen=True, slots=True)
-class RemoveNodeFromNetworkRequest(Request):
+class RemoveNodeFromNetworkRequest(_AddRemoveRequest):
     """Start (mode ANY) or stop (mode STOP) exclusion; progress arrives as callbacks."""
 
     function: ClassVar[FunctionId] = FunctionId.REMOVE_NODE_FROM_NETWORK
-    mode: AddRemoveMode
-    session_id: int = 0
-    #: False for the final STOP that the controller does not answer (callback id 0).
-    callback: bool = True
-
-    @property
-    def wants_callback(self) -> bool:
-        return self.callback
-
-    @property
-    def callback_id(self) -> int | None:
-        return self.session_id or None
-
-    def with_callback_id(self, callback_id: int) -> Self:
-        return dataclasses.replace(self, session_id=callback_id)
-
-    def to_payload(self) -> bytes:
-        return bytes((int(self.mode), self.session_id))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, "RemoveNodeFromNetwork request")
-        return cls(AddRemoveMode(payload[0]), payload[1], payload[1] != 0)
 
 
 @incoming
