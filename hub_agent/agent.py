@@ -17,16 +17,16 @@ import uuid
 from dataclasses import dataclass, field
 
 from hub_agent import __version__, systemd
-from hub_agent.bus import EventBus
 from hub_agent.config import Config
 from hub_agent.hub import Hub, StatePersister
 from hub_agent.identity import hub_id
+from hub_agent.radio_registry import enabled_radios
 from hub_agent.runtime import Part, RulesPart, Runtime
 from hub_agent.store import STORE_FILE, Database
 from hub_agent.store.devices import load_devices
-from hub_agent.supervisor import Supervisor
+from hub_core.bus import EventBus
+from hub_core.supervisor import Supervisor
 from radios.base import Radio, RadioContext
-from radios.registry import enabled_radios
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,11 @@ class Agent:
         known = {device.id: device for device in hub.devices()}
         for protocol, factory in enabled_radios(config):
             try:
-                radio = factory(RadioContext(data_dir=data_dir, emit=hub.ingest, known_devices=known))
+                radio = factory(
+                    RadioContext(
+                        data_dir=data_dir, emit=hub.ingest, known_devices=known, state_reader=hub.state_of
+                    )
+                )
             except Exception as exc:
                 # A radio we cannot even build (missing extra, bad port) must not cost local control
                 # on the others; it is reported and the rest of the hub comes up.
@@ -163,7 +167,7 @@ async def _watchdog(interval: float) -> None:
 
 def _rules_service(runtime: Runtime) -> RulesPart:
     """The rules engine; it always runs (rules can arrive over the LAN or from the cloud)."""
-    from local_rules.service import RulesService
+    from hub_agent.rules.service import RulesService
 
     return RulesService(runtime)
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from hub_agent import __version__
-from hub_agent.errors import ConfigError, HubError
+from hub_core.errors import ConfigError, HubError
 
 #: subcommand -> module under hub_agent.commands (imported only when that command runs or lists help)
 COMMANDS: dict[str, str] = {

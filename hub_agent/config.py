@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from hub_agent.errors import ConfigError, ConfigProblem
+from hub_core.errors import ConfigError, ConfigProblem
+from radios.ble.settings import BleSection as BleSection
+from radios.zigbee.settings import ZigbeeSection as ZigbeeSection
+from radios.zwave.settings import ZWaveSection as ZWaveSection
 
 T = TypeVar("T")
 
@@ -37,29 +40,6 @@ class HubSection:
     latitude: float | None = None
     longitude: float | None = None
     log_level: str = "info"
-
-
-@dataclass(frozen=True, slots=True)
-class ZWaveSection:
-    """`[zwave]`: the Serial API controller; `port` is a pyserial URL or "sim"."""
-
-    port: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ZigbeeSection:
-    """`[zigbee]`: which zigpy radio library, on which port, on which channel."""
-
-    radio: str = ""
-    port: str = ""
-    channel: int = 15
-
-
-@dataclass(frozen=True, slots=True)
-class BleSection:
-    """`[ble]`: the Bluetooth adapter (`hci0`) or "sim"."""
-
-    adapter: str = "hci0"
 
 
 @dataclass(frozen=True, slots=True)

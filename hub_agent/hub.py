@@ -11,12 +11,14 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from hub_agent.bus import EventBus, Overflow
-from hub_agent.errors import DeliveryTimeout, RadioUnavailable, UnknownDevice
-from hub_agent.model import (
+from hub_agent.store import Database
+from hub_agent.store.devices import remove_device, save_device, save_state
+from hub_core.bus import EventBus, Overflow
+from hub_core.errors import DeliveryTimeout, RadioUnavailable, UnknownDevice
+from hub_core.model import (
     ButtonPressed,
     Command,
     CommandResult,
@@ -28,17 +30,19 @@ from hub_agent.model import (
     DeviceRemoved,
     Protocol,
     StateChanged,
+    Value,
     check_attribute,
     make_command,
 )
-from hub_agent.store import Database
-from hub_agent.store.devices import remove_device, save_device, save_state
 from radios.base import Radio, RadioState
 
 log = logging.getLogger(__name__)
 
 #: How long a command may wait for the radio's delivery confirmation (CONTRACT: 504 after this).
 COMMAND_TIMEOUT = 10.0
+#: State reports held for devices not yet announced (a report during the interview); oldest dropped.
+MAX_EARLY_DEVICES = 256
+MAX_EARLY_ATTRIBUTES = 32
 
 
 class Hub:
@@ -48,6 +52,9 @@ class Hub:
         self.bus = bus
         self.radios: dict[Protocol, Radio] = {}
         self._devices: dict[DeviceId, Device] = {}
+        # Reports that arrived before their device's DeviceAdded, folded into the announcement.
+        self._early: dict[DeviceId, dict[str, Value]] = {}
+        self.early_dropped = 0
         self.events_in = 0
         self.events_rejected = 0
         self.commands_ok = 0
@@ -68,6 +75,13 @@ class Hub:
         """Every known device, sorted by id."""
         return [self._devices[key] for key in sorted(self._devices)]
 
+    def state_of(self, device_id: DeviceId) -> Mapping[str, Value]:
+        """The device's last known state (what radios read through `RadioContext.state_of`)."""
+        device = self._devices.get(device_id)
+        if device is not None:
+            return device.state
+        return self._early.get(device_id, {})
+
     # --- events in (hot path) -------------------------------------------------------------------
 
     def ingest(self, event: DeviceEvent) -> None:
@@ -80,12 +94,13 @@ class Hub:
     def _apply(self, event: DeviceEvent) -> DeviceEvent | None:
         if isinstance(event, StateChanged):
             device = self._devices.get(event.device)
-            if device is None:
-                return self._reject(event, "unknown device")
             try:
                 value = check_attribute(event.attribute, event.value)
             except ValueError as exc:
                 return self._reject(event, str(exc))
+            if device is None:
+                self._hold_early(event.device, event.attribute, value)
+                return None
             previous = device.state.get(event.attribute)
             if previous == value and type(previous) is type(value):
                 # A repeated report (a Set's confirming Get, a sensor's periodic reading) is not a
@@ -101,6 +116,11 @@ class Hub:
         if isinstance(event, DeviceAdded):
             known = self._devices.get(event.device.id)
             device = event.device
+            early = self._early.pop(device.id, None)
+            if early:
+                # The announcement's own values are the newer ones; early reports fill the gaps.
+                device = replace(device, state={**early, **device.state})
+                event = replace(event, device=device)
             if known is None:
                 self._devices[device.id] = device
                 return event
@@ -116,6 +136,7 @@ class Hub:
                     )
             return None
         if isinstance(event, DeviceRemoved):
+            self._early.pop(event.device, None)
             if self._devices.pop(event.device, None) is None:
                 return None
             return event
@@ -132,6 +153,18 @@ class Hub:
                 return self._reject(event, "unknown device")
             return event
         return self._reject(event, "unknown event type")
+
+    def _hold_early(self, device: DeviceId, attribute: str, value: Value) -> None:
+        held = self._early.get(device)
+        if held is None:
+            if len(self._early) >= MAX_EARLY_DEVICES:
+                del self._early[next(iter(self._early))]
+                self.early_dropped += 1
+            held = self._early[device] = {}
+        if attribute in held or len(held) < MAX_EARLY_ATTRIBUTES:
+            held[attribute] = value
+        else:
+            self.early_dropped += 1
 
     def _reject(self, event: object, why: str) -> DeviceEvent | None:
         self.events_rejected += 1

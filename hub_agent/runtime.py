@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hub_agent.bus import EventBus
 from hub_agent.config import Config
 from hub_agent.hub import Hub
-from hub_agent.model import JSONObject
 from hub_agent.store import Database
+from hub_core.bus import EventBus
+from hub_core.model import JSONObject
 
 
 class Part(Protocol):

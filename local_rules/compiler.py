@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
-from hub_agent.model import ButtonPressed, Device, HubEvent, StateChanged, Value
+from hub_core.model import ButtonPressed, Device, HubEvent, StateChanged, Value
 from local_rules.model import (
     AllCondition,
     AnyCondition,

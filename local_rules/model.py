@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeAlias
 
-from hub_agent.model import Command, JSONObject, Value
+from hub_core.model import Command, JSONObject, Value
 
 
 class Mode(StrEnum):

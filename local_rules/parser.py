@@ -21,8 +21,8 @@ from typing import Any
 
 from croniter import croniter
 
-from hub_agent.errors import InvalidCommand, RuleError, RuleProblem
-from hub_agent.model import ATTRIBUTES, BUTTON_ACTIONS, Command, Device, Value, make_command
+from hub_core.errors import InvalidCommand, RuleError, RuleProblem
+from hub_core.model import ATTRIBUTES, BUTTON_ACTIONS, Command, Device, Value, make_command
 from local_rules.model import (
     Action,
     AllCondition,

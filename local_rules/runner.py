@@ -18,12 +18,10 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from hub_agent.bus import EventBus
-from hub_agent.errors import HubError
-from hub_agent.hub import Hub
-from hub_agent.model import Command, Notification, RuleFired, StateChanged, Value
-from hub_agent.store import Database
-from local_rules.clock import Clock
+from hub_core.bus import EventBus
+from hub_core.clock import Clock
+from hub_core.errors import HubError
+from hub_core.model import Command, Notification, RuleFired, StateChanged, Value
 from local_rules.compiler import Fire
 from local_rules.model import (
     CommandAction,
@@ -36,6 +34,7 @@ from local_rules.model import (
     SceneAction,
     WaitAction,
 )
+from local_rules.ports import CommandSink, PendingStore
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +101,9 @@ class Runner:
 
     def __init__(
         self,
-        hub: Hub,
+        hub: CommandSink,
         bus: EventBus,
-        db: Database,
+        db: PendingStore,
         clock: Clock,
         *,
         max_fires_per_minute: int,

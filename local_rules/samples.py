@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub_agent.model import Device, JSONObject
+from hub_core.model import Device, JSONObject
 
 
 def _first(devices: list[Device], capability: str, *, exclude: tuple[str, ...] = ()) -> Device | None:

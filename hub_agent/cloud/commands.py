@@ -16,11 +16,11 @@ import sqlite3
 import time
 from collections import OrderedDict
 
-from hub_agent.cloud.backoff import Clock
 from hub_agent.cloud.protocol import CommandMessage, CommandResultMessage
-from hub_agent.errors import CommandError
 from hub_agent.hub import Hub
 from hub_agent.store import Database
+from hub_core.backoff import Clock
+from hub_core.errors import CommandError
 
 log = logging.getLogger(__name__)
 

@@ -45,8 +45,8 @@ from hub_agent.cloud.protocol import (
     decode_from_hub,
     encode,
 )
-from hub_agent.errors import ProtocolError
-from hub_agent.model import JSONObject
+from hub_core.errors import ProtocolError
+from hub_core.model import JSONObject
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=HubMessage)

@@ -24,9 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus, WebSocketException
 
 from hub_agent import __version__
-from hub_agent.bus import Overflow, Subscription, SubscriptionClosed
 from hub_agent.cloud import pki
-from hub_agent.cloud.backoff import Backoff, Clock, SystemClock
 from hub_agent.cloud.commands import CommandDesk
 from hub_agent.cloud.outbox import Outbox
 from hub_agent.cloud.protocol import (
@@ -54,11 +52,13 @@ from hub_agent.cloud.protocol import (
 )
 from hub_agent.cloud.renewal import CertificateKeeper, iso
 from hub_agent.config import CloudSection
-from hub_agent.errors import HubError, ProtocolError, RuleError
 from hub_agent.logs import TRACE
-from hub_agent.model import HubEvent, JSONObject, rfc3339
 from hub_agent.runtime import Runtime
 from hub_agent.store.settings import put_setting
+from hub_core.backoff import Backoff, Clock, SystemClock
+from hub_core.bus import Overflow, Subscription, SubscriptionClosed
+from hub_core.errors import HubError, ProtocolError, RuleError
+from hub_core.model import HubEvent, JSONObject, rfc3339
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

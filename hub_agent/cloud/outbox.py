@@ -18,9 +18,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from hub_agent.model import HubEvent, StateChanged
 from hub_agent.store import Database
 from hub_agent.store.settings import get_setting, put_setting
+from hub_core.model import HubEvent, StateChanged
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeAlias
 
-from hub_agent.errors import ProtocolError
-from hub_agent.model import JSONObject, rfc3339
+from hub_core.errors import ProtocolError
+from hub_core.model import JSONObject, rfc3339
 
 #: Largest frame either side accepts (a rule or a snapshot of a few hundred devices fits easily).
 MAX_MESSAGE_BYTES = 1 << 20

@@ -12,8 +12,8 @@ import logging
 from pathlib import Path
 
 from hub_agent.cloud import pki
-from hub_agent.cloud.backoff import Clock
 from hub_agent.cloud.protocol import Certificate, CertRenewal, CertStatus
+from hub_core.backoff import Clock
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from hub_agent.config import load_config
-from hub_agent.errors import ConfigError
-from local_rules.seed import check_seed_rules
+from hub_agent.rules.seed import check_seed_rules
+from hub_core.errors import ConfigError
 
 HELP = "validate a configuration file; print every error as file:line: message"
 

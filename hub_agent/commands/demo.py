@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hub_agent.agent import Agent
-from hub_agent.bus import Overflow, Subscription
 from hub_agent.cloud.devcloud import DevRelay, make_dev_pki
 from hub_agent.config import (
     BleSection,
@@ -32,11 +31,13 @@ from hub_agent.config import (
     ZigbeeSection,
     ZWaveSection,
 )
-from hub_agent.errors import HubError
 from hub_agent.lan.server import LanServer
 from hub_agent.lan.tokens import create_token
 from hub_agent.logs import setup_logging
-from hub_agent.model import (
+from hub_agent.runtime import Runtime
+from hub_core.bus import Overflow, Subscription
+from hub_core.errors import HubError
+from hub_core.model import (
     ATTRIBUTES,
     ButtonPressed,
     DeviceAdded,
@@ -47,7 +48,6 @@ from hub_agent.model import (
     RuleFired,
     StateChanged,
 )
-from hub_agent.runtime import Runtime
 
 DEMO_HUB_ID = "demo-hub"
 HELP = "run a simulated home (Z-Wave, Zigbee, BLE) through the real agent, with a live event log"

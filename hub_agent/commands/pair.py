@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 
 from hub_agent.config import load_config
-from hub_agent.errors import HubError
 from hub_agent.lan import control
 from hub_agent.lan.pairing import DEFAULT_WINDOW, MAX_WINDOW
+from hub_core.errors import HubError
 
 HELP = "open the LAN pairing window in the running agent (like pressing the hub's button)"
 

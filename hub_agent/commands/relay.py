@@ -23,7 +23,7 @@ from pathlib import Path
 
 from hub_agent.cloud.devcloud import DevRelay, make_dev_pki
 from hub_agent.cloud.protocol import Event, HubMessage, encode
-from hub_agent.errors import HubError
+from hub_core.errors import HubError
 
 HELP = "run a DEVELOPMENT cloud relay: accept hubs over mutual TLS, print events, send commands"
 

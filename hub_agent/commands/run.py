@@ -8,9 +8,9 @@ import signal
 
 from hub_agent.agent import Agent
 from hub_agent.config import Config, load_config
-from hub_agent.errors import ConfigError
 from hub_agent.logs import setup_logging
-from local_rules.seed import check_seed_rules
+from hub_agent.rules.seed import check_seed_rules
+from hub_core.errors import ConfigError
 
 HELP = "run the agent in the foreground until SIGTERM or SIGINT"
 

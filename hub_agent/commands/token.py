@@ -14,11 +14,11 @@ import sys
 from datetime import UTC, datetime
 
 from hub_agent.config import Config, load_config
-from hub_agent.errors import HubError
 from hub_agent.lan import control
 from hub_agent.lan.tokens import clean_name, create_token, list_tokens, revoke_token, valid_id
 from hub_agent.store import STORE_FILE
 from hub_agent.store.db import connect
+from hub_core.errors import HubError
 
 HELP = "create, list or revoke LAN API tokens"
 

@@ -22,16 +22,6 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from hub_agent.errors import (
-    CommandError,
-    DeliveryFailed,
-    DeliveryTimeout,
-    InvalidCommand,
-    RadioUnavailable,
-    RuleError,
-    RuleProblem,
-    UnknownDevice,
-)
 from hub_agent.hub import COMMAND_TIMEOUT
 from hub_agent.lan import events
 from hub_agent.lan.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -46,8 +36,19 @@ from hub_agent.lan.tokens import (
     touch_token,
     valid_id,
 )
-from hub_agent.model import Protocol
 from hub_agent.runtime import RulesApi, Runtime
+from hub_core.bus import EventBus
+from hub_core.errors import (
+    CommandError,
+    DeliveryFailed,
+    DeliveryTimeout,
+    InvalidCommand,
+    RadioUnavailable,
+    RuleError,
+    RuleProblem,
+    UnknownDevice,
+)
+from hub_core.model import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,11 @@ class LanApi:
 
     def __post_init__(self) -> None:
         self.no_clients.set()
+
+    @property
+    def bus(self) -> EventBus:
+        """The hub's event bus (the events WebSocket subscribes to it)."""
+        return self.runtime.bus
 
     def next_connection_id(self) -> int:
         """A number for log lines about one WebSocket connection."""
@@ -569,7 +575,7 @@ class LanApi:
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """The events WebSocket."""
-        return await events.serve_events(self, request)
+        return await events.serve_events(self, request, request[TOKEN_ID])
 
     async def metrics_text(self, request: web.Request) -> web.StreamResponse:
         """Prometheus text format."""

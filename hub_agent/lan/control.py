@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hub_agent.errors import HubError, ProtocolError
 from hub_agent.lan.pairing import MAX_WINDOW
+from hub_core.errors import HubError, ProtocolError
 
 log = logging.getLogger(__name__)
 

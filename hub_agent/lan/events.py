@@ -15,14 +15,12 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiohttp import WSMsgType, web
 
-from hub_agent.bus import Overflow, Subscription, SubscriptionClosed
-
-if TYPE_CHECKING:
-    from hub_agent.lan.api import LanApi
+from hub_agent.lan.metrics import LanMetrics
+from hub_core.bus import EventBus, Overflow, Subscription, SubscriptionClosed
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +37,21 @@ HEARTBEAT = 30.0
 CLOSE_TOO_SLOW = 1013
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
+
+
+class EventsHost(Protocol):
+    """What the events WebSocket needs from the LAN API that serves it."""
+
+    websockets: dict[int, EventClient]
+    no_clients: asyncio.Event
+    metrics: LanMetrics
+
+    @property
+    def bus(self) -> EventBus:
+        """The hub's event bus."""
+
+    def next_connection_id(self) -> int:
+        """A fresh connection id for log lines."""
 
 
 @dataclass(slots=True)
@@ -60,10 +73,8 @@ class EventClient:
         self.subscription.close()
 
 
-async def serve_events(api: LanApi, request: web.Request) -> web.StreamResponse:
-    """Upgrade to a WebSocket and stream events until either side closes."""
-    from hub_agent.lan.api import TOKEN_ID  # api imports this module
-
+async def serve_events(api: EventsHost, request: web.Request, token_id: str) -> web.StreamResponse:
+    """Upgrade to a WebSocket for the client holding `token_id`; stream events until either side closes."""
     if len(api.websockets) >= MAX_CLIENTS:
         raise web.HTTPServiceUnavailable(reason=f"too many event clients (at most {MAX_CLIENTS})")
     ws = web.WebSocketResponse(
@@ -71,9 +82,7 @@ async def serve_events(api: LanApi, request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     conn = api.next_connection_id()
-    client = EventClient(
-        conn, request[TOKEN_ID], ws, api.runtime.bus.subscribe(f"lan-ws-{conn}", QUEUE_SIZE, Overflow.CLOSE)
-    )
+    client = EventClient(conn, token_id, ws, api.bus.subscribe(f"lan-ws-{conn}", QUEUE_SIZE, Overflow.CLOSE))
     api.websockets[conn] = client
     api.no_clients.clear()
     api.metrics.ws_clients.inc()
@@ -102,14 +111,14 @@ async def serve_events(api: LanApi, request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _send_events(api: LanApi, client: EventClient) -> None:
+async def _send_events(api: EventsHost, client: EventClient) -> None:
     try:
         await _send_loop(api, client)
     finally:
         client.subscription.close()  # whatever ended the loop, stop queueing events for this client
 
 
-async def _send_loop(api: LanApi, client: EventClient) -> None:
+async def _send_loop(api: EventsHost, client: EventClient) -> None:
     ws, subscription, conn = client.ws, client.subscription, client.conn
     transport = api_transport(ws)
     while True:
@@ -145,7 +154,7 @@ def api_transport(ws: web.WebSocketResponse) -> asyncio.Transport | None:
     return transport if isinstance(transport, asyncio.Transport) else None
 
 
-async def _too_slow(api: LanApi, ws: web.WebSocketResponse, conn: int, why: str) -> None:
+async def _too_slow(api: EventsHost, ws: web.WebSocketResponse, conn: int, why: str) -> None:
     log.warning("ws %d: client too slow (%s); disconnecting it", conn, why)
     api.metrics.ws_disconnects.labels(reason="too_slow").inc()
     await _close(ws, CLOSE_TOO_SLOW, "too slow; reconnect and reload the device list", conn)

@@ -19,7 +19,6 @@ from typing import Any
 from aiohttp import web
 
 from hub_agent.config import LanSection
-from hub_agent.errors import HubError
 from hub_agent.lan import control, tls
 from hub_agent.lan.api import API, LanApi
 from hub_agent.lan.control import ControlServer, ControlSocketInUse, PairRequest, Request, TokensChanged
@@ -28,6 +27,7 @@ from hub_agent.lan.metrics import LanMetrics
 from hub_agent.lan.pairing import FailureLimiter, PairingWindow
 from hub_agent.lan.tokens import TokenCache, load_hashes
 from hub_agent.runtime import Runtime
+from hub_core.errors import HubError
 
 log = logging.getLogger(__name__)
 

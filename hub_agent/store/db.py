@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hub_agent.errors import StoreError
 from hub_agent.store.schema import migrate
+from hub_core.errors import StoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

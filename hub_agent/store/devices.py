@@ -7,7 +7,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 
-from hub_agent.model import Device, DeviceId, Value
+from hub_core.model import Device, DeviceId, Value
 
 
 def save_device(device: Device) -> Callable[[sqlite3.Connection], None]:

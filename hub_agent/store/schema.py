@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from hub_agent.errors import StoreError
+from hub_core.errors import StoreError
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the core tables.

@@ -14,8 +14,8 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from hub_agent.errors import DeliveryFailed, InvalidCommand, RadioUnavailable
-from hub_agent.model import (
+from hub_core.errors import DeliveryFailed, InvalidCommand, RadioUnavailable
+from hub_core.model import (
     ButtonPressed,
     Command,
     Device,

@@ -12,7 +12,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hub_agent.model import Value
+from hub_core.model import Value
 from radios.zwave.messages import NodeInfo
 
 # Command class ids (SDS13548), spelled out here on purpose rather than imported from the host.

@@ -11,7 +11,7 @@ import logging
 import random
 from dataclasses import replace
 
-from hub_agent.model import Device, DeviceId, Protocol
+from hub_core.model import Device, DeviceId, Protocol
 from radios.base import RadioContext
 from radios.sim.zwave_emulator import ZWaveEmulator
 from radios.sim.zwave_nodes import SENSORS, SimNode, household

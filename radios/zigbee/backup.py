@@ -13,7 +13,7 @@ from typing import Any
 
 from zigpy.backups import NetworkBackup
 
-from hub_agent.errors import HubError
+from hub_core.errors import HubError
 
 BACKUP_FILE = "zigbee-backup.json"
 

@@ -14,8 +14,8 @@ from typing import Any
 import zigpy.types as zt
 from zigpy.zcl.helpers import ReportingConfig
 
-from hub_agent.errors import InvalidCommand
-from hub_agent.model import Command, zigbee_device_id
+from hub_core.errors import InvalidCommand
+from hub_core.model import Command, zigbee_device_id
 from radios.zigbee import mapping
 from radios.zigbee.mapping import ClusterId, DeviceShape
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from hub_agent.model import Command, Value, check_attribute
+from hub_core.model import Command, Value, check_attribute
 
 
 class ClusterId(IntEnum):

@@ -25,8 +25,7 @@ import zigpy.exceptions
 import zigpy.types as zt
 import zigpy.zcl.foundation as foundation
 
-from hub_agent.config import ZigbeeSection
-from hub_agent.errors import (
+from hub_core.errors import (
     CommandError,
     DeliveryFailed,
     DeliveryTimeout,
@@ -34,7 +33,7 @@ from hub_agent.errors import (
     RadioUnavailable,
     UnknownDevice,
 )
-from hub_agent.model import (
+from hub_core.model import (
     ButtonPressed,
     Command,
     Device,
@@ -52,6 +51,7 @@ from radios.zigbee.availability import AvailabilityTracker
 from radios.zigbee.backup import BACKUP_FILE, BackupError, read_backup, write_backup
 from radios.zigbee.configure import cache_of, cluster_or_none, configure_device, find_cluster, shape_of
 from radios.zigbee.mapping import ClusterId
+from radios.zigbee.settings import ZigbeeSection
 from radios.zigbee.stack import application_class, zigpy_config
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from hub_agent.config import ZigbeeSection
-from hub_agent.errors import HubError
+from hub_core.errors import HubError
+from radios.zigbee.settings import ZigbeeSection
 
 #: radio -> (module with ControllerApplication, pip extra, distribution name)
 RADIO_LIBRARIES: dict[str, tuple[str, str, str]] = {

@@ -26,7 +26,7 @@ from typing import Any
 
 import serial
 
-from hub_agent.errors import ProtocolError
+from hub_core.errors import ProtocolError
 from radios.zwave import transaction as tx
 from radios.zwave.errors import ControllerReset, SerialClosed, TransactionFailed
 from radios.zwave.frame import (

@@ -10,7 +10,7 @@ DeliveryFailed
 
 from __future__ import annotations
 
-from hub_agent.errors import DeliveryFailed, RadioUnavailable
+from hub_core.errors import DeliveryFailed, RadioUnavailable
 
 
 class SerialClosed(RadioUnavailable):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TypeAlias
 
-from hub_agent.errors import ProtocolError
+from hub_core.errors import ProtocolError
 
 #: INS12350 5.1: a receiver drops a frame whose bytes stop arriving for this long.
 FRAME_TIMEOUT = 1.5

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub_agent.model import DeviceId
+from hub_core.model import DeviceId
 from radios.zwave.cc.capabilities import NodeCapabilities
 
 log = logging.getLogger(__name__)

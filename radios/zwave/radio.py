@@ -16,8 +16,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub_agent.errors import DeliveryFailed, DeliveryTimeout, InvalidCommand, ProtocolError, RadioUnavailable
-from hub_agent.model import (
+from hub_core.errors import DeliveryFailed, DeliveryTimeout, InvalidCommand, ProtocolError, RadioUnavailable
+from hub_core.model import (
     Command,
     Device,
     DeviceAdded,

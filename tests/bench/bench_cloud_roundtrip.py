@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cloud"))
 
 from test_cloud_harness import build_agent, next_events, pki_for, relay_for, running, write_config
 
-from hub_agent.cloud.backoff import SystemClock
-from hub_agent.model import DeviceId
+from hub_core.backoff import SystemClock
+from hub_core.model import DeviceId
 
 
 def figures(name: str, samples_ms: list[float]) -> str:

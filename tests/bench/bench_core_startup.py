@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from hub_agent.model import Device, DeviceId, Protocol
 from hub_agent.store import STORE_FILE, Database
 from hub_agent.store.devices import save_device, save_state
+from hub_core.model import Device, DeviceId, Protocol
 
 CONFIG = """\
 [hub]

@@ -22,15 +22,15 @@ from pathlib import Path
 
 import aiohttp
 
-from hub_agent.bus import EventBus
 from hub_agent.config import Config, HubSection, LanSection
 from hub_agent.hub import Hub
 from hub_agent.lan import tls
 from hub_agent.lan.server import LanServer
 from hub_agent.lan.tokens import create_token
-from hub_agent.model import Device, DeviceAdded, DeviceId, Protocol, StateChanged
 from hub_agent.runtime import Runtime
 from hub_agent.store import STORE_FILE, Database
+from hub_core.bus import EventBus
+from hub_core.model import Device, DeviceAdded, DeviceId, Protocol, StateChanged
 
 DEVICE = DeviceId("zwave-2")
 

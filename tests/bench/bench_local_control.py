@@ -155,9 +155,9 @@ def rules() -> list[dict[str, Any]]:
 async def seed_store(data_dir: Path) -> str:
     """150 BLE devices known from before, and a LAN token for watching the agent come up."""
     from hub_agent.lan.tokens import create_token
-    from hub_agent.model import Device, DeviceId, Protocol
     from hub_agent.store import STORE_FILE, Database
     from hub_agent.store.devices import save_device, save_state
+    from hub_core.model import Device, DeviceId, Protocol
 
     db = Database(data_dir / STORE_FILE)
     for n in range(BLE_DEVICES):

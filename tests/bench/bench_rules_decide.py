@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from hub_agent.model import Device, DeviceId, Protocol, StateChanged
+from hub_core.model import Device, DeviceId, Protocol, StateChanged
 from local_rules.compiler import Fire, compile_rules, decide
 from local_rules.model import Rule
 from local_rules.parser import parse_rule

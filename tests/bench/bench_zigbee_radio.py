@@ -43,11 +43,11 @@ async def main(commands: int) -> None:
     import zigpy.zcl.clusters  # noqa: F401
 
     from hub_agent.config import ZigbeeSection
-    from hub_agent.model import Command, DeviceId, StateChanged
+    from hub_core.model import Command, DeviceId, StateChanged
+    from hubtest.zigbee_events import EventLog
     from radios.base import RadioContext
     from radios.sim import zigbee_household as hh
     from radios.sim.zigbee_air import SimulatedAir
-    from radios.sim.zigbee_testing import EventLog
     from radios.zigbee.radio import ZigbeeRadio
 
     after_import = rss_mb()

@@ -21,11 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from hub_agent.model import Command, DeviceAdded, DeviceId, StateChanged
+from hub_core.model import Command, DeviceAdded, DeviceId, StateChanged
+from hubtest.zwave_events import EventLog
 from radios.base import RadioContext
 from radios.sim.zwave_emulator import ZWaveEmulator
 from radios.sim.zwave_nodes import household
-from radios.sim.zwave_testing import EventLog
 from radios.zwave.controller import Controller, transmit_ok
 from radios.zwave.radio import ZWaveRadio
 

@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from hub_agent import identity
-from hub_agent.bus import EventBus
-from hub_agent.cloud.backoff import Backoff
 from hub_agent.cloud.devcloud import DevPki, DevRelay, make_dev_pki
 from hub_agent.cloud.link import CloudLink, LinkState
 from hub_agent.config import Config, load_config
 from hub_agent.hub import Hub
-from hub_agent.model import Protocol
 from hub_agent.runtime import RulesApi, Runtime
 from hub_agent.store import STORE_FILE, Database
+from hub_core.backoff import Backoff
+from hub_core.bus import EventBus
+from hub_core.model import Protocol
 from radios.base import RadioContext
 from radios.sim.household import SimRadio
 

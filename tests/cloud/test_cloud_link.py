@@ -21,10 +21,10 @@ from test_cloud_harness import (
 
 from hub_agent.cloud.link import LinkState
 from hub_agent.cloud.protocol import MAX_MESSAGE_BYTES, CommandMessage, ErrorMessage, Welcome
-from hub_agent.errors import RuleError, RuleProblem
-from hub_agent.model import Command, DeviceId, JSONObject
+from hub_agent.rules.service import RulesService
 from hub_agent.store.settings import get_setting
-from local_rules.service import RulesService
+from hub_core.errors import RuleError, RuleProblem
+from hub_core.model import Command, DeviceId, JSONObject
 from radios.sim.household import SimRadio
 
 

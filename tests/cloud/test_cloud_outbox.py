@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub_agent.cloud.outbox import STATE_KEY, Outbox
-from hub_agent.model import ButtonPressed, DeviceId, HubEvent, StateChanged
 from hub_agent.store import Database
 from hub_agent.store.settings import get_setting
+from hub_core.model import ButtonPressed, DeviceId, HubEvent, StateChanged
 
 DEV = DeviceId("zwave-4")
 

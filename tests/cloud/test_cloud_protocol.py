@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub_agent.cloud.backoff import Backoff
 from hub_agent.cloud.protocol import (
     MAX_MESSAGE_BYTES,
     Ack,
@@ -42,7 +41,8 @@ from hub_agent.cloud.protocol import (
     encode_event,
     reply_id_of,
 )
-from hub_agent.errors import ProtocolError
+from hub_core.backoff import Backoff
+from hub_core.errors import ProtocolError
 
 PEM_CSR = "-----BEGIN CERTIFICATE REQUEST-----\nMII=\n-----END CERTIFICATE REQUEST-----\n"
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----\n"

@@ -27,7 +27,7 @@ from test_cloud_harness import (  # noqa: E402
 
 from hub_agent.cloud.link import LinkState  # noqa: E402
 from hub_agent.config import load_config  # noqa: E402
-from hub_agent.model import DeviceId  # noqa: E402
+from hub_core.model import DeviceId  # noqa: E402
 
 COUNT = 5000
 

@@ -21,9 +21,9 @@ from test_cloud_harness import (
 )
 
 from hub_agent.cloud import pki
-from hub_agent.cloud.backoff import Backoff
 from hub_agent.cloud.devcloud import DevPki, make_dev_pki
 from hub_agent.cloud.link import LinkState, pong_timeout
+from hub_core.backoff import Backoff
 
 NOW = dt.datetime.now(dt.UTC)
 

@@ -16,10 +16,10 @@ import pytest
 
 from hub_agent.agent import Agent
 from hub_agent.config import load_config
-from hub_agent.model import Device, DeviceId, Protocol
 from hub_agent.store import STORE_FILE, Database
 from hub_agent.store.devices import save_device, save_state
-from hub_agent.supervisor import Supervisor
+from hub_core.model import Device, DeviceId, Protocol
+from hub_core.supervisor import Supervisor
 from radios.sim.household import SimRadio
 
 ROOT = Path(__file__).parents[2]

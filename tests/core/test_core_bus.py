@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from hub_agent.bus import EventBus, Overflow, SubscriptionClosed
-from hub_agent.model import DeviceId, HubEvent, StateChanged
+from hub_core.bus import EventBus, Overflow, SubscriptionClosed
+from hub_core.model import DeviceId, HubEvent, StateChanged
 
 
 def event(n: int) -> StateChanged:

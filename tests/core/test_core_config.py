@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hub_agent.config import load_config
-from hub_agent.errors import ConfigError
+from hub_core.errors import ConfigError
 
 GOOD = """\
 [hub]

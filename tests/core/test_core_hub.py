@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from hub_agent.bus import EventBus
-from hub_agent.errors import DeliveryFailed, DeliveryTimeout, InvalidCommand, RadioUnavailable, UnknownDevice
-from hub_agent.hub import Hub, StatePersister
-from hub_agent.model import (
+from hub_agent.hub import MAX_EARLY_DEVICES, Hub, StatePersister
+from hub_agent.store import Database
+from hub_agent.store.devices import load_devices
+from hub_core.bus import EventBus
+from hub_core.errors import DeliveryFailed, DeliveryTimeout, InvalidCommand, RadioUnavailable, UnknownDevice
+from hub_core.model import (
     ButtonPressed,
     Command,
     Device,
@@ -24,8 +26,6 @@ from hub_agent.model import (
     StateChanged,
     make_command,
 )
-from hub_agent.store import Database
-from hub_agent.store.devices import load_devices
 from radios.base import Radio, RadioContext, RadioState
 from radios.sim.household import SimRadio
 
@@ -120,12 +120,38 @@ async def test_invalid_radio_events_are_dropped_and_counted(
 ) -> None:
     hub, radio, seen = await started_hub(tmp_path)
     before = len(seen)
-    hub.ingest(StateChanged(DeviceId("zwave-99"), "switch", "on"))
+    hub.ingest(StateChanged(DeviceId("zwave-99"), "switch", "wobbly"))
     hub.ingest(StateChanged(DIMMER, "level", 150))
     hub.ingest(ButtonPressed(DeviceId("zwave-77"), 1, "pressed"))
     assert len(seen) == before
     assert hub.events_rejected == 3
     assert "level must be at most 100" in caplog.text
+    await radio.stop()
+
+
+async def test_a_report_before_its_announcement_is_folded_into_it(tmp_path: Path) -> None:
+    hub, radio, seen = await started_hub(tmp_path)
+    early = DeviceId("zwave-42")
+    hub.ingest(StateChanged(early, "switch", "on"))
+    hub.ingest(StateChanged(early, "level", 40))
+    assert hub.device(early) is None
+    assert hub.state_of(early) == {"switch": "on", "level": 40}
+    announced = Device(early, Protocol.ZWAVE, "Early", capabilities=("switch", "level"), state={"level": 60})
+    hub.ingest(DeviceAdded(announced))
+    added = [e for e in seen if isinstance(e, DeviceAdded) and e.device.id == early]
+    # The announcement's own value is the newer one; the early report fills the gap.
+    assert added[-1].device.state == {"switch": "on", "level": 60}
+    assert hub.device(early).state == {"switch": "on", "level": 60}  # type: ignore[union-attr]
+    await radio.stop()
+
+
+async def test_early_reports_are_bounded(tmp_path: Path) -> None:
+    hub, radio, _ = await started_hub(tmp_path)
+    for n in range(MAX_EARLY_DEVICES + 5):
+        hub.ingest(StateChanged(DeviceId(f"zwave-{1000 + n}"), "switch", "on"))
+    assert hub.early_dropped == 5
+    assert hub.state_of(DeviceId("zwave-1000")) == {}  # the oldest went first
+    assert hub.state_of(DeviceId(f"zwave-{1000 + MAX_EARLY_DEVICES + 4}")) == {"switch": "on"}
     await radio.stop()
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub_agent.errors import InvalidCommand
-from hub_agent.model import (
+from hub_core.errors import InvalidCommand
+from hub_core.model import (
     COMMANDS,
     ButtonPressed,
     Device,

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from hub_agent.errors import StoreError
-from hub_agent.model import Device, DeviceId, Protocol
 from hub_agent.store import Database
 from hub_agent.store.devices import load_devices, remove_device, save_device, save_state
 from hub_agent.store.schema import MIGRATIONS, migrate
 from hub_agent.store.settings import get_setting, put_setting
+from hub_core.errors import StoreError
+from hub_core.model import Device, DeviceId, Protocol
 
 
 async def test_a_new_store_is_wal_and_fully_migrated(tmp_path: Path) -> None:

@@ -20,15 +20,17 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub_agent.bus import EventBus
 from hub_agent.config import Config, HubSection, LanSection
-from hub_agent.errors import DeliveryFailed, RuleError, RuleProblem
 from hub_agent.hub import Hub
 from hub_agent.lan import tls
 from hub_agent.lan.pairing import FailureLimiter
 from hub_agent.lan.server import LanServer
 from hub_agent.lan.tokens import create_token
-from hub_agent.model import (
+from hub_agent.runtime import Runtime
+from hub_agent.store import STORE_FILE, Database
+from hub_core.bus import EventBus
+from hub_core.errors import DeliveryFailed, RuleError, RuleProblem
+from hub_core.model import (
     Command,
     Device,
     DeviceAdded,
@@ -37,8 +39,6 @@ from hub_agent.model import (
     Protocol,
     StateChanged,
 )
-from hub_agent.runtime import Runtime
-from hub_agent.store import STORE_FILE, Database
 from radios.base import Radio, RadioContext, RadioState
 
 SWITCH = DeviceId("zwave-2")

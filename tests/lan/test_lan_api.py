@@ -10,7 +10,7 @@ import pytest
 
 from hub_agent.lan.api import MAX_BODY
 from hub_agent.lan.pairing import FailureLimiter
-from hub_agent.model import StateChanged
+from hub_core.model import StateChanged
 from radios.base import RadioState
 
 SWITCH, DIMMER = "zwave-2", "zwave-3"
@@ -370,7 +370,7 @@ async def test_metrics_in_prometheus_text_format(lan: Any, token: str) -> None:
 
 
 async def test_queue_depths_and_drops_are_exported(lan: Any, token: str) -> None:
-    from hub_agent.bus import Overflow
+    from hub_core.bus import Overflow
 
     subscription = lan.runtime.bus.subscribe("slowpoke", maxsize=2, overflow=Overflow.DROP_OLDEST)
     try:

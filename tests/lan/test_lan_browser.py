@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub_agent.model import DeviceId, RuleFired, StateChanged
+from hub_core.model import DeviceId, RuleFired, StateChanged
 
 pytestmark = pytest.mark.peer
 

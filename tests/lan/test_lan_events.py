@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from hub_agent.lan import events
-from hub_agent.model import ButtonPressed, DeviceId, RuleFired, StateChanged
+from hub_core.model import ButtonPressed, DeviceId, RuleFired, StateChanged
 
 SWITCH, DIMMER = "zwave-2", "zwave-3"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

@@ -1,4 +1,4 @@
-"""The LAN rules routes over the real rules engine (local_rules.service.RulesService), end to end."""
+"""The LAN rules routes over the real rules engine (hub_agent.rules.service.RulesService), end to end."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from local_rules.service import RulesService
+from hub_agent.rules.service import RulesService
 
 SWITCH, DIMMER = "zwave-2", "zwave-3"
 

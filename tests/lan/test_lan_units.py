@@ -19,7 +19,6 @@ from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub_agent.errors import ProtocolError
 from hub_agent.lan import control, tls
 from hub_agent.lan.api import ApiError, body_object, parse_json_body
 from hub_agent.lan.mdns import Advertisement
@@ -36,6 +35,7 @@ from hub_agent.lan.tokens import (
     touch_token,
 )
 from hub_agent.store.db import connect
+from hub_core.errors import ProtocolError
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

@@ -7,12 +7,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub_agent.model import ButtonPressed, Device, DeviceId, Notification, StateChanged, Value
+from hub_core.model import ButtonPressed, Device, DeviceId, Notification, StateChanged, Value
+from hubtest.rules_world import device
 from local_rules.compiler import Fault, Fire, HubStarted, TimeReached, compile_rules, decide
 from local_rules.model import Rule
 from local_rules.parser import parse_rule
 from local_rules.schedule import Place
-from local_rules.testing import device
 
 MOTION = "zigbee-00158d0001a2b3c4"
 BUTTON = "ble-a4c138000001"

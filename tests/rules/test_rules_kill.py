@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import textwrap
 from pathlib import Path
 
-from hub_agent.model import Protocol
-from local_rules.clock import ManualClock
-from local_rules.testing import build_world, device
+from hub_core.clock import ManualClock
+from hub_core.model import Protocol
+from hubtest.rules_world import build_world, device
 
 T0 = 1_790_000_000.0
 MOTION = "zigbee-00158d0001a2b3c4"
@@ -20,9 +21,9 @@ CHILD = textwrap.dedent(
     f"""
     import asyncio, sys
     from pathlib import Path
-    from hub_agent.model import DeviceId, StateChanged
-    from local_rules.clock import ManualClock
-    from local_rules.testing import build_world, device
+    from hub_core.model import DeviceId, StateChanged
+    from hub_core.clock import ManualClock
+    from hubtest.rules_world import build_world, device
 
     async def main() -> None:
         clock = ManualClock({T0})
@@ -51,7 +52,13 @@ CHILD = textwrap.dedent(
 async def test_a_pending_delay_survives_kill_9(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, str(tmp_path), cwd=root, stdout=asyncio.subprocess.PIPE
+        sys.executable,
+        "-c",
+        CHILD,
+        str(tmp_path),
+        cwd=root,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(root / "tests")},  # the child imports tests/hubtest
     )
     try:
         assert child.stdout is not None

@@ -10,10 +10,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub_agent.model import DeviceId, Protocol, StateChanged
 from hub_agent.store import STORE_FILE
-from local_rules.clock import ManualClock
-from local_rules.testing import World, build_world, device
+from hub_core.clock import ManualClock
+from hub_core.model import DeviceId, Protocol, StateChanged
+from hubtest.rules_world import World, build_world, device
 
 MOTION = "zigbee-00158d0001a2b3c4"
 LAMP = "zwave-2"

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub_agent.errors import RuleError
-from hub_agent.model import Device
+from hub_core.errors import RuleError
+from hub_core.model import Device
+from hubtest.rules_world import device
 from local_rules.model import (
     AtTrigger,
     CommandAction,
@@ -26,7 +27,6 @@ from local_rules.model import (
     WaitAction,
 )
 from local_rules.parser import parse_rule
-from local_rules.testing import device
 
 MOTION = "zigbee-00158d0001a2b3c4"
 DEVICES = {

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from hub_agent.config import RulesSection
-from hub_agent.model import DeviceAdded, DeviceId, Protocol, StateChanged
 from hub_agent.store import STORE_FILE
-from local_rules.clock import ManualClock
-from local_rules.testing import World, build_world, device
+from hub_core.clock import ManualClock
+from hub_core.model import DeviceAdded, DeviceId, Protocol, StateChanged
+from hubtest.rules_world import World, build_world, device
 
 MOTION = "zigbee-00158d0001a2b3c4"
 LAMP = "zwave-2"
@@ -91,7 +91,7 @@ async def test_a_delay_due_while_down_runs_once_at_start_and_is_logged_late(
     await start_delay(tmp_path)
     clock = ManualClock(T0 + 3600)
     world = build_world(tmp_path, household(), clock)
-    with caplog.at_level(logging.WARNING, logger="local_rules.service"):
+    with caplog.at_level(logging.WARNING, logger="hub_agent.rules.service"):
         await world.start()
     try:
         await world.radios[Protocol.ZWAVE].wait_for(1)

@@ -14,7 +14,8 @@ import astral.sun
 import pytest
 
 from hub_agent.config import RulesSection
-from hub_agent.model import (
+from hub_core.clock import ManualClock, SystemClock
+from hub_core.model import (
     ButtonPressed,
     DeviceId,
     HubEvent,
@@ -23,8 +24,7 @@ from hub_agent.model import (
     RuleFired,
     StateChanged,
 )
-from local_rules.clock import ManualClock, SystemClock
-from local_rules.testing import GroupRadio, World, build_world, device
+from hubtest.rules_world import GroupRadio, World, build_world, device
 
 MOTION = "zigbee-00158d0001a2b3c4"
 DOOR = "zigbee-00158d0001a2b3c5"

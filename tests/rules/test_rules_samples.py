@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from hub_agent.model import ButtonPressed, DeviceId, Protocol, RuleFired, StateChanged
-from local_rules.clock import ManualClock
+from hub_core.clock import ManualClock
+from hub_core.model import ButtonPressed, DeviceId, Protocol, RuleFired, StateChanged
+from hubtest.rules_world import build_world, device
 from local_rules.parser import parse_rule
 from local_rules.samples import sample_rules
-from local_rules.testing import build_world, device
 
 HOUSEHOLD = [
     device("zwave-2", "switch", "power", "energy", switch="off"),

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from hub_agent.config import ZigbeeSection
+from hubtest.zigbee_events import EventLog, FakeClock
 from radios.base import RadioContext
 from radios.sim.zigbee_air import SimulatedAir
-from radios.sim.zigbee_testing import EventLog, FakeClock
 from radios.zigbee.radio import ZigbeeRadio
 
 _paths = itertools.count(1)

@@ -10,7 +10,7 @@ from zigpy.zcl.clusters import general
 
 from hub_agent.agent import Agent
 from hub_agent.config import load_config
-from hub_agent.model import HubEvent, Protocol, RuleFired
+from hub_core.model import HubEvent, Protocol, RuleFired
 from radios.sim import zigbee_household as hh
 from radios.sim.zigbee_air import SimulatedAir
 from radios.sim.zigbee_radio import SimZigbeeRadio

@@ -8,13 +8,13 @@ import pytest
 from zigpy.zcl.clusters import general
 
 from hub_agent.config import ZigbeeSection
-from hub_agent.errors import HubError
-from hub_agent.model import DeviceId, DeviceOnline, Protocol
+from hub_agent.radio_registry import FACTORIES
+from hub_core.errors import HubError
+from hub_core.model import DeviceId, DeviceOnline, Protocol
+from hubtest.zigbee_events import EventLog, FakeClock
 from radios.base import RadioContext
-from radios.registry import FACTORIES
 from radios.sim import zigbee_household as hh
 from radios.sim.zigbee_air import SimulatedAir
-from radios.sim.zigbee_testing import EventLog, FakeClock
 from radios.zigbee.availability import AvailabilityTracker
 from radios.zigbee.radio import ZigbeeRadio
 from radios.zigbee.stack import StackNotInstalled, application_class, zigpy_config

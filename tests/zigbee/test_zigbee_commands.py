@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from zigpy.zcl.clusters import closures, general, hvac, lighting, measurement
 
-from hub_agent.errors import DeliveryFailed, InvalidCommand, UnknownDevice
-from hub_agent.model import Command, DeviceId, StateChanged
+from hub_core.errors import DeliveryFailed, InvalidCommand, UnknownDevice
+from hub_core.model import Command, DeviceId, StateChanged
+from hubtest.zigbee_events import EventLog
 from radios.sim import zigbee_household as hh
 from radios.sim.zigbee_air import SentFrame, SimulatedAir
-from radios.sim.zigbee_testing import EventLog
 from radios.zigbee.radio import ZigbeeRadio
 
 Household = tuple[ZigbeeRadio, EventLog, SimulatedAir]

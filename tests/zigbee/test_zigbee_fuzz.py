@@ -23,11 +23,11 @@ from zigpy.zcl.clusters import (
     smartenergy,
 )
 
-from hub_agent.model import ButtonPressed, Command, DeviceId, StateChanged, check_attribute
+from hub_core.model import ButtonPressed, Command, DeviceId, StateChanged, check_attribute
+from hubtest.zigbee_events import EventLog
 from radios.base import RadioState
 from radios.sim import zigbee_household as hh
 from radios.sim.zigbee_air import SimulatedAir
-from radios.sim.zigbee_testing import EventLog
 from radios.zigbee.radio import ZigbeeRadio
 
 t: Any = _t

@@ -9,17 +9,17 @@ from pathlib import Path
 
 from zigpy.zcl.clusters import general
 
-from hub_agent.bus import EventBus
 from hub_agent.config import ZigbeeSection
-from hub_agent.errors import RadioUnavailable
 from hub_agent.hub import Hub
-from hub_agent.model import Command, DeviceAdded, DeviceEvent, DeviceId, HubEvent, Protocol, StateChanged
+from hub_agent.radio_registry import FACTORIES
+from hub_core.bus import EventBus
+from hub_core.errors import RadioUnavailable
+from hub_core.model import Command, DeviceAdded, DeviceEvent, DeviceId, HubEvent, Protocol, StateChanged
+from hubtest.zigbee_events import EventLog
 from radios.base import RadioContext, RadioState
-from radios.registry import FACTORIES
 from radios.sim import zigbee_household as hh
 from radios.sim.zigbee_air import SimulatedAir
 from radios.sim.zigbee_radio import SimZigbeeRadio
-from radios.sim.zigbee_testing import EventLog
 
 BULBS = ["zigbee-" + b.replace(":", "") for b in (hh.BULB_1, hh.BULB_2)]
 

@@ -17,11 +17,11 @@ from zigpy.zcl.clusters import (
     smartenergy,
 )
 
-from hub_agent.model import ButtonPressed, DeviceAdded, DeviceOnline, DeviceRemoved, StateChanged
+from hub_core.model import ButtonPressed, DeviceAdded, DeviceOnline, DeviceRemoved, StateChanged
+from hubtest.zigbee_events import EventLog
 from radios.base import RadioState
 from radios.sim import zigbee_household as hh
 from radios.sim.zigbee_air import SimulatedAir
-from radios.sim.zigbee_testing import EventLog
 from radios.zigbee.radio import ZigbeeRadio, device_id_of, ieee_of
 
 HOUSEHOLD_SIZE = 11

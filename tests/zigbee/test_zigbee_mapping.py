@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub_agent.model import Command, DeviceId, check_attribute
+from hub_core.model import Command, DeviceId, check_attribute
 from radios.zigbee import mapping
 from radios.zigbee.mapping import ClusterId, DeviceShape
 

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from zigpy.zcl.clusters import general, measurement
 
+from hub_agent.commands import zigbee_tool as tool
 from hub_agent.config import load_config
-from hub_agent.errors import RadioUnavailable
-from hub_agent.model import Command, DeviceAdded, DeviceId, DeviceRemoved, StateChanged
+from hub_core.errors import RadioUnavailable
+from hub_core.model import Command, DeviceAdded, DeviceId, DeviceRemoved, StateChanged
+from hubtest.zigbee_events import EventLog
 from radios.base import RadioContext, RadioState
 from radios.sim import zigbee_household as hh
 from radios.sim.zigbee_air import SimulatedAir
-from radios.sim.zigbee_testing import EventLog
-from radios.zigbee import tool
 from radios.zigbee.backup import BACKUP_FILE, BackupError, read_backup
 from radios.zigbee.radio import ZigbeeRadio
 

@@ -8,7 +8,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub_agent.errors import ProtocolError
+from hub_core.errors import ProtocolError
 from radios.zwave.cc import NodeCapabilities, parse_cc, registered, unwrap
 from radios.zwave.cc.base import (
     decode_duration,

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from hub_agent.errors import InvalidCommand, ProtocolError
-from hub_agent.model import ButtonPressed, Command, Device, DeviceId, Protocol, StateChanged, make_command
+from hub_core.errors import InvalidCommand, ProtocolError
+from hub_core.model import ButtonPressed, Command, Device, DeviceId, Protocol, StateChanged, make_command
 from radios.zwave import cc
 from radios.zwave.cc import (
     CommandClass,
@@ -265,7 +265,7 @@ def test_set_then_report_round_trips_through_the_mapping() -> None:
     ],
 )
 def test_capabilities_of(caps: NodeCapabilities, expected: tuple[str, ...]) -> None:
-    from hub_agent.model import ATTRIBUTES
+    from hub_core.model import ATTRIBUTES
 
     order = [*ATTRIBUTES, "button"]
     assert capabilities_of(caps) == tuple(sorted(expected, key=order.index))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub_agent.errors import ProtocolError
+from hub_core.errors import ProtocolError
 from radios.zwave import cc
 from radios.zwave.cc import CCCommand, parse_cc, registered
 

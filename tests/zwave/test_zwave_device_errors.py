@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from hub_agent.errors import CommandError, RadioUnavailable
-from hub_agent.model import Command, DeviceId
+from hub_core.errors import CommandError, RadioUnavailable
+from hub_core.model import Command, DeviceId
+from hubtest.zwave_events import EventLog
 from radios.base import RadioContext, RadioState
 from radios.sim.zwave_emulator import ZWaveEmulator
 from radios.sim.zwave_nodes import household
-from radios.sim.zwave_testing import EventLog
 from radios.zwave.errors import SerialClosed, TransactionFailed
 from radios.zwave.messages import FunctionId
 from radios.zwave.radio import ZWaveRadio

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub_agent.errors import ProtocolError
+from hub_core.errors import ProtocolError
 from radios.zwave.frame import Frame, FrameType
 from radios.zwave.messages import (
     AddNodeStatus,

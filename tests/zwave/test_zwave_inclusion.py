@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from hub_agent.errors import RadioUnavailable
-from hub_agent.model import Device, DeviceAdded, DeviceId, DeviceRemoved, Protocol
+from hub_core.errors import RadioUnavailable
+from hub_core.model import Device, DeviceAdded, DeviceId, DeviceRemoved, Protocol
+from hubtest.zwave_events import EventLog
 from radios.base import RadioContext
 from radios.sim.zwave_emulator import ZWaveEmulator
 from radios.sim.zwave_nodes import household
 from radios.sim.zwave_radio import SimZWaveRadio
-from radios.sim.zwave_testing import EventLog
 from radios.zwave.messages import AddRemoveMode, FunctionId
 from radios.zwave.radio import ZWaveRadio
 from radios.zwave.transaction import Timeouts

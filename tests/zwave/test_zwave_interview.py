@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from hub_agent.model import Command, Device, DeviceAdded, DeviceId, DeviceRemoved, Protocol
+from hub_core.model import Command, Device, DeviceAdded, DeviceId, DeviceRemoved, Protocol
+from hubtest.zwave_events import EventLog
 from radios.base import RadioContext
 from radios.sim.zwave_emulator import ZWaveEmulator
 from radios.sim.zwave_nodes import SimNode, double_switch, household
-from radios.sim.zwave_testing import EventLog
 from radios.zwave.cc import CommandClass
 from radios.zwave.messages import FunctionId, SendDataRequest
 from radios.zwave.node import NodeRecord, NodeStore

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from zwave_peer import ZWavePeer, household, household_node
 
-from hub_agent.errors import CommandError
-from hub_agent.model import (
+from hub_core.errors import CommandError
+from hub_core.model import (
     ButtonPressed,
     Command,
     Device,

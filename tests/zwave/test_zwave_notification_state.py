@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hub_agent.model import Command, DeviceAdded, DeviceId, Value
+from hub_core.model import Command, DeviceAdded, DeviceId, Value
+from hubtest.zwave_events import EventLog
 from radios.base import RadioContext
 from radios.sim.zwave_emulator import ZWaveEmulator
 from radios.sim.zwave_nodes import (
@@ -25,7 +26,6 @@ from radios.sim.zwave_nodes import (
     SimNode,
     household,
 )
-from radios.sim.zwave_testing import EventLog
 from radios.zwave import cc
 from radios.zwave.messages import FunctionId, SendDataRequest
 from radios.zwave.radio import ZWaveRadio

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from hub_agent.model import DeviceAdded
+from hub_core.model import DeviceAdded
+from hubtest.zwave_events import EventLog
 from radios.base import RadioContext
 from radios.sim.zwave_emulator import ZWaveEmulator
 from radios.sim.zwave_nodes import household
-from radios.sim.zwave_testing import EventLog
 from radios.zwave.controller import Controller
 from radios.zwave.frame import Frame, FrameType
 from radios.zwave.messages import (

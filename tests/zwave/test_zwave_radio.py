@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from hub_agent.config import ZWaveSection
-from hub_agent.errors import DeliveryFailed, InvalidCommand, RadioUnavailable
-from hub_agent.model import ButtonPressed, Command, DeviceAdded, DeviceId, StateChanged
+from hub_agent.radio_registry import FACTORIES
+from hub_core.errors import DeliveryFailed, InvalidCommand, RadioUnavailable
+from hub_core.model import ButtonPressed, Command, DeviceAdded, DeviceId, StateChanged
+from hubtest.zwave_events import EventLog
 from radios.base import RadioContext, RadioState
-from radios.registry import FACTORIES
 from radios.sim.zwave_radio import SimZWaveRadio
-from radios.sim.zwave_testing import EventLog
 from radios.zwave.messages import FunctionId, SendDataRequest
 from radios.zwave.radio import ZWaveRadio, parse_device_id
 from radios.zwave.transaction import Timeouts

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from hub_agent.errors import DeliveryFailed, RadioUnavailable
-from hub_agent.model import Command, DeviceId, DeviceOnline
+from hub_core.errors import DeliveryFailed, RadioUnavailable
+from hub_core.model import Command, DeviceId, DeviceOnline
+from hubtest.zwave_events import EventLog
 from radios.base import RadioContext, RadioState
 from radios.sim.zwave_emulator import ZWaveEmulator
 from radios.sim.zwave_nodes import household
-from radios.sim.zwave_testing import EventLog
 from radios.zwave.errors import NodeUnreachable
 from radios.zwave.messages import FunctionId
 from radios.zwave.radio import ZWaveRadio

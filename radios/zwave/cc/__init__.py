@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub_agent.errors import ProtocolError
+from hub_core.errors import ProtocolError
 from radios.zwave.cc.base import CCCommand, CommandClass, NoOperation, UnknownCC, parse_cc, registered
 from radios.zwave.cc.capabilities import NodeCapabilities, capabilities_of
 from radios.zwave.cc.lock import *  # noqa: F403

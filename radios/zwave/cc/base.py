@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar, Self, TypeVar
 
-from hub_agent.errors import ProtocolError
+from hub_core.errors import ProtocolError
 
 
 class CommandClass(IntEnum):

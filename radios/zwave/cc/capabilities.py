@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hub_agent.model import ATTRIBUTES
+from hub_core.model import ATTRIBUTES
 from radios.zwave.cc.base import CCCommand, CommandClass
 from radios.zwave.cc.management import (
     AssociationSupportedGroupingsReport,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from hub_agent.errors import InvalidCommand
-from hub_agent.model import ButtonPressed, Command, DeviceEvent, DeviceId, StateChanged, Value
+from hub_core.errors import InvalidCommand
+from hub_core.model import ButtonPressed, Command, DeviceEvent, DeviceId, StateChanged, Value
 from radios.zwave.cc.base import CCCommand, CommandClass, encode_duration
 from radios.zwave.cc.capabilities import NodeCapabilities, notification_attributes
 from radios.zwave.cc.lock import (

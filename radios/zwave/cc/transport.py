@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar, Self
 
-from hub_agent.errors import ProtocolError
+from hub_core.errors import ProtocolError
 from radios.zwave.cc.base import CCCommand, CommandClass, check_byte, need, parse_cc, register
 
 __all__ = [

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar, Self, TypeVar
 
-from hub_agent.errors import ProtocolError
+from hub_core.errors import ProtocolError
 from radios.zwave.frame import Frame, FrameType
 from radios.zwave.transaction import Completion
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import ClassVar, Self
 
-from hub_agent.errors import ProtocolError
+from hub_core.errors import ProtocolError
 from radios.zwave.frame import FrameType
 from radios.zwave.messages.base import FunctionId, Message, Request, incoming, need, outgoing
 from radios.zwave.transaction import Completion

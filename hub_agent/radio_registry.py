@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hub_agent.config import BleSection, Config, ZigbeeSection, ZWaveSection
-from hub_agent.model import Protocol
+from hub_core.model import Protocol
 from radios.base import Radio, RadioContext
 
 RadioFactory = Callable[[Any, RadioContext], Radio]

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from enum import StrEnum
 
-from hub_agent.model import HubEvent
+from hub_core.model import HubEvent
 
 log = logging.getLogger(__name__)
 

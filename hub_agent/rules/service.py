@@ -20,10 +20,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from hub_agent.errors import RuleError, RuleProblem
-from hub_agent.model import DeviceAdded, HubEvent, JSONObject, Notification, StateChanged, rfc3339
 from hub_agent.runtime import Runtime
-from local_rules.clock import Clock, SystemClock
+from hub_core.clock import Clock, SystemClock
+from hub_core.errors import RuleError, RuleProblem
+from hub_core.model import DeviceAdded, HubEvent, JSONObject, Notification, StateChanged, rfc3339
 from local_rules.compiler import (
     Decision,
     Fault,

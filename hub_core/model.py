@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NewType, TypeAlias
 
-from hub_agent.errors import InvalidCommand
+from hub_core.errors import InvalidCommand
 
 DeviceId = NewType("DeviceId", str)
 Value: TypeAlias = str | int | float

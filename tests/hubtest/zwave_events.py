@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hub_agent.model import DeviceAdded, DeviceEvent, StateChanged, Value
+from hub_core.model import DeviceAdded, DeviceEvent, StateChanged, Value
 
 
 @dataclass(slots=True)

@@ -11,15 +11,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub_agent.bus import EventBus
 from hub_agent.config import Config, HubSection, RulesSection
-from hub_agent.errors import DeliveryFailed
 from hub_agent.hub import Hub
-from hub_agent.model import Command, Device, DeviceId, Protocol, Value
+from hub_agent.rules.service import RulesService
 from hub_agent.runtime import Runtime
 from hub_agent.store import STORE_FILE, Database
-from local_rules.clock import Clock
-from local_rules.service import RulesService
+from hub_core.bus import EventBus
+from hub_core.clock import Clock
+from hub_core.errors import DeliveryFailed
+from hub_core.model import Command, Device, DeviceId, Protocol, Value
 from radios.base import Radio, RadioContext, RadioState
 
 

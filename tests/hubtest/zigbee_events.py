@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from hub_agent.model import DeviceAdded, DeviceEvent
+from hub_core.model import DeviceAdded, DeviceEvent
 
 
 class EventLog:

@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 from hub_agent.config import Config
-from hub_agent.errors import ConfigProblem, RuleError
-from hub_agent.model import CAPABILITIES, Device, DeviceId, protocol_of
+from hub_core.errors import ConfigProblem, RuleError
+from hub_core.model import CAPABILITIES, Device, DeviceId, protocol_of
 from local_rules.parser import parse_rule
 
 

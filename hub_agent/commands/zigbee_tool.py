@@ -17,7 +17,7 @@ from typing import Any
 from zigpy.backups import NetworkBackup
 
 from hub_agent.config import load_config
-from hub_agent.errors import ConfigError, HubError
+from hub_core.errors import ConfigError, HubError
 from radios.zigbee.backup import BACKUP_FILE, read_backup, write_backup
 from radios.zigbee.stack import application_class, zigpy_config
 

@@ -1,0 +1,1 @@
+"""The rules engine wired into the process: the service (store, bus, schedules) and the seed file."""

@@ -1,0 +1,1 @@
+"""Bluetooth LE: bleak for scanning and GATT, bthome-ble for BTHome advertisements."""
