@@ -20,7 +20,8 @@ from zigpy.zcl.clusters import (
     smartenergy,
 )
 
-from radios.sim.zigbee_air import SimCluster, SimEndpoint, SimZigbeeDevice
+from radios.sim.zigbee_device import SimZigbeeDevice
+from radios.sim.zigbee_zcl import SimCluster, SimEndpoint
 
 t: Any = _t  # zigpy's constructors are partly unannotated
 DT = zha.DeviceType
