@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 
@@ -18,7 +19,22 @@ LEVELS = {
 }
 
 
+#: Control characters (C0 but tab, DEL, C1) and lone surrogates: escaped in messages, so text from
+#: the network (a path with %0A, a header) can never forge a log line or break the journal's UTF-8.
+_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def escape(text: str) -> str:
+    """`text` with control characters and lone surrogates as `\\xNN`/`\\uNNNN` escapes."""
+    return _UNSAFE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+
+
 class _Formatter(logging.Formatter):
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # The message is escaped, not the traceback (formatException) that follows it.
+        record.message = escape(record.message)
+        return super().formatMessage(record)
+
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         return f"{stamp}.{int(record.msecs):03d}Z"

@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from hub_agent.hub import Hub
+from hub_core import ratelog
 from radios.base import RadioState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -70,6 +71,21 @@ class _HubCollector(Collector):
         count.add_metric(["true"], online)
         count.add_metric(["false"], len(devices) - online)
         yield count
+        yield from _log_counters(ratelog.LIMITER)
+
+
+def _log_counters(limiter: ratelog.LogLimiter) -> Iterator[Metric]:
+    logged = CounterMetricFamily(
+        "hub_log_events", "Occurrences of each rate-limited log cause", labels=["cause"]
+    )
+    held = CounterMetricFamily(
+        "hub_log_suppressed", "Log lines held back by the per-cause rate limit", labels=["cause"]
+    )
+    for cause, count in sorted(limiter.counts.items()):
+        logged.add_metric([cause], count)
+        held.add_metric([cause], limiter.suppressed.get(cause, 0))
+    yield logged
+    yield held
 
 
 class LanMetrics:
