@@ -67,6 +67,13 @@ MIGRATIONS: tuple[str, ...] = (
         last_used REAL
     );
     """,
+    # 2: owner tokens (the only ones that may list and revoke tokens over the LAN). Tokens from
+    # before this migration are not owners: any of them may have been minted by a LAN attacker
+    # through the old always-open pairing window; the next pairing (or `hub-agent token create`)
+    # makes the owner. docs/security.md explains the rule.
+    """
+    ALTER TABLE lan_tokens ADD COLUMN owner INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
