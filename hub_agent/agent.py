@@ -25,6 +25,7 @@ from hub_agent.runtime import Part, RulesPart, Runtime
 from hub_agent.store import STORE_FILE, Database
 from hub_agent.store.devices import load_devices
 from hub_core.bus import EventBus
+from hub_core.errors import HubError, ServiceUnavailable
 from hub_core.supervisor import Supervisor
 from radios.base import Radio, RadioContext
 
@@ -47,6 +48,12 @@ class RadioPart:
         try:
             try:
                 await self.radio.start()
+            except (HubError, OSError) as exc:
+                section = self.radio.protocol.value
+                raise ServiceUnavailable(
+                    f"{section} radio cannot start: {exc}",
+                    hint=f"check that the stick is plugged in and [{section}] in the config names it",
+                ) from exc
             finally:
                 self.first_attempt.set()
             log.info("%s radio running", self.radio.protocol.value)

@@ -10,7 +10,8 @@
     │   └── DeliveryTimeout          no confirmation in time (also TimeoutError, LAN 504)
     ├── RuleError                    a rule is invalid; carries every (JSON path, message)  (LAN 422)
     ├── StoreError                   the SQLite store failed
-    └── ProtocolError                malformed bytes or messages from a peer
+    ├── ProtocolError                malformed bytes or messages from a peer
+    └── ServiceUnavailable           a part cannot start (port in use, ...); carries what to do
 
 Every error carries context as attributes, not only as text, so callers can map it to a
 status code or a log field without parsing the message.
@@ -110,3 +111,11 @@ class StoreError(HubError):
 
 class ProtocolError(HubError):
     """A peer sent malformed bytes or messages; the message names what was wrong."""
+
+
+class ServiceUnavailable(HubError):
+    """A part of the hub cannot start; the message says why and `hint` what the user can do."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        self.hint = hint
+        super().__init__(f"{message}; {hint}" if hint else message)

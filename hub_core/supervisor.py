@@ -3,6 +3,10 @@
 A part's `run()` is meant to work until cancelled. If it raises (or returns), the crash is logged with the
 part's name and it is started again after 1 s, 2 s, 4 s ... up to `cap`; the delay resets once a run has
 lasted `stable` seconds. The agent itself stays up: one broken part never takes local control down.
+
+An expected failure (a `HubError`, or an `OSError` such as a missing serial port) is one log line that
+says what is wrong; its traceback goes to DEBUG only. Anything else is a bug and is logged with its
+traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from hub_core.errors import HubError
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,10 @@ class Supervisor:
             except asyncio.CancelledError:
                 status.running = False
                 raise
+            except (HubError, OSError) as exc:
+                status.last_error = str(exc)
+                log.error("%s failed: %s (retrying in %.0f s)", name, exc, delay)
+                log.debug("%s failure details", name, exc_info=exc)
             except Exception as exc:
                 status.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("part %s crashed; restarting in %.1f s", name, delay)

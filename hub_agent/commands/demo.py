@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import random
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -36,7 +38,7 @@ from hub_agent.lan.tokens import create_token
 from hub_agent.logs import setup_logging
 from hub_agent.runtime import Runtime
 from hub_core.bus import Overflow, Subscription
-from hub_core.errors import HubError
+from hub_core.errors import HubError, ServiceUnavailable
 from hub_core.model import (
     ATTRIBUTES,
     ButtonPressed,
@@ -50,6 +52,8 @@ from hub_core.model import (
 )
 
 DEMO_HUB_ID = "demo-hub"
+#: --duration above a week is a typo, not a demo
+MAX_DURATION = 7 * 24 * 3600.0
 HELP = "run a simulated home (Z-Wave, Zigbee, BLE) through the real agent, with a live event log"
 
 
@@ -68,14 +72,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run the demo until --duration passes or Ctrl-C."""
     host, _, port = args.lan.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not port.isdigit() or int(port) > 65535:
         print(f"hub-agent demo: --lan must be HOST:PORT, not {args.lan!r}", file=sys.stderr)
         return 2
+    if args.duration is not None and not (0 < args.duration <= MAX_DURATION):
+        print(
+            f"hub-agent demo: --duration must be more than 0 and at most {MAX_DURATION:.0f} seconds, "
+            f"not {args.duration}",
+            file=sys.stderr,
+        )
+        return 2
+    host = host.strip("[]")
+    taken = _port_taken(host, int(port))
+    if taken is not None:
+        print(f"hub-agent demo: {taken}", file=sys.stderr)
+        return 1
     setup_logging("debug" if args.debug else "warning")
     with _data_dir(args.data_dir) as data_dir:
-        return asyncio.run(
-            run_demo(data_dir, (host.strip("[]"), int(port)), duration=args.duration, seed=args.seed)
-        )
+        return asyncio.run(run_demo(data_dir, (host, int(port)), duration=args.duration, seed=args.seed))
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """Why the LAN API could not listen on host:port (with what to do), or None if it can."""
+    if port == 0:
+        return None
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
+            probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return (
+                f"{host}:{port} is already in use (another demo or hub-agent?); "
+                f"choose another port with --lan {host}:{port + 1 if port < 65535 else 8443}, "
+                f"or --lan {host}:0 for any free one"
+            )
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another address with --lan"
+    return None
 
 
 @contextlib.contextmanager
@@ -163,7 +197,12 @@ async def _banner(agent: Agent, runtime: Runtime, relay: DevRelay, out: TextIO) 
     print(f"  radios:  {', '.join(p.value for p in runtime.hub.radios)} (simulated devices)", file=out)
     lan = agent.parts.get("lan")
     if isinstance(lan, LanServer):
-        await asyncio.wait_for(lan.started.wait(), 10)
+        try:
+            await asyncio.wait_for(lan.started.wait(), 10)
+        except TimeoutError:
+            status = agent.supervisor.status.get("lan")
+            why = status.last_error if status is not None and status.last_error else "no answer in 10 s"
+            raise ServiceUnavailable(f"the LAN API did not start: {why}") from None
         issued = await runtime.db.write(create_token("demo"))
         print(f"  LAN API: {lan.url}  (web page at /; self-signed TLS, SHA-256 {lan.fingerprint})", file=out)
         print(f"  token:   {issued.token}", file=out)

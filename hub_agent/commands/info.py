@@ -65,7 +65,10 @@ def render(info: dict[str, Any]) -> str:
         lines.append("LAN API:      disabled")
     else:
         lines.append(f"LAN API:      {lan['url']}")
-        lines.append(f"LAN TLS:      {lan['fingerprint'] or 'no certificate yet (made at first start)'}")
+        if not lan["tls"]:
+            lines.append("LAN TLS:      off ([lan] tls = false; loopback only)")
+        else:
+            lines.append(f"LAN TLS:      {lan['fingerprint'] or 'no certificate yet (made at first start)'}")
     for radio in info["radios"]:
         lines.append(f"radio:        {radio['protocol']} on {radio['port']}")
     if not info["radios"]:
@@ -99,7 +102,11 @@ def _lan(config: Config) -> dict[str, Any] | None:
     with contextlib.suppress(ModuleNotFoundError):
         tls = importlib.import_module("hub_agent.lan.tls")
         fingerprint = tls.fingerprint(config.hub.data_dir) if config.lan.tls else None
-    return {"url": f"{scheme}://{config.lan.host}:{config.lan.port}/", "fingerprint": fingerprint}
+    return {
+        "url": f"{scheme}://{config.lan.host}:{config.lan.port}/",
+        "tls": config.lan.tls,
+        "fingerprint": fingerprint,
+    }
 
 
 def _radios(config: Config) -> list[dict[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import logging
 import ssl
@@ -27,7 +28,7 @@ from hub_agent.lan.metrics import LanMetrics
 from hub_agent.lan.pairing import FailureLimiter, PairingWindow
 from hub_agent.lan.tokens import TokenCache, load_hashes
 from hub_agent.runtime import Runtime
-from hub_core.errors import HubError
+from hub_core.errors import HubError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,10 @@ class LanServer:
         control_server = ControlServer(self.control_path, self._control)
         try:
             site = web.TCPSite(runner, section.host, section.port, ssl_context=context, backlog=256)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as exc:
+                raise _bind_failed(section.host, section.port, exc) from exc
             self.bound_port = int(runner.addresses[0][1])
             self.url = self._url(self.bound_port)
             try:
@@ -180,3 +184,22 @@ class LanServer:
             count = await self.reload_tokens()
             return {"ok": True, "tokens": count}
         raise HubError(f"unsupported control request {request!r}")
+
+
+def _bind_failed(host: str, port: int, exc: OSError) -> ServiceUnavailable:
+    """The one-line error for a LAN listen address that cannot be bound, with what to do about it."""
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return ServiceUnavailable(
+            f"LAN API: {where} is already in use (another hub-agent, or another program)",
+            hint="stop it or choose another port with [lan] listen",
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ServiceUnavailable(
+            f"LAN API: {where} is not an address of this machine", hint="fix [lan] listen"
+        )
+    if exc.errno == errno.EACCES:
+        return ServiceUnavailable(
+            f"LAN API: not allowed to listen on {where}", hint="use a port above 1023 or grant the capability"
+        )
+    return ServiceUnavailable(f"LAN API: cannot listen on {where}: {exc.strerror or exc}")
