@@ -262,6 +262,12 @@ async def test_sign_in_toggle_and_see_the_state_change(lan: Any, token: str, tmp
         )
         level_cell = f'document.querySelector(\'[data-device="{DIMMER}"] [data-attr="level"]\')'
         await page.wait_for(f"{level_cell}.textContent === '70'", "level never reached 70")
+        # The live event list names the device and gives the value its unit.
+        entries = "Array.from(document.querySelectorAll('#events li'), li => li.textContent)"
+        await page.wait_for(
+            f"{entries}.some(t => t.endsWith(' Desk lamp: level = 70 %'))", "event list without name or unit"
+        )
+        assert not any(DIMMER in entry for entry in await page.js(entries))  # names, not ids
 
         # A change made at the device itself (not from this page) shows up live as well.
         lan.runtime.hub.ingest(StateChanged(DeviceId(SWITCH), "switch", "off"))

@@ -139,6 +139,22 @@ async function send(id, command, args, box) {
   }
 }
 
+// Units as CONTRACT section 4 fixes them, written the way people read them.
+const UNITS = {
+  level: "%", color_temp: "K", temperature: "°C", humidity: "%", illuminance: "lx",
+  battery: "%", power: "W", energy: "kWh", heating_setpoint: "°C",
+};
+
+function withUnit(attribute, value) {
+  const unit = UNITS[attribute];
+  return unit && typeof value === "number" ? `${value} ${unit}` : String(value);
+}
+
+function deviceLabel(id) {
+  const device = state.devices.get(id);
+  return device && device.name ? device.name : id;
+}
+
 function applyState(event) {
   const device = state.devices.get(event.device);
   if (!device) return;
@@ -237,9 +253,9 @@ function onEvent(event) {
     if (rule) { rule.last_fired = event.ts; renderRules(); }
   }
   const log = $("#events");
-  const summary = event.type === "state" ? `${event.device} ${event.attribute} = ${event.value}` :
+  const summary = event.type === "state" ? `${deviceLabel(event.device)}: ${event.attribute} = ${withUnit(event.attribute, event.value)}` :
     event.type === "rule_fired" ? `rule ${event.rule} fired` :
-    `${event.type} ${typeof event.device === "string" ? event.device : (event.device && event.device.id) || ""}`;
+    `${event.type.replace("_", " ")} ${deviceLabel(typeof event.device === "string" ? event.device : (event.device && event.device.id) || "")}`;
   log.prepend(el("li", {}, `${new Date().toLocaleTimeString()} ${summary}`));
   while (log.children.length > MAX_EVENTS) log.lastChild.remove();
 }
