@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
-echo "== ruff check";         .venv/bin/ruff check hub_agent radios local_rules tests
-echo "== ruff format --check"; .venv/bin/ruff format --check hub_agent radios local_rules tests
+echo "== ruff check";         .venv/bin/ruff check hub_core hub_agent radios local_rules tests tools
+echo "== ruff format --check"; .venv/bin/ruff format --check hub_core hub_agent radios local_rules tests tools
 echo "== mypy --strict";      .venv/bin/mypy
 echo "== pytest";             exec .venv/bin/pytest "$@"
