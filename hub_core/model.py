@@ -78,21 +78,49 @@ class AttributeSpec:
             if not isinstance(value, str) or value not in self.choices:
                 raise ValueError(f"{self.name} must be one of {', '.join(self.choices)}, not {value!r}")
             return value
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ValueError(f"{self.name} must be a number, not {value!r}")
-        if self.minimum is not None and value < self.minimum:
-            raise ValueError(f"{self.name} must be at least {_fmt(self.minimum)}, not {_fmt(value)}")
-        if self.maximum is not None and value > self.maximum:
-            raise ValueError(f"{self.name} must be at most {_fmt(self.maximum)}, not {_fmt(value)}")
-        if self.integer:
-            if value != int(value):
-                raise ValueError(f"{self.name} must be a whole number, not {value!r}")
-            return int(value)
-        return value
+        return check_number(self.name, value, self.minimum, self.maximum, integer=self.integer)
+
+
+#: No number from outside is larger than this in magnitude: it fits an int64 and a float exactly,
+#: so nothing downstream (float(), SQLite, struct packing, `:g` formatting) can overflow.
+MAX_MAGNITUDE = 1e15
+
+
+def check_number(
+    name: str, value: object, low: float | None = None, high: float | None = None, *, integer: bool = False
+) -> int | float:
+    """`value` if it is a finite number in [low, high] (and whole if `integer`), else ValueError naming
+    `name`. Compares before converting anything, so a 400-digit integer is an error, not an overflow."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, not {show_value(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} must be a number, not {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be at least {_fmt(low)}, not {_fmt(value)}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be at most {_fmt(high)}, not {_fmt(value)}")
+    if not -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
+        raise ValueError(f"{name} must be between -1e15 and 1e15, not {_fmt(value)}")
+    if integer:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"{name} must be a whole number, not {value!r}")
+        return int(value)
+    return value
+
+
+def show_value(value: object, limit: int = 40) -> str:
+    """`repr(value)` cut to `limit` characters, for error messages about untrusted input."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**limit:
+        return f"a {'negative ' if value < 0 else ''}number with more than {limit} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _fmt(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
+    """A number for a message; huge integers (only out-of-range ones get here) are described."""
+    if isinstance(number, int):
+        return show_value(number, 20)
+    return str(int(number)) if number.is_integer() else str(number)
 
 
 ATTRIBUTES: dict[str, AttributeSpec] = {
@@ -144,10 +172,12 @@ class Device:
     online: bool = True
     capabilities: tuple[str, ...] = ()
     state: Mapping[str, Value] = field(default_factory=dict)
+    #: an encrypted BLE device whose key is not set yet (CONTRACT 9.2); shown only when true
+    needs_key: bool = False
 
     def to_json(self) -> JSONObject:
         """The CONTRACT device JSON."""
-        return {
+        out: JSONObject = {
             "id": self.id,
             "protocol": self.protocol.value,
             "name": self.name,
@@ -157,6 +187,9 @@ class Device:
             "capabilities": list(self.capabilities),
             "state": dict(self.state),
         }
+        if self.needs_key:
+            out["needs_key"] = True
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Device:
@@ -170,6 +203,7 @@ class Device:
             online=bool(data.get("online", True)),
             capabilities=tuple(str(c) for c in data.get("capabilities", ())),
             state=dict(data.get("state", {})),
+            needs_key=bool(data.get("needs_key", False)),
         )
 
 
@@ -424,5 +458,17 @@ class Notification:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class UpdateProgress:
+    """Where an over-the-air update is (CONTRACT 9.3); `status` is the `GET /api/v1/update` object."""
+
+    status: JSONObject
+    ts: float = field(default_factory=now)
+
+    def to_json(self) -> JSONObject:
+        """`{"type": "update", ...status, "ts"}`."""
+        return {"type": "update", **self.status, "ts": rfc3339(self.ts)}
+
+
 #: Everything the event bus carries.
-HubEvent: TypeAlias = DeviceEvent | RuleFired | Notification
+HubEvent: TypeAlias = DeviceEvent | RuleFired | Notification | UpdateProgress

@@ -55,7 +55,9 @@ class LogLimiter:
         self.suppressed: dict[str, int] = {}
         self._windows: dict[str, _Window] = {}
 
-    def log(self, logger: logging.Logger, cause: str, level: int, msg: str, *args: object) -> bool:
+    def log(
+        self, logger: logging.Logger, cause: str, level: int, msg: str, *args: object, exc_info: bool = False
+    ) -> bool:
         """Count one occurrence of `cause`; write `msg % args` if within budget. True if written."""
         if cause not in self.counts and len(self.counts) >= MAX_CAUSES:
             cause = OVERFLOW_CAUSE
@@ -70,7 +72,7 @@ class LogLimiter:
         if window.written < self.burst:
             window.written += 1
             if logger.isEnabledFor(level):
-                logger.log(level, msg, *args)
+                logger.log(level, msg, *args, exc_info=exc_info)
             return True
         window.held += 1
         self.suppressed[cause] = self.suppressed.get(cause, 0) + 1
@@ -105,6 +107,8 @@ class LogLimiter:
 LIMITER = LogLimiter()
 
 
-def log(logger: logging.Logger, cause: str, level: int, msg: str, *args: object) -> bool:
+def log(
+    logger: logging.Logger, cause: str, level: int, msg: str, *args: object, exc_info: bool = False
+) -> bool:
     """`LIMITER.log(...)`: write within the cause's budget, count always."""
-    return LIMITER.log(logger, cause, level, msg, *args)
+    return LIMITER.log(logger, cause, level, msg, *args, exc_info=exc_info)

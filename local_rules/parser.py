@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 from croniter import croniter
 
 from hub_core.errors import InvalidCommand, RuleError, RuleProblem
-from hub_core.model import ATTRIBUTES, BUTTON_ACTIONS, Command, Device, Value, make_command
+from hub_core.model import ATTRIBUTES, BUTTON_ACTIONS, Command, Device, Value, check_number, make_command
 from local_rules.model import (
     Action,
     AllCondition,
@@ -144,16 +143,14 @@ class _Parser:
     def number(
         self, path: str, value: object, what: str, low: float | None = None, high: float | None = None
     ) -> float | None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             self.problem(path, f"{what} must be a number, not {_kind(value)}")
             return None
-        if low is not None and value < low:
-            self.problem(path, f"{what} must be at least {low:g}, not {value:g}")
+        try:
+            return float(check_number(what, value, low, high))  # range first: no overflow
+        except ValueError as exc:
+            self.problem(path, str(exc))
             return None
-        if high is not None and value > high:
-            self.problem(path, f"{what} must be at most {high:g}, not {value:g}")
-            return None
-        return float(value)
 
     def choice(self, path: str, value: object, what: str, choices: tuple[str, ...]) -> str | None:
         if not isinstance(value, str) or value not in choices:

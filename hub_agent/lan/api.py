@@ -48,7 +48,7 @@ from hub_core.errors import (
     RuleProblem,
     UnknownDevice,
 )
-from hub_core.model import Protocol
+from hub_core.model import Protocol, show_value
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +184,12 @@ def _json_kind(value: Any) -> str:
 
 def _number_field(data: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
     value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise _invalid(key, f"{key} must be a number, not {_json_kind(value)}")
-    if not low <= value <= high:
-        raise _invalid(key, f"{key} must be between {low:g} and {high:g}, not {value:g}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _invalid(key, f"{key} must be a finite number")
+    if not low <= value <= high:  # compared before any conversion: a huge int cannot overflow
+        raise _invalid(key, f"{key} must be between {low:g} and {high:g}, not {show_value(value)}")
     return float(value)
 
 
