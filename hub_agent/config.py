@@ -50,6 +50,12 @@ class LanSection:
     port: int = 8443
     tls: bool = True
     mdns: bool = True  # announce `_hub-agent._tcp` on the listen address's interface(s)
+    # Limits (README "Limits"; the others are fixed in hub_agent/lan/limits.py)
+    max_body: int = 64 * 1024
+    header_timeout: float = 10.0
+    max_connections: int = 1024  # the fd budget: below the unit's LimitNOFILE=4096
+    max_connections_per_client: int = 64
+    max_event_clients: int = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,25 @@ class RulesSection:
 
     file: Path | None = None
     max_fires_per_minute: int = 120
+    # Limits (README "Limits"): how many rules, how large each, and commands per second from all rules
+    max_rules: int = 500
+    max_rule_bytes: int = 16 * 1024
+    max_commands_per_second: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class OtaSection:
+    """`[ota]`: the TUF update repository, its trust anchors, the A/B slot backend, the health window."""
+
+    repository: str = ""
+    root: Path = Path("/etc/hub-agent/tuf-root.json")
+    ca: Path | None = None
+    backend: str = "rauc"
+    slots_dir: Path | None = None  # dir backend only; default <data_dir>/slots
+    health_window: float = 300.0
+    auto_install: bool = False
+    check_interval: float = 6 * 3600.0
+    reboot_command: tuple[str, ...] = ("systemctl", "reboot")  # rauc backend only
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +110,7 @@ class Config:
     lan: LanSection | None = None
     cloud: CloudSection | None = None
     rules: RulesSection | None = None
+    ota: OtaSection | None = None
 
 
 # --- value checkers: each returns the typed value or raises ValueError with a sentence -------------
@@ -234,6 +260,26 @@ def _wss_url(value: Any, ctx: Context) -> str:
     return url
 
 
+def _https_url(value: Any, ctx: Context) -> str:
+    url = _nonempty(value, ctx)
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        raise ValueError(f"must be an https:// URL (TLS is required), not {url!r}")
+    try:
+        parts.port  # noqa: B018  (parsing the port is the check)
+    except ValueError:
+        raise ValueError(f"bad port in {url!r}") from None
+    if not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"{url!r} must be https://host[:port]/path/ without query or fragment")
+    return url if url.endswith("/") else url + "/"
+
+
+def _command(value: Any, ctx: Context) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("must be a non-empty array of strings (program and arguments)")
+    return tuple(value)
+
+
 def _log_level(value: Any, ctx: Context) -> str:
     return _choice("trace", "debug", "info", "warning", "error")(value, ctx)  # type: ignore[no-any-return]
 
@@ -274,7 +320,16 @@ SCHEMA: dict[str, tuple[type, dict[str, Key]]] = {
     "ble": (BleSection, {"adapter": Key(_nonempty)}),
     "lan": (
         LanSection,
-        {"listen": Key(_listen, field="host"), "tls": Key(_boolean), "mdns": Key(_boolean)},
+        {
+            "listen": Key(_listen, field="host"),
+            "tls": Key(_boolean),
+            "mdns": Key(_boolean),
+            "max_body": Key(_integer(4096, 16 * 1024 * 1024)),
+            "header_timeout": Key(_number(1, 300)),
+            "max_connections": Key(_integer(16, 3500)),
+            "max_connections_per_client": Key(_integer(2, 3500)),
+            "max_event_clients": Key(_integer(1, 1000)),
+        },
     ),
     "cloud": (
         CloudSection,
@@ -290,7 +345,27 @@ SCHEMA: dict[str, tuple[type, dict[str, Key]]] = {
     ),
     "rules": (
         RulesSection,
-        {"file": Key(_readable_file), "max_fires_per_minute": Key(_integer(1, 100_000))},
+        {
+            "file": Key(_readable_file),
+            "max_fires_per_minute": Key(_integer(1, 100_000)),
+            "max_rules": Key(_integer(1, 10_000)),
+            "max_rule_bytes": Key(_integer(1024, 1024 * 1024)),
+            "max_commands_per_second": Key(_integer(1, 10_000)),
+        },
+    ),
+    "ota": (
+        OtaSection,
+        {
+            "repository": Key(_https_url, required=True),
+            "root": Key(_readable_file, required=True),
+            "ca": Key(_readable_file),
+            "backend": Key(_choice("rauc", "dir")),
+            "slots_dir": Key(_path),
+            "health_window": Key(_number(10, 3600)),
+            "auto_install": Key(_boolean),
+            "check_interval": Key(_number(60, 7 * 86400)),
+            "reboot_command": Key(_command),
+        },
     ),
 }
 
@@ -398,6 +473,8 @@ def _cross_checks(table: str, values: Mapping[str, Any], body: Mapping[str, Any]
         out.append("[zigbee] needs 'port' unless radio = \"sim\"")
     if table == "hub" and ("latitude" in body) != ("longitude" in body):
         out.append("[hub] latitude and longitude go together")
+    if table == "ota" and "slots_dir" in body and values.get("backend", "rauc") != "dir":
+        out.append('[ota] slots_dir is for backend = "dir" only')
     return out
 
 
