@@ -15,10 +15,10 @@ import logging
 import random
 import ssl
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus, WebSocketException
@@ -30,34 +30,28 @@ from hub_agent.cloud.outbox import Outbox
 from hub_agent.cloud.protocol import (
     MAX_MESSAGE_BYTES,
     Ack,
-    Certificate,
     CertStatus,
     CloudMessage,
-    CommandMessage,
-    CommandResultMessage,
     ErrorMessage,
     Hello,
-    HubSession,
-    Message,
-    OtaAvailable,
-    RuleProblemJSON,
-    RulesDelete,
-    RulesPut,
-    RulesResult,
-    SnapshotRequest,
+    HubMessage,
+    SeqOutOfRange,
     StateSnapshot,
     encode,
     encode_event,
     reply_id_of,
 )
 from hub_agent.cloud.renewal import CertificateKeeper, iso
+from hub_agent.cloud.requests import Request, RequestDesk
+from hub_agent.cloud.session import HubSession
 from hub_agent.config import CloudSection
 from hub_agent.logs import TRACE
 from hub_agent.runtime import Runtime
 from hub_agent.store.settings import put_setting
+from hub_core import ratelog
 from hub_core.backoff import Backoff, Clock, SystemClock
 from hub_core.bus import Overflow, Subscription, SubscriptionClosed
-from hub_core.errors import HubError, ProtocolError, RuleError
+from hub_core.errors import HubError, ProtocolError
 from hub_core.model import HubEvent, JSONObject, rfc3339
 
 log = logging.getLogger(__name__)
@@ -81,10 +75,6 @@ LIVENESS_BUDGET = 30.0
 SILENT_REJECTIONS = 3
 #: Frames above MAX_MESSAGE_BYTES and up to this are answered with an error; bigger ones close (1009).
 TRANSPORT_MAX_SIZE = 4 * MAX_MESSAGE_BYTES
-#: Command/rule tasks running at once; more are answered `busy` rather than queued without bound.
-MAX_TASKS = 64
-#: Results that could not be sent (connection lost) and wait for the next connection.
-MAX_UNSENT = 1000
 #: Events moved from the bus subscription to the outbox per store write.
 BATCH = 1000
 #: Store writes of outbox batches in flight before the outbox writer waits for the disk.
@@ -177,8 +167,6 @@ class CloudLink:
         self._subscription: Subscription = self._subscribe()
         self.outbox = Outbox(runtime.db, self.section.outbox_limit if self.section else 100_000)
         self.commands = CommandDesk(runtime.hub, runtime.db, self.clock)
-        #: Called with the body of each `ota_available` (the OTA part sets it).
-        self.ota_handler: Callable[[JSONObject], Awaitable[None] | None] | None = None
         self.state = LinkState.CONNECTING if self.section else LinkState.DISABLED
         self.status: JSONObject = {}
         self.connections = 0
@@ -187,12 +175,21 @@ class CloudLink:
         self.bus_overflows = 0
         cert_path, key_path = self._paths()
         self.certificate = CertificateKeeper(cert_path, key_path, runtime.hub_id, self.clock)
+        self.requests = RequestDesk(runtime, self.commands, self.certificate, self._send_answer, self.clock)
+        self.requests.on_installed = self._certificate_installed
         self._ws: ClientConnection | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._unsent: deque[str] = deque(maxlen=MAX_UNSENT)
         self._state_changed = asyncio.Event()
         self._last_logged_error: str | None = None
         self._silent_rejections = 0
+
+    @property
+    def ota_handler(self) -> Callable[[JSONObject], Awaitable[None] | None] | None:
+        """Called with the body of each `ota_available` (the OTA part sets it)."""
+        return self.requests.ota_handler
+
+    @ota_handler.setter
+    def ota_handler(self, handler: Callable[[JSONObject], Awaitable[None] | None] | None) -> None:
+        self.requests.ota_handler = handler
 
     # --- observing ------------------------------------------------------------------------------
 
@@ -231,15 +228,10 @@ class CloudLink:
         await self.outbox.load()
         await self.commands.load()
         self.certificate.refresh()
-        writer = asyncio.create_task(self._write_outbox(), name="cloud-outbox")
-        try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._write_outbox(), name="cloud-outbox")
+            group.create_task(self.requests.run(), name="cloud-requests")
             await self._connect_forever()
-        finally:
-            writer.cancel()
-            tasks = [writer, *self._tasks]
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
 
     def _subscribe(self) -> Subscription:
         return self.runtime.bus.subscribe("cloud", maxsize=20_000, overflow=Overflow.CLOSE)
@@ -363,16 +355,15 @@ class CloudLink:
                 close_timeout=2,
                 user_agent_header=f"hub-agent/{__version__}",
             ) as ws:
-                session = HubSession(
-                    Hello(
-                        self.runtime.hub_id,
-                        self.runtime.version,
-                        self.runtime.boot_id,
-                        self.commands.last_command_id,
-                    )
-                )
+                session = HubSession(self._hello(), lambda: self.outbox.last_seq)
                 await ws.send(session.start())
-                session.receive(await self._within(ws.recv(), WELCOME_TIMEOUT, "welcome"))
+                welcome = await self._within(ws.recv(), WELCOME_TIMEOUT, "welcome")
+                try:
+                    session.receive(welcome)
+                except SeqOutOfRange as exc:
+                    # Taking it would move the hub's seq past everything it sent (up to int64's end).
+                    await ws.send(encode(ErrorMessage(exc.code, str(exc), "welcome")))
+                    raise
                 connected_at = self.clock.monotonic()
                 self._ws = ws
                 self.connections += 1
@@ -386,7 +377,8 @@ class CloudLink:
                     self.outbox.count,
                 )
                 self.outbox.welcome(session.acked_seq)
-                await self._flush_unsent(ws)
+                self.requests.new_connection()
+                await self.requests.flush_unsent()
                 async with asyncio.TaskGroup() as group:
                     group.create_task(self._send_events(ws, session.acked_seq))
                     group.create_task(self._keepalive(ws))
@@ -422,6 +414,11 @@ class CloudLink:
 
     # --- one connection ---------------------------------------------------------------------------
 
+    def _hello(self) -> Hello:
+        return Hello(
+            self.runtime.hub_id, self.runtime.version, self.runtime.boot_id, self.commands.last_command_id
+        )
+
     async def _read(self, ws: ClientConnection, session: HubSession) -> None:
         async for frame in ws:
             if log.isEnabledFor(TRACE):
@@ -432,69 +429,43 @@ class CloudLink:
                 self.bad_messages += 1
                 code = str(getattr(exc, "code", "malformed"))
                 in_reply_to = getattr(exc, "id", None) or reply_id_of(frame)
-                log.warning("cloud sent a bad frame (connection %d): %s", self.connections, exc)
+                ratelog.log(
+                    log,
+                    "cloud.bad_frame",
+                    logging.WARNING,
+                    "cloud sent a bad frame (connection %d): %s",
+                    self.connections,
+                    exc,
+                )
                 await self._send(ErrorMessage(code, str(exc), in_reply_to))
+                if isinstance(exc, SeqOutOfRange):
+                    raise
                 continue
-            self._dispatch(message)
+            await self._dispatch(message)
 
-    def _dispatch(self, message: CloudMessage) -> None:
+    async def _dispatch(self, message: CloudMessage) -> None:
         if isinstance(message, Ack):
             self.outbox.ack(message.seq)
-        elif isinstance(message, CommandMessage):
-            self._spawn(self._command(message), busy_reply=message)
-        elif isinstance(message, RulesPut):
-            self._spawn(self._rules_put(message), busy_reply=None)
-        elif isinstance(message, RulesDelete):
-            self._spawn(self._rules_delete(message), busy_reply=None)
-        elif isinstance(message, SnapshotRequest):
-            self._spawn(self._send(self.snapshot()), busy_reply=None)
-        elif isinstance(message, OtaAvailable):
-            self._spawn(self._ota(message), busy_reply=None)
-        elif isinstance(message, Certificate):
-            self._spawn(self._install_certificate(message), busy_reply=None)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], busy_reply: CommandMessage | None) -> None:
-        if len(self._tasks) >= MAX_TASKS:
-            coro.close()
-            log.warning("cloud link: %d requests running, refusing another", len(self._tasks))
-            if busy_reply is not None:
-                # Answered but not remembered: the cloud may retry the same id once the hub has room.
-                refusal = CommandResultMessage(
-                    busy_reply.id, "error", 0.0, "busy", "the hub is running too many cloud requests"
-                )
-                task = asyncio.create_task(self._send(refusal))
-            else:
-                return
         else:
-            task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+            await self.requests.submit(Request(message))
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            # A request handler must answer even when something breaks; this is the last resort.
-            log.error("cloud request failed", exc_info=exc)
+    async def _send_answer(self, message: HubMessage, reply: object) -> bool:
+        """The request desk's sender: False when there is no connection to send on."""
+        return await self._send(message)
 
-    async def _send(self, message: Message) -> None:
-        """Send now, or keep it for the next connection if there is none."""
+    async def _send(self, message: HubMessage) -> bool:
+        """Send now if connected; False if there is no connection (the caller decides what to keep)."""
         text = encode(message)
         ws = self._ws
         if log.isEnabledFor(TRACE):
             log.log(TRACE, "cloud connection %d > %.500s", self.connections, text)
-        if ws is not None:
-            try:
-                await ws.send(text)
-                return
-            except ConnectionClosed:
-                pass
-        if isinstance(message, CommandResultMessage | RulesResult | CertStatus):
-            self._unsent.append(text)
-
-    async def _flush_unsent(self, ws: ClientConnection) -> None:
-        while self._unsent:
-            await ws.send(self._unsent[0])
-            self._unsent.popleft()
+        if ws is None:
+            return False
+        try:
+            await ws.send(text)
+        except ConnectionClosed:
+            return False
+        return True
 
     async def _send_events(self, ws: ClientConnection, acked_seq: int) -> None:
         """Resend everything after `acked_seq`, then stream new events as they become durable."""
@@ -536,68 +507,13 @@ class CloudLink:
                 await self._send(request)
             await self.clock.sleep(CERT_CHECK_INTERVAL)
 
-    # --- requests from the cloud ---------------------------------------------------------------------
-
-    async def _command(self, message: CommandMessage) -> None:
-        result = await self.commands.handle(message)
-        await self._send(result)
-
-    async def _rules_put(self, message: RulesPut) -> None:
-        rule_id = message.rule.get("id") if isinstance(message.rule.get("id"), str) else None
-        rules = self.runtime.rules
-        if rules is None:
-            result = RulesResult(rule_id, "error", message.request_id, "rules_disabled", "rules are disabled")
-        else:
-            try:
-                stored = await rules.put_rule(message.rule)
-                result = RulesResult(str(stored.get("id", rule_id)), "ok", message.request_id)
-            except RuleError as exc:
-                problems = tuple(RuleProblemJSON(p.path, p.message) for p in exc.problems)
-                result = RulesResult(rule_id, "error", message.request_id, "invalid_rule", str(exc), problems)
-            except Exception as exc:
-                log.exception("cloud rules_put of %r failed", rule_id)
-                result = RulesResult(rule_id, "error", message.request_id, "internal", _describe(exc))
-        await self._send(result)
-
-    async def _rules_delete(self, message: RulesDelete) -> None:
-        rules = self.runtime.rules
-        if rules is None:
-            result = RulesResult(
-                message.id, "error", message.request_id, "rules_disabled", "rules are disabled"
-            )
-        else:
-            try:
-                deleted = await rules.delete_rule(message.id)
-                result = (
-                    RulesResult(message.id, "ok", message.request_id)
-                    if deleted
-                    else RulesResult(
-                        message.id, "error", message.request_id, "not_found", f"no rule {message.id!r}"
-                    )
-                )
-            except Exception as exc:
-                log.exception("cloud rules_delete of %r failed", message.id)
-                result = RulesResult(message.id, "error", message.request_id, "internal", _describe(exc))
-        await self._send(result)
-
     def snapshot(self) -> StateSnapshot:
         """Every device with its current state."""
-        return StateSnapshot([device.to_json() for device in self.runtime.hub.devices()])
+        return self.requests.snapshot()
 
-    async def _ota(self, message: OtaAvailable) -> None:
-        self.runtime.facts["ota_offer"] = message.offer
-        log.info("cloud offers an update: %s", message.offer)
-        if self.ota_handler is not None:
-            outcome = self.ota_handler(message.offer)
-            if outcome is not None:
-                await outcome
-
-    async def _install_certificate(self, message: Certificate) -> None:
-        verdict = self.certificate.install(message)
-        if verdict.status == "installed":
-            self.status["cert_not_after"] = verdict.not_after
-            self._publish_status()
-        await self._send(verdict)
+    def _certificate_installed(self, verdict: CertStatus) -> None:
+        self.status["cert_not_after"] = verdict.not_after
+        self._publish_status()
 
 
 def _describe(exc: BaseException) -> str:

@@ -31,6 +31,8 @@ STATE_KEY = "cloud.outbox"
 #: Shedding brings the table down to this fraction of the limit, so it does not run on every insert.
 SHED_TO = 0.9
 _TELEMETRY_PREFIX = "t:"
+#: SQLite's INTEGER is a signed 64-bit number: no seq may pass this.
+MAX_SEQ = 2**63 - 1
 
 
 def kind_of(event: HubEvent, event_json: dict[str, Any]) -> str:
@@ -79,6 +81,7 @@ class Outbox:
         self.committed_seq = 0
         self._shared = _Shared()
         self._changed = asyncio.Event()
+        self._acked = asyncio.Event()
         self._loaded = False
 
     # --- state --------------------------------------------------------------------------------
@@ -142,6 +145,9 @@ class Outbox:
         """Assign seqs to `events` (in order) and queue them for disk; resolves once durable."""
         if not self._loaded:
             raise RuntimeError("Outbox.load() must run before add()")
+        if self.next_seq + len(events) > MAX_SEQ:
+            # Unreachable in practice (2**63 events); refusing beats an overflow the store cannot hold.
+            raise OverflowError(f"cloud outbox seq would pass {MAX_SEQ}")
         rows = []
         for event in events:
             data = event.to_json()
@@ -187,28 +193,33 @@ class Outbox:
             shared.floor = max(shared.floor, seq)
             put_setting(STATE_KEY, shared.to_json())(conn)
 
-        self.db.submit_nowait(write)
+        self.db.submit(write).add_done_callback(self._ack_written)
+
+    def _ack_written(self, future: asyncio.Future[None]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.error("cloud outbox: an acknowledgement could not be stored (%s)", future.exception())
+        self._acked.set()
 
     def welcome(self, acked_seq: int) -> None:
-        """The cloud says it holds everything up to `acked_seq`: forget that, and never reuse those seqs."""
-        if acked_seq >= self.next_seq:
-            # The cloud has seen seqs this store never issued (the store was replaced or wiped). New
-            # events must be numbered above them, or a cloud that drops old seqs would drop them too.
-            log.warning(
-                "cloud holds events up to seq %d but this hub's next seq is %d; continuing from %d",
-                acked_seq,
-                self.next_seq,
-                acked_seq + 1,
-            )
-            self.next_seq = acked_seq + 1
-            shared = self._shared
-
-            def write(conn: sqlite3.Connection) -> None:
-                shared.floor = max(shared.floor, acked_seq)
-                put_setting(STATE_KEY, shared.to_json())(conn)
-
-            self.db.submit_nowait(write)
+        """The cloud says it holds everything up to `acked_seq` (the session checked it is ours)."""
         self.ack(acked_seq)
+
+    @property
+    def last_seq(self) -> int:
+        """The highest seq issued so far (the most the cloud can acknowledge)."""
+        return self.next_seq - 1
+
+    async def wait_committed(self, seq: int) -> None:
+        """Wait until every event up to `seq` is on disk."""
+        while self.committed_seq < seq:
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def wait_acked(self, seq: int) -> None:
+        """Wait until an ack covering `seq` is durable (for tests and orderly shutdowns)."""
+        while self._shared.acked < seq:
+            self._acked.clear()
+            await self._acked.wait()
 
     def need_snapshot(self) -> None:
         """Events were lost before reaching the outbox: owe the cloud a state_snapshot (durably)."""

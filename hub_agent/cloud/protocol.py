@@ -1,33 +1,48 @@
-"""The cloud envelope protocol (CONTRACT section 7, extensions in docs/cloud.md), sans-I/O.
+"""The cloud envelope messages (CONTRACT section 7, extensions in docs/cloud.md), sans-I/O.
 
 Rules of this file: no sockets, no asyncio, no clock. Text goes in (`decode_from_cloud`,
-`decode_from_hub`, `HubSession.receive`), typed messages come out; typed messages go in
-(`encode`), text comes out. Parsing is strict: one JSON object per frame, at most
-MAX_MESSAGE_BYTES, no duplicate keys, no NaN/Infinity, every field type-checked. Unknown
-*fields* are ignored so the cloud can add some without breaking old hubs; an unknown *type*
-raises UnknownMessage so the caller can answer it. The only errors raised are the
-ProtocolError subclasses below, each naming what was wrong.
+`decode_from_hub`), typed messages come out; typed messages go in (`encode`), text comes out.
+Parsing is strict (see `fields.py`): one JSON object per frame, at most MAX_MESSAGE_BYTES, no
+duplicate keys, no NaN/Infinity, every field type-checked. Unknown *fields* are ignored so the
+cloud can add some without breaking old hubs; an unknown *type* raises UnknownMessage so the
+caller can answer it. The only errors raised are the ProtocolError subclasses of `fields.py`.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
-from hub_core.errors import ProtocolError
+from hub_agent.cloud.fields import (
+    MAX_ID_LENGTH,
+    MAX_MESSAGE_BYTES,
+    MAX_PEM_LENGTH,
+    Fields,
+    MalformedMessage,
+    MessageTooLarge,
+    OutOfOrder,
+    SeqOutOfRange,
+    UnknownMessage,
+    envelope,
+    reply_id_of,
+    string_field,
+)
 from hub_core.model import JSONObject, rfc3339
 
-#: Largest frame either side accepts (a rule or a snapshot of a few hundred devices fits easily).
-MAX_MESSAGE_BYTES = 1 << 20
-#: Longest id (command id, request id, rule id) we accept.
-MAX_ID_LENGTH = 200
-#: Longest PEM text (a CSR or a certificate chain) we accept.
-MAX_PEM_LENGTH = 64 * 1024
+__all__ = [
+    "MAX_ID_LENGTH",
+    "MAX_MESSAGE_BYTES",
+    "MAX_PEM_LENGTH",
+    "MalformedMessage",
+    "MessageTooLarge",
+    "OutOfOrder",
+    "SeqOutOfRange",
+    "UnknownMessage",
+    "reply_id_of",
+]
 
 
 class MessageType(StrEnum):
@@ -53,44 +68,6 @@ class MessageType(StrEnum):
     CERTIFICATE = "certificate"
 
 
-class MalformedMessage(ProtocolError):
-    """The frame is not a valid envelope (bad JSON, wrong field type, missing field)."""
-
-    code = "malformed"
-
-    def __init__(self, message: str, *, type: str | None = None, id: str | None = None) -> None:
-        self.type = type
-        self.id = id
-        super().__init__(message)
-
-
-class MessageTooLarge(ProtocolError):
-    """The frame is larger than MAX_MESSAGE_BYTES."""
-
-    code = "too_large"
-
-    def __init__(self, size: int, limit: int = MAX_MESSAGE_BYTES) -> None:
-        self.size = size
-        self.limit = limit
-        super().__init__(f"message of {size} bytes exceeds the {limit}-byte limit")
-
-
-class UnknownMessage(ProtocolError):
-    """The envelope's `type` is not one this side understands."""
-
-    code = "unknown_type"
-
-    def __init__(self, type: str) -> None:
-        self.type = type
-        super().__init__(f"unknown message type {type!r}")
-
-
-class OutOfOrder(ProtocolError):
-    """A valid message arrived when the session does not allow it (e.g. before `welcome`)."""
-
-    code = "out_of_order"
-
-
 # --- hub -> cloud -----------------------------------------------------------------------------
 
 
@@ -114,7 +91,7 @@ class Hello:
         }
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> Hello:
+    def from_payload(cls, f: Fields) -> Hello:
         """Parse from a checked field reader."""
         return cls(
             f.id("hub_id"), f.text("version"), f.text("boot_id"), f.id("last_command_id", optional=True)
@@ -134,7 +111,7 @@ class Event:
         return {"seq": self.seq, "event": self.event}
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> Event:
+    def from_payload(cls, f: Fields) -> Event:
         """Parse from a checked field reader."""
         event = f.obj("event")
         if not isinstance(event.get("type"), str):
@@ -163,7 +140,7 @@ class CommandResultMessage:
         return out
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> CommandResultMessage:
+    def from_payload(cls, f: Fields) -> CommandResultMessage:
         """Parse from a checked field reader."""
         status = f.choice("status", ("ok", "error"))
         error = f.text("error", optional=True)
@@ -184,7 +161,7 @@ class StateSnapshot:
         return {"devices": self.devices}
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> StateSnapshot:
+    def from_payload(cls, f: Fields) -> StateSnapshot:
         """Parse from a checked field reader."""
         return cls(f.list_of_objects("devices"))
 
@@ -221,10 +198,10 @@ class RulesResult:
         return out
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> RulesResult:
+    def from_payload(cls, f: Fields) -> RulesResult:
         """Parse from a checked field reader."""
         problems = tuple(
-            RuleProblemJSON(_str(p, "problems[].path"), _str(p, "problems[].message"))
+            RuleProblemJSON(string_field(p, "problems[].path"), string_field(p, "problems[].message"))
             for p in f.list_of_objects("problems", optional=True)
         )
         return cls(
@@ -250,7 +227,7 @@ class CertRenewal:
         return {"csr": self.csr, "not_after": self.not_after}
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> CertRenewal:
+    def from_payload(cls, f: Fields) -> CertRenewal:
         """Parse from a checked field reader."""
         return cls(f.pem("csr", "CERTIFICATE REQUEST"), f.text("not_after", optional=True))
 
@@ -269,7 +246,7 @@ class CertStatus:
         return {"status": self.status, "not_after": self.not_after, "error": self.error}
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> CertStatus:
+    def from_payload(cls, f: Fields) -> CertStatus:
         """Parse from a checked field reader."""
         return cls(
             f.choice("status", ("installed", "rejected")),
@@ -292,7 +269,7 @@ class ErrorMessage:
         return {"error": self.error, "message": self.message, "in_reply_to": self.in_reply_to}
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> ErrorMessage:
+    def from_payload(cls, f: Fields) -> ErrorMessage:
         """Parse from a checked field reader."""
         return cls(f.text("error"), f.text("message"), f.text("in_reply_to", optional=True))
 
@@ -312,7 +289,7 @@ class Welcome:
         return {"acked_seq": self.acked_seq}
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> Welcome:
+    def from_payload(cls, f: Fields) -> Welcome:
         """Parse from a checked field reader."""
         return cls(f.seq("acked_seq", minimum=0))
 
@@ -329,7 +306,7 @@ class Ack:
         return {"seq": self.seq}
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> Ack:
+    def from_payload(cls, f: Fields) -> Ack:
         """Parse from a checked field reader."""
         return cls(f.seq("seq", minimum=0))
 
@@ -353,7 +330,7 @@ class CommandMessage:
         return out
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> CommandMessage:
+    def from_payload(cls, f: Fields) -> CommandMessage:
         """Parse from a checked field reader."""
         command_id = f.id("id")
         f.reply_id = command_id
@@ -379,7 +356,7 @@ class RulesPut:
         return {"rule": self.rule, "request_id": self.request_id}
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> RulesPut:
+    def from_payload(cls, f: Fields) -> RulesPut:
         """Parse from a checked field reader (the rule itself is checked by the validator)."""
         request_id = f.id("request_id", optional=True)
         f.reply_id = request_id
@@ -399,7 +376,7 @@ class RulesDelete:
         return {"id": self.id, "request_id": self.request_id}
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> RulesDelete:
+    def from_payload(cls, f: Fields) -> RulesDelete:
         """Parse from a checked field reader."""
         request_id = f.id("request_id", optional=True)
         f.reply_id = request_id
@@ -417,7 +394,7 @@ class SnapshotRequest:
         return {}
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> SnapshotRequest:
+    def from_payload(cls, f: Fields) -> SnapshotRequest:
         """Parse from a checked field reader."""
         return cls()
 
@@ -434,7 +411,7 @@ class OtaAvailable:
         return dict(self.offer)
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> OtaAvailable:
+    def from_payload(cls, f: Fields) -> OtaAvailable:
         """Parse from a checked field reader."""
         return cls({k: v for k, v in f.data.items() if k != "type"})
 
@@ -451,7 +428,7 @@ class Certificate:
         return {"cert": self.cert}
 
     @classmethod
-    def from_payload(cls, f: _Fields) -> Certificate:
+    def from_payload(cls, f: Fields) -> Certificate:
         """Parse from a checked field reader."""
         return cls(f.pem("cert", "CERTIFICATE"))
 
@@ -471,7 +448,7 @@ CloudMessage: TypeAlias = (
 )
 Message: TypeAlias = HubMessage | CloudMessage
 
-_FROM_HUB: dict[str, Callable[[_Fields], HubMessage]] = {
+_FROM_HUB: dict[str, Callable[[Fields], HubMessage]] = {
     cls.type.value: cls.from_payload
     for cls in (
         Hello,
@@ -484,7 +461,7 @@ _FROM_HUB: dict[str, Callable[[_Fields], HubMessage]] = {
         ErrorMessage,
     )
 }
-_FROM_CLOUD: dict[str, Callable[[_Fields], CloudMessage]] = {
+_FROM_CLOUD: dict[str, Callable[[Fields], CloudMessage]] = {
     cls.type.value: cls.from_payload
     for cls in (
         Welcome,
@@ -516,7 +493,7 @@ def encode_event(seq: int, event_json: str) -> str:
 
 def decode_from_cloud(text: str | bytes) -> CloudMessage:
     """Parse one frame the cloud sent; raise a ProtocolError subclass naming the problem."""
-    kind, fields = _envelope(text)
+    kind, fields = envelope(text)
     parse = _FROM_CLOUD.get(kind)
     if parse is None:
         raise UnknownMessage(kind)
@@ -525,228 +502,8 @@ def decode_from_cloud(text: str | bytes) -> CloudMessage:
 
 def decode_from_hub(text: str | bytes) -> HubMessage:
     """Parse one frame a hub sent (used by the dev relay and tests); raise a ProtocolError subclass."""
-    kind, fields = _envelope(text)
+    kind, fields = envelope(text)
     parse = _FROM_HUB.get(kind)
     if parse is None:
         raise UnknownMessage(kind)
     return parse(fields)
-
-
-def reply_id_of(text: str | bytes) -> str | None:
-    """Best effort: the `id`/`request_id` of a frame we could not parse, so an error can name it."""
-    try:
-        data = json.loads(text) if len(text) <= MAX_MESSAGE_BYTES else None
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    for key in ("id", "request_id"):
-        value = data.get(key)
-        if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
-            return value
-    return None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _envelope(text: str | bytes) -> tuple[str, _Fields]:
-    size = len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else len(text)
-    if size > MAX_MESSAGE_BYTES:
-        raise MessageTooLarge(size)
-    if isinstance(text, bytes | bytearray):
-        try:
-            text = bytes(text).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise MalformedMessage(f"not valid UTF-8 at byte {exc.start}") from None
-    try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-    except RecursionError:
-        raise MalformedMessage("JSON nested too deeply") from None
-    except ValueError as exc:
-        raise MalformedMessage(f"not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise MalformedMessage(f"a frame must be a JSON object, not {_kind(data)}")
-    kind = data.get("type")
-    if not isinstance(kind, str):
-        raise MalformedMessage("missing 'type' (a string)" if kind is None else "'type' must be a string")
-    return kind, _Fields(kind, data)
-
-
-class _Fields:
-    """Typed access to one envelope's fields; every failure is a MalformedMessage naming the field."""
-
-    __slots__ = ("data", "kind", "reply_id")
-
-    def __init__(self, kind: str, data: dict[str, Any]) -> None:
-        self.kind = kind
-        self.data = data
-        self.reply_id: str | None = None
-
-    def error(self, message: str) -> MalformedMessage:
-        """An error about this message."""
-        return MalformedMessage(f"{self.kind}: {message}", type=self.kind, id=self.reply_id)
-
-    def _get(self, name: str, optional: bool) -> Any:
-        value = self.data.get(name)
-        if value is None and not optional:
-            raise self.error(f"missing {name!r}")
-        return value
-
-    def text(self, name: str, *, optional: bool = False, max_length: int = 4096) -> Any:
-        """A string field."""
-        value = self._get(name, optional)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise self.error(f"{name!r} must be a string, not {_kind(value)}")
-        if len(value) > max_length:
-            raise self.error(f"{name!r} is longer than {max_length} characters")
-        return value
-
-    def id(self, name: str, *, optional: bool = False) -> Any:
-        """A non-empty identifier of at most MAX_ID_LENGTH characters."""
-        value = self.text(name, optional=optional, max_length=MAX_ID_LENGTH)
-        if value is not None and not value.strip():
-            raise self.error(f"{name!r} must not be empty")
-        return value
-
-    def choice(self, name: str, choices: tuple[str, ...]) -> str:
-        """A string that is one of `choices`."""
-        value: str = self.text(name)
-        if value not in choices:
-            raise self.error(f"{name!r} must be one of {', '.join(choices)}, not {value!r}")
-        return value
-
-    def seq(self, name: str, *, minimum: int = 1) -> int:
-        """A sequence number: a whole number >= minimum that fits in 63 bits."""
-        value = self._get(name, False)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(f"{name!r} must be a whole number, not {_kind(value)}")
-        if not minimum <= value < 2**63:
-            raise self.error(f"{name!r} must be between {minimum} and 2**63-1, not {value}")
-        return value
-
-    def number(self, name: str, *, minimum: float) -> float:
-        """A finite number >= minimum."""
-        value = self._get(name, False)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.error(f"{name!r} must be a number, not {_kind(value)}")
-        if value < minimum:
-            raise self.error(f"{name!r} must be at least {minimum:g}")
-        return float(value)
-
-    def obj(self, name: str, *, optional: bool = False) -> Any:
-        """A JSON object field."""
-        value = self._get(name, optional)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise self.error(f"{name!r} must be an object, not {_kind(value)}")
-        return value
-
-    def list_of_objects(self, name: str, *, optional: bool = False) -> list[JSONObject]:
-        """A JSON array of objects."""
-        value = self._get(name, optional)
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            raise self.error(f"{name!r} must be an array of objects")
-        return value
-
-    def timestamp(self, name: str, *, optional: bool = False) -> float | None:
-        """An RFC 3339 date-time with offset (or a POSIX time in seconds) as a POSIX time."""
-        value = self._get(name, optional)
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            raise self.error(f"{name!r} must be an RFC 3339 time, not a boolean")
-        if isinstance(value, int | float):
-            if not math.isfinite(value) or not 0 <= value < 1e11:
-                raise self.error(f"{name!r} is not a plausible POSIX time: {value!r}")
-            return float(value)
-        if not isinstance(value, str) or len(value) > 64:
-            raise self.error(f"{name!r} must be an RFC 3339 time, not {_kind(value)}")
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise self.error(f"{name!r} is not an RFC 3339 time: {value!r}") from None
-        if parsed.tzinfo is None:
-            raise self.error(f"{name!r} needs a UTC offset (e.g. 'Z'): {value!r}")
-        return parsed.timestamp()
-
-    def pem(self, name: str, label: str) -> str:
-        """PEM text whose first block has `label` (e.g. CERTIFICATE)."""
-        value: str = self.text(name, max_length=MAX_PEM_LENGTH)
-        if f"-----BEGIN {label}-----" not in value:
-            raise self.error(f"{name!r} must be PEM text with a {label} block")
-        return value
-
-
-def _str(data: Mapping[str, Any], name: str) -> str:
-    key = name.rsplit(".", 1)[-1]
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise MalformedMessage(f"{name} must be a string")
-    return value
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
-
-
-# --- the hub's side of one connection -----------------------------------------------------------
-
-
-class SessionState(StrEnum):
-    """Where one connection is, from the hub's point of view."""
-
-    AWAITING_WELCOME = "awaiting_welcome"
-    OPEN = "open"
-
-
-class HubSession:
-    """The hub side of one connection: sends hello first, accepts nothing but welcome until then."""
-
-    def __init__(self, hello: Hello) -> None:
-        self.hello = hello
-        self.state = SessionState.AWAITING_WELCOME
-        self.acked_seq = 0
-
-    def start(self) -> str:
-        """The first frame to send."""
-        return encode(self.hello)
-
-    def receive(self, text: str | bytes) -> CloudMessage:
-        """Parse one frame from the cloud in the session's context; raise ProtocolError on misuse."""
-        message = decode_from_cloud(text)
-        if self.state is SessionState.AWAITING_WELCOME:
-            if not isinstance(message, Welcome):
-                raise OutOfOrder(f"expected welcome first, got {message.type.value}")
-            self.state = SessionState.OPEN
-            self.acked_seq = message.acked_seq
-        elif isinstance(message, Welcome):
-            raise OutOfOrder("a second welcome on the same connection")
-        elif isinstance(message, Ack):
-            # Acks never go backwards: a stale or reordered ack acknowledges nothing new.
-            self.acked_seq = max(self.acked_seq, message.seq)
-        return message

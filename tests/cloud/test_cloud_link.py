@@ -399,21 +399,6 @@ async def test_backoff_resets_only_after_a_stable_connection(tmp_path: Path) -> 
             await agent.connected()
 
 
-async def test_a_cloud_ahead_of_the_hub_moves_the_seq_on(tmp_path: Path) -> None:
-    pki_paths = pki_for(tmp_path)
-    async with relay_for(pki_paths) as relay:
-        relay.acked[HUB_ID] = relay.last_seq[HUB_ID] = 500  # e.g. the hub's store was replaced
-        agent = await build_agent(write_config(tmp_path, pki_paths, relay.url), devices=False)
-        async with running(agent):
-            await agent.connected()
-            await relay.wait_connected()
-            agent.radio.devices.clear()
-            await agent.radio.set_inclusion(60)
-            events = await next_events(relay, 7)
-            assert [e["seq"] for e in events] == list(range(501, 508))
-            assert relay.duplicates == 0
-
-
 async def test_a_frame_beyond_the_transport_limit_closes_and_the_link_recovers(tmp_path: Path) -> None:
     pki_paths = pki_for(tmp_path)
     async with relay_for(pki_paths) as relay:

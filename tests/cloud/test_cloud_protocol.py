@@ -21,7 +21,6 @@ from hub_agent.cloud.protocol import (
     ErrorMessage,
     Event,
     Hello,
-    HubSession,
     MalformedMessage,
     MessageTooLarge,
     OtaAvailable,
@@ -30,7 +29,6 @@ from hub_agent.cloud.protocol import (
     RulesDelete,
     RulesPut,
     RulesResult,
-    SessionState,
     SnapshotRequest,
     StateSnapshot,
     UnknownMessage,
@@ -41,6 +39,7 @@ from hub_agent.cloud.protocol import (
     encode_event,
     reply_id_of,
 )
+from hub_agent.cloud.session import HubSession, SessionState
 from hub_core.backoff import Backoff
 from hub_core.errors import ProtocolError
 

@@ -1,8 +1,16 @@
 """SIGKILL of the agent with a full outbox: everything unacknowledged is resent after the restart.
 
-This file is also the child: `python test_cloud_sigkill.py CHILD FOLDER URL COUNT` builds the agent
-core, connects, waits for the cloud to go away, records COUNT events, prints READY once they are
-durable and then waits to be killed.
+This file is also the child: `python test_cloud_sigkill.py CHILD FOLDER COUNT` builds the agent
+core, connects, prints ACKED once the ack of the first events is durable, waits for the parent to
+say the cloud is gone (a line on stdin), records COUNT events, prints READY once they are durable
+and then waits to be killed.
+
+Two races this test once lost, and how it avoids them: the parent used to stop the relay and
+assume its last ack had reached the child (it had not when the child's keepalive had just dropped
+the connection), so the child now says when the ack is on disk. And killing with
+`Process.send_signal`/`kill()` twice let `Popen.poll()` reap the dead child before asyncio's child
+watcher, which then reported "Unknown child process pid ..., returncode 255"; the signal is now sent
+once with os.kill and only the watcher reaps.
 """
 
 from __future__ import annotations
@@ -36,13 +44,14 @@ async def child(folder: Path, count: int) -> None:
     agent = await build_agent(load_config(folder / "hub.toml"))
     agent.task = asyncio.create_task(agent.link.run())
     await agent.link.wait_for(LinkState.CONNECTED)
-    await agent.link.wait_for(LinkState.BACKOFF, LinkState.CONNECTING)  # the cloud went away
+    await agent.link.outbox.wait_acked(7)
+    print("ACKED", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # the cloud is gone
     for i in range(count):
         agent.radio.report(DeviceId("zwave-2"), "switch", "off" if i % 2 else "on")
         if i % 500 == 499:
             await asyncio.sleep(0)
-    while agent.link.outbox.committed_seq < 7 + count:
-        await asyncio.sleep(0.01)
+    await agent.link.outbox.wait_committed(7 + count)
     print(f"READY {agent.link.outbox.committed_seq} {agent.link.outbox.count}", flush=True)
     await asyncio.Future()
 
@@ -57,24 +66,32 @@ async def test_sigkill_with_a_full_outbox_resends_everything_after_restart(tmp_p
             "CHILD",
             str(tmp_path),
             str(COUNT),
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(HERE.parent.parent)},
         )
+        assert process.stdin is not None and process.stdout is not None
         try:
             first = await next_events(relay, 7, timeout=20)
             assert [e["seq"] for e in first] == list(range(1, 8))
-            await relay.stop()  # acknowledges 1..7, then the cloud is gone
-            assert process.stdout is not None
+            relay.ack_now()
+            async with asyncio.timeout(30):
+                line = (await process.stdout.readline()).decode()
+            assert line.startswith("ACKED"), f"child said {line!r}"
+            await relay.stop()  # the cloud is gone
+            process.stdin.write(b"gone\n")
+            await process.stdin.drain()
             async with asyncio.timeout(30):
                 line = (await process.stdout.readline()).decode()
             assert line.startswith("READY"), f"child said {line!r}"
             _, top, on_disk = line.split()
             assert (int(top), int(on_disk)) == (7 + COUNT, COUNT)
-            process.send_signal(signal.SIGKILL)
         finally:
-            if process.returncode is None:
-                process.kill()
+            # Exactly one signal, sent with os.kill: Process.kill()/send_signal() call Popen.poll(),
+            # which can reap the child before asyncio's watcher does (then returncode reads 255).
+            os.kill(process.pid, signal.SIGKILL)
             await process.wait()
+            process.stdin.close()
         assert process.returncode == -signal.SIGKILL
 
         # The agent comes back on the same store; the cloud comes back too.
@@ -87,8 +104,8 @@ async def test_sigkill_with_a_full_outbox_resends_everything_after_restart(tmp_p
             assert [e["value"] for e in received] == ["off" if i % 2 else "on" for i in range(COUNT)]
             assert relay.duplicates == 0
             async with asyncio.timeout(10):
-                while agent.link.outbox.count:
-                    await asyncio.sleep(0.01)
+                await agent.link.outbox.wait_acked(7 + COUNT)
+            assert agent.link.outbox.count == 0
             # New events continue the same sequence.
             assert agent.link.outbox.next_seq == 8 + COUNT
 
