@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 
-from .classes import S2_ORDER, SecurityClass
+from .classes import ORDER, S2_ORDER, SecurityClass
 from .drbg import SEED_LEN, CtrDrbg
 from .errors import DecryptFailed, DuplicateFrame, MalformedFrame, NoNonce, NotGranted
 from .kdf import DerivedKeys, compute_nonce_prk, derive_mei, derive_network_keys
@@ -166,7 +166,8 @@ class S2Session:
         self.home_id = home_id
         self.own_node_id = own_node_id
         self._entropy = entropy
-        self._keys = {cls: derive_network_keys(pnk) for cls, pnk in network_keys.items() if cls.is_s2}
+        # S0_Legacy too: a node granted S0 through S2 bootstrapping verifies that key in an S2 frame.
+        self._keys = {cls: derive_network_keys(pnk) for cls, pnk in network_keys.items()}
         # Entropy inputs come from a CTR_DRBG seeded once (SDS13783 asks for a DRBG there); tests pin them.
         self._ei = ei_source or CtrDrbg(entropy(SEED_LEN)).generate
         self._peers: dict[int, _Peer] = {}
@@ -187,11 +188,11 @@ class S2Session:
         return cls in self._keys
 
     def set_granted(self, node: int, classes: Iterable[SecurityClass]) -> None:
-        """The S2 classes `node` holds keys for (persisted by the caller)."""
-        self._peer(node).granted = frozenset(c for c in classes if c.is_s2)
+        """The classes `node` holds keys for (persisted by the caller)."""
+        self._peer(node).granted = frozenset(classes)
 
     def granted(self, node: int) -> frozenset[SecurityClass]:
-        """The S2 classes `node` holds."""
+        """The classes `node` holds."""
         peer = self._peers.get(node)
         return peer.granted if peer else frozenset()
 
@@ -315,7 +316,7 @@ class S2Session:
         out: list[SecurityClass | None] = []
         if peer.temp is not None:
             out.append(None)
-        out.extend(c for c in S2_ORDER if c in peer.granted and c in self._keys)
+        out.extend(c for c in ORDER if c in peer.granted and c in self._keys)
         return out
 
     def open(self, node: int, frame: bytes) -> Opened:
