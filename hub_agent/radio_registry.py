@@ -40,11 +40,14 @@ def _zigbee(section: ZigbeeSection, ctx: RadioContext) -> Radio:
 
 
 def _ble(section: BleSection, ctx: RadioContext) -> Radio:
-    from radios.sim.household import SimRadio
-
+    # bleak + bthome-ble over BlueZ (D-Bus system bus), or over simulated air (adapter = "sim")
     if section.adapter == "sim":
-        return SimRadio(Protocol.BLE, ctx)
-    raise NotImplementedError('this build has no BlueZ adapter yet (use adapter = "sim")')
+        from radios.sim.ble_radio import SimBleRadio
+
+        return SimBleRadio(ctx)
+    from radios.ble.radio import BleRadio
+
+    return BleRadio(ctx, section.adapter)
 
 
 #: config section name -> (protocol, factory)

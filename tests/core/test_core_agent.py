@@ -20,7 +20,8 @@ from hub_agent.store import STORE_FILE, Database
 from hub_agent.store.devices import save_device, save_state
 from hub_core.model import Device, DeviceId, Protocol
 from hub_core.supervisor import Supervisor
-from radios.sim.household import SimRadio
+from radios.ble.gatt import SWITCH_MODEL
+from radios.sim.ble_radio import SimBleRadio
 
 ROOT = Path(__file__).parents[2]
 
@@ -37,10 +38,14 @@ def seed_store(data_dir: Path, count: int) -> None:
     async def write() -> None:
         for n in range(2, count + 2):
             device = Device(
-                DeviceId(f"ble-{n:012x}"), Protocol.BLE, f"Light {n}", capabilities=("switch", "level")
+                DeviceId(f"ble-{n:012x}"),
+                Protocol.BLE,
+                f"Light {n}",
+                model=SWITCH_MODEL,
+                capabilities=("switch",),
             )
             await db.write(save_device(device))
-            await db.write(save_state(device.id, "level", n % 100, 1.0))
+            await db.write(save_state(device.id, "switch", "on" if n % 2 else "off", 1.0))
         await db.close()
 
     asyncio.run(write())
@@ -54,10 +59,10 @@ def test_devices_are_restored_before_radios_start_and_commands_work_from_the_cac
         runtime = await agent.start()
         try:
             radio = runtime.hub.radios[Protocol.BLE]
-            assert isinstance(radio, SimRadio)
+            assert isinstance(radio, SimBleRadio)
             assert len(radio.ctx.known_devices) == 200  # the radio was told what the store knew
-            assert runtime.hub.device("ble-000000000032").state == {"level": 50}  # type: ignore[union-attr]
-            result = await runtime.hub.execute("ble-000000000032", "set_level", {"level": 7})
+            assert runtime.hub.device("ble-000000000032").state == {"switch": "off"}  # type: ignore[union-attr]
+            result = await runtime.hub.execute("ble-000000000032", "toggle")
             assert result.status == "ok"
         finally:
             await agent.stop()

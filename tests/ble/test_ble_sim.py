@@ -1,0 +1,165 @@
+"""The BLE radio over the simulated air (bleak backends `SimScanner`/`SimClient`), with bthome-ble."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from conftest import Recorder
+
+from hub_core.errors import DeliveryTimeout, InvalidCommand, RadioUnavailable, UnknownDevice
+from hub_core.model import ButtonPressed, Command, DeviceAdded, StateChanged, ble_device_id
+from radios.base import RadioState
+from radios.ble.keys import WrongKey
+from radios.ble.radio import BleRadio
+from radios.sim.ble_air import SimAdapterWatch, SimAir, SimSwitch, bthome_service_data
+from radios.sim.ble_radio import sim_backends
+
+KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+PLAIN = "A4:C1:38:11:22:33"
+SECRET = "A4:C1:38:44:55:66"
+SWITCH = "C0:FF:EE:00:00:09"
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[tuple[BleRadio, SimAir, Recorder]]:
+    air = SimAir()
+    recorder = Recorder()
+    radio = BleRadio(
+        recorder.context(tmp_path),
+        "sim",
+        watch=SimAdapterWatch(air),
+        backends=sim_backends(air),
+        poll_interval=0.05,
+        command_timeout=0.5,
+    )
+    await radio.start()
+    yield radio, air, recorder
+    await radio.stop()
+
+
+def added(device: str):
+    return lambda e: isinstance(e, DeviceAdded) and e.device.id == device
+
+
+async def test_unknown_devices_are_ignored_outside_inclusion(world) -> None:
+    radio, air, rec = world
+    air.advertise_bthome(PLAIN, "t", bthome_service_data([("temperature", 20.0)]))
+    assert radio.ignored == 1 and rec.events == []
+
+
+async def test_plain_sensor_joins_and_reports(world) -> None:
+    radio, air, rec = world
+    await radio.set_inclusion(60)
+    air.advertise_bthome(
+        PLAIN, "Kitchen", bthome_service_data([("packet_id", 1), ("temperature", 20.5), ("battery", 90)])
+    )
+    joined = await rec.wait_for(added(ble_device_id(PLAIN)))
+    assert joined.device.id == "ble-a4c138112233"
+    assert set(joined.device.capabilities) == {"temperature", "battery"}
+    assert joined.device.state == {"temperature": 20.5, "battery": 90}
+    await radio.set_inclusion(0)
+    air.advertise_bthome(
+        PLAIN, "Kitchen", bthome_service_data([("packet_id", 1), ("temperature", 30.0)])
+    )  # duplicate
+    air.advertise_bthome(PLAIN, "Kitchen", bthome_service_data([("packet_id", 2), ("temperature", 21.0)]))
+    changes = [e for e in rec.events if isinstance(e, StateChanged)]
+    assert [(c.attribute, c.value) for c in changes] == [("temperature", 21.0)]
+    air.advertise_bthome(PLAIN, "Kitchen", bthome_service_data([("packet_id", 3), ("button", 1)]))
+    again = [e for e in rec.events if isinstance(e, DeviceAdded)][-1]
+    assert "button" in again.device.capabilities  # a new capability re-announces the device
+    assert any(isinstance(e, ButtonPressed) and e.button == 1 and e.action == "pressed" for e in rec.events)
+
+
+async def test_encrypted_sensor_needs_key_then_decrypts(world, tmp_path: Path) -> None:
+    radio, air, rec = world
+    device = ble_device_id(SECRET)
+    await radio.set_inclusion(60)
+    air.advertise_bthome(
+        SECRET, "Door", bthome_service_data([("contact", 1)], key=KEY, counter=5, mac=SECRET)
+    )
+    joined = await rec.wait_for(added(device))
+    assert joined.device.needs_key and joined.device.to_json()["needs_key"] is True
+    assert joined.device.state == {}
+    with pytest.raises(WrongKey):
+        await radio.set_bindkey(device, bytes(16))
+    assert not (tmp_path / "ble-keys.json").exists()
+    await radio.set_bindkey(device, KEY)
+    assert stat.S_IMODE((tmp_path / "ble-keys.json").stat().st_mode) == 0o600
+    keyed = await rec.wait_for(lambda e: added(device)(e) and not e.device.needs_key)
+    assert keyed.device.state == {"contact": "open"}
+    # the same counter again is a replay; a higher one is news
+    air.advertise_bthome(
+        SECRET, "Door", bthome_service_data([("contact", 0)], key=KEY, counter=5, mac=SECRET)
+    )
+    assert radio.refused.get("replay") == 1
+    air.advertise_bthome(
+        SECRET, "Door", bthome_service_data([("contact", 0)], key=KEY, counter=6, mac=SECRET)
+    )
+    await rec.wait_for(lambda e: isinstance(e, StateChanged) and e.value == "closed")
+
+
+async def test_key_for_unknown_or_plain_device_is_refused(world) -> None:
+    radio, air, rec = world
+    with pytest.raises(UnknownDevice):
+        await radio.set_bindkey(ble_device_id("00:00:00:00:00:01"), KEY)
+    switch = SimSwitch(SWITCH, "Lamp")
+    air.add_switch(switch)
+    await radio.set_inclusion(60)
+    air.advertise_switch(switch)
+    await rec.wait_for(added(ble_device_id(SWITCH)))
+    with pytest.raises(InvalidCommand):
+        await radio.set_bindkey(ble_device_id(SWITCH), KEY)
+
+
+async def test_gatt_switch_on_off_toggle_and_its_own_button(world) -> None:
+    radio, air, rec = world
+    switch = SimSwitch(SWITCH, "Lamp")
+    air.add_switch(switch)
+    await radio.set_inclusion(60)
+    air.advertise_switch(switch)
+    device = ble_device_id(SWITCH)
+    joined = await rec.wait_for(added(device))
+    assert joined.device.capabilities == ("switch",)
+    await radio.execute(Command(device, "on"))
+    assert switch.on and rec.state[device]["switch"] == "on"
+    await radio.execute(Command(device, "toggle"))
+    assert not switch.on and rec.state[device]["switch"] == "off"
+    switch.set(True)  # pressed by hand while the link is open
+    assert rec.state[device]["switch"] == "on"
+    with pytest.raises(InvalidCommand):
+        await radio.execute(Command(device, "set_level", {"level": 5}))
+
+
+async def test_gatt_switch_that_never_confirms_times_out(world) -> None:
+    radio, air, _ = world
+    switch = SimSwitch(SWITCH, "Lamp", responsive=False)
+    air.add_switch(switch)
+    await radio.set_inclusion(60)
+    air.advertise_switch(switch)
+    with pytest.raises(DeliveryTimeout):
+        await radio.execute(Command(ble_device_id(SWITCH), "on"))
+    assert switch.writes == 1
+
+
+async def test_adapter_off_fails_commands_then_recovers(world) -> None:
+    radio, air, rec = world
+    switch = SimSwitch(SWITCH, "Lamp")
+    air.add_switch(switch)
+    await radio.set_inclusion(60)
+    air.advertise_switch(switch)
+    device = ble_device_id(SWITCH)
+    await rec.wait_for(added(device))
+    air.set_powered(False)
+    await asyncio.wait_for(radio.recovering.wait(), 5)  # the supervisor notices within one poll
+    assert radio.state is RadioState.RECOVERING
+    with pytest.raises(RadioUnavailable):
+        await radio.execute(Command(device, "on"))
+    air.set_powered(True)
+    await asyncio.wait_for(radio.running.wait(), 5)
+    assert radio.recoveries == 1
+    await radio.execute(Command(device, "on"))
+    assert switch.on
