@@ -74,7 +74,7 @@ def parse(raw: bytes, path: Path) -> NetworkKeys:
     """Keys from the file's bytes; ConfigError naming each bad entry (never its value)."""
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; nesting is bounded by the size
         raise _problem(path, "the Z-Wave keys file is not valid JSON") from None
     if not isinstance(doc, dict):
         raise _problem(path, "the Z-Wave keys file must hold a JSON object")
