@@ -19,6 +19,7 @@ from collections import OrderedDict
 from hub_agent.cloud.protocol import CommandMessage, CommandResultMessage
 from hub_agent.hub import Hub
 from hub_agent.store import Database
+from hub_core import ratelog
 from hub_core.backoff import Clock
 from hub_core.errors import CommandError
 
@@ -86,12 +87,16 @@ class CommandDesk:
         done = self._results.get(message.id)
         if done is not None:
             self.duplicates += 1
-            log.info("command %s: duplicate id, answering the stored result", message.id)
+            ratelog.log(
+                log, "cloud.duplicate", logging.INFO, "command %s: duplicate id, stored result", message.id
+            )
             return done
         running = self._running.get(message.id)
         if running is not None:
             self.duplicates += 1
-            log.info("command %s: duplicate id while it runs, sharing its result", message.id)
+            ratelog.log(
+                log, "cloud.duplicate", logging.INFO, "command %s: duplicate id while it runs", message.id
+            )
             return await asyncio.shield(running)
         future: asyncio.Future[CommandResultMessage] = asyncio.get_running_loop().create_future()
         self._running[message.id] = future
@@ -110,7 +115,9 @@ class CommandDesk:
         started = time.perf_counter()
         if message.expires_at is not None and self.clock.time() >= message.expires_at:
             self.expired += 1
-            log.info("command %s for %s expired before it could run", message.id, message.device)
+            ratelog.log(
+                log, "cloud.expired", logging.INFO, "command %s expired before it could run", message.id
+            )
             return CommandResultMessage(
                 message.id, "error", _ms(started), "expired", "the command expired before it reached the hub"
             )
@@ -118,7 +125,7 @@ class CommandDesk:
         try:
             await self.hub.execute(message.device, message.command, message.args)
         except CommandError as exc:
-            log.info("command %s (%s %s) failed: %s", message.id, message.device, message.command, exc)
+            ratelog.log(log, "cloud.command_failed", logging.INFO, "command %s failed: %s", message.id, exc)
             return CommandResultMessage(message.id, "error", _ms(started), exc.code, str(exc))
         except Exception as exc:
             log.exception("command %s (%s %s) crashed", message.id, message.device, message.command)

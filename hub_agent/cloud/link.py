@@ -174,7 +174,8 @@ class CloudLink:
         self.bad_messages = 0
         self.bus_overflows = 0
         cert_path, key_path = self._paths()
-        self.certificate = CertificateKeeper(cert_path, key_path, runtime.hub_id, self.clock)
+        client_ca = (self.section.client_ca or self.section.ca) if self.section else None
+        self.certificate = CertificateKeeper(cert_path, key_path, runtime.hub_id, self.clock, client_ca)
         self.requests = RequestDesk(runtime, self.commands, self.certificate, self._send_answer, self.clock)
         self.requests.on_installed = self._certificate_installed
         self._ws: ClientConnection | None = None
@@ -277,13 +278,19 @@ class CloudLink:
             except Exception as exc:
                 connected_at = getattr(exc, "connected_at", None)
                 self._silent_rejections = self._silent_rejections + 1 if _closed_before_http(exc) else 0
-                if is_auth_failure(exc):
+                refused = is_auth_failure(exc) or _closed_before_http(exc)
+                if refused and self.certificate.on_probation and self.certificate.roll_back():
+                    # The renewed certificate is refused: the previous one worked, so use it again.
+                    self._silent_rejections = 0
+                    error = f"the cloud refused the renewed certificate ({_describe(exc)}); rolled back"
+                elif is_auth_failure(exc):
                     await self._auth_failed(_describe(exc))
                     continue
-                if self._silent_rejections >= SILENT_REJECTIONS:
+                elif self._silent_rejections >= SILENT_REJECTIONS:
                     await self._auth_failed(self._explain_silent_rejection())
                     continue
-                error = _describe(exc)
+                else:
+                    error = _describe(exc)
                 log.debug("cloud connection ended", exc_info=True)
             finally:
                 self._ws = None
@@ -370,6 +377,7 @@ class CloudLink:
                 self._last_logged_error = None
                 self._silent_rejections = 0
                 self._set_state(LinkState.CONNECTED)
+                self.certificate.confirm()
                 log.info(
                     "cloud link up (connection %d): cloud holds events up to seq %d, %d on disk",
                     self.connections,
@@ -511,9 +519,13 @@ class CloudLink:
         """Every device with its current state."""
         return self.requests.snapshot()
 
-    def _certificate_installed(self, verdict: CertStatus) -> None:
+    async def _certificate_installed(self, verdict: CertStatus) -> None:
+        """Publish the new expiry and reconnect, so the new certificate is proven (or rolled back) now."""
         self.status["cert_not_after"] = verdict.not_after
         self._publish_status()
+        ws = self._ws
+        if ws is not None:
+            await ws.close(1000, "reconnecting with the renewed certificate")
 
 
 def _describe(exc: BaseException) -> str:

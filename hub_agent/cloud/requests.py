@@ -126,8 +126,8 @@ class RequestDesk:
         self.burst = burst
         #: Called with the body of each `ota_available` (the OTA part sets it).
         self.ota_handler: Callable[[JSONObject], Awaitable[None] | None] | None = None
-        #: Called after a certificate was installed (the link publishes the new expiry).
-        self.on_installed: Callable[[CertStatus], None] | None = None
+        #: Awaited after the `installed` verdict was sent (the link reconnects to prove the certificate).
+        self.on_installed: Callable[[CertStatus], Awaitable[None]] | None = None
         self.refused: dict[str, int] = {}
         self.answers_dropped = 0
         self._queue: asyncio.Queue[Request] = asyncio.Queue(MAX_PENDING)
@@ -211,6 +211,8 @@ class RequestDesk:
                 answer = refusal(request.message, "internal", f"{type(exc).__name__}: {exc}")
             if answer is not None:
                 await self.answer(answer, request.reply)
+            if isinstance(answer, CertStatus) and answer.status == "installed" and self.on_installed:
+                await self.on_installed(answer)
 
     async def _handle(self, message: CloudMessage) -> HubMessage | None:
         if isinstance(message, CommandMessage):
@@ -265,7 +267,4 @@ class RequestDesk:
 
     async def _install_certificate(self, message: Certificate) -> CertStatus:
         async with self._cert_lock:  # two certificates at once must not race on the files
-            verdict = self.certificate.install(message)
-        if verdict.status == "installed" and self.on_installed is not None:
-            self.on_installed(verdict)
-        return verdict
+            return self.certificate.install(message)

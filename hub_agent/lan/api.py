@@ -24,6 +24,7 @@ from aiohttp import hdrs, web
 
 from hub_agent.hub import COMMAND_TIMEOUT
 from hub_agent.lan import events
+from hub_agent.lan.limits import ConnectionGate, Limits
 from hub_agent.lan.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from hub_agent.lan.metrics import LanMetrics
 from hub_agent.lan.pairing import FailureLimiter, PairingWindow
@@ -37,6 +38,7 @@ from hub_agent.lan.tokens import (
     valid_id,
 )
 from hub_agent.runtime import RulesApi, Runtime
+from hub_core import ratelog
 from hub_core.bus import EventBus
 from hub_core.errors import (
     CommandError,
@@ -60,6 +62,10 @@ INCLUSION_MAX_SECONDS = 254  # Zigbee permit-join's ceiling; Z-Wave inclusion is
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: The id of the token that authenticated a request.
 TOKEN_ID = web.RequestKey("token_id", str)
+#: The server's limits, for module-level helpers such as read_json.
+LIMITS = web.AppKey("limits", Limits)
+#: What a token that is not printable ASCII is checked as: never valid, so it counts as a failed guess.
+_NOT_A_TOKEN = "not-a-token"  # noqa: S105  (a placeholder, not a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,7 @@ _HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "timeout",
     413: "too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
@@ -128,9 +135,13 @@ async def read_json(request: web.Request) -> Any:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError(413, "too_large", f"body is {request.content_length} bytes; the limit is {MAX_BODY}")
     try:
-        raw = await request.read()
+        # A body trickled in byte by byte is slowloris again: it gets the same time as a request head.
+        async with asyncio.timeout(request.app.get(LIMITS, Limits()).header_timeout):
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, "too_large", f"body is larger than the limit of {MAX_BODY} bytes") from None
+    except TimeoutError:
+        raise ApiError(408, "timeout", "the body did not arrive in time") from None
     return parse_json_body(raw)
 
 
@@ -198,14 +209,19 @@ def bearer_token(request: web.Request, *, allow_subprotocol: bool) -> str | None
     header = request.headers.get(hdrs.AUTHORIZATION)
     if header is not None:
         scheme, _, token = header.strip().partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return ""
+        # Header bytes that are not UTF-8 arrive as surrogates: a wrong token, counted as a failed guess.
+        return token if token.isascii() and token.isprintable() else _NOT_A_TOKEN
     if allow_subprotocol:
         # Browsers cannot set headers on a WebSocket; they offer the token as a subprotocol instead.
         for offered in request.headers.getall(hdrs.SEC_WEBSOCKET_PROTOCOL, ()):
             for proto in offered.split(","):
                 proto = proto.strip()
                 if proto.startswith(events.BEARER_PREFIX):
-                    return proto[len(events.BEARER_PREFIX) :]
+                    token = proto[len(events.BEARER_PREFIX) :]
+                    return token if token.isascii() and token.isprintable() else _NOT_A_TOKEN
     return None
 
 
@@ -221,6 +237,11 @@ class LanApi:
     clock: Callable[[], float] = time.monotonic
     tls: bool = True
     command_timeout: float = COMMAND_TIMEOUT
+    limits: Limits = field(default_factory=Limits)
+    #: the server's connection gate (header clock), set while it runs
+    gate: ConnectionGate | None = None
+    #: commands waiting for a radio, per token
+    in_flight: dict[str, int] = field(default_factory=dict)
     #: open event WebSockets by connection number
     websockets: dict[int, events.EventClient] = field(default_factory=dict)
     #: set while no events WebSocket is open (lets shutdown and tests await "all gone")
@@ -276,6 +297,7 @@ class LanApi:
             resource.add_route(route.method, route.handler)
             if route.public:
                 self._public.add(route.name)
+        app[LIMITS] = self.limits
         app.on_response_prepare.append(self._headers)
         app.on_shutdown.append(self._close_websockets)
         self._load_assets()
@@ -296,6 +318,9 @@ class LanApi:
     async def _errors_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.match_info.route.resource
         name = route.name if route is not None and route.name else "unmatched"
+        gate = self.gate
+        if gate is not None:
+            gate.request_started(request.protocol)
         try:
             response = await handler(request)
         except ApiError as exc:
@@ -316,8 +341,19 @@ class LanApi:
             if exc.status == 405:
                 response.headers[hdrs.ALLOW] = exc.headers.get(hdrs.ALLOW, "")
         except Exception:
-            log.exception("LAN API %s %s failed", request.method, request.path)
+            ratelog.log(
+                log,
+                "lan.internal",
+                logging.ERROR,
+                "LAN API %s %s failed",
+                request.method,
+                request.path,
+                exc_info=True,
+            )
             response = error_response(500, "internal", "internal error; the hub's log has the details")
+        finally:
+            if gate is not None:
+                gate.request_finished(request.protocol)
         self.metrics.requests.labels(route=name, status=str(response.status)).inc()
         return response
 
@@ -453,6 +489,17 @@ class LanApi:
             raise _invalid("command", f"command must be a string, not {_json_kind(data['command'])}")
         if "args" in data and not isinstance(data["args"], dict):
             raise _invalid("args", f"args must be an object, not {_json_kind(data['args'])}")
+        source = request[TOKEN_ID]
+        waiting = self.in_flight.get(source, 0)
+        if waiting >= self.limits.max_commands_in_flight:
+            raise ApiError(
+                429,
+                "too_many_commands",
+                f"{waiting} commands from this token are still waiting for a radio "
+                f"(at most {self.limits.max_commands_in_flight}); retry when they are answered",
+                retry_after=1,
+            )
+        self.in_flight[source] = waiting + 1
         started = time.perf_counter()
         try:
             result = await self.runtime.hub.execute(
@@ -462,6 +509,10 @@ class LanApi:
             self.metrics.command_seconds.labels(result="error").observe(time.perf_counter() - started)
             extra = {"field": "command"} if isinstance(exc, InvalidCommand) else {}
             raise ApiError(command_status(exc), exc.code, str(exc), **extra) from None
+        finally:
+            left = self.in_flight.pop(source) - 1
+            if left:
+                self.in_flight[source] = left
         self.metrics.command_seconds.labels(result="ok").observe(time.perf_counter() - started)
         return web.json_response(result.to_json())
 
@@ -520,8 +571,18 @@ class LanApi:
         return rules
 
     async def list_rules(self, request: web.Request) -> web.StreamResponse:
-        """Every rule with its runtime fields (`last_fired`, `last_error`)."""
-        return web.json_response(self._rules().list_rules())
+        """Every rule with its runtime fields (`last_fired`, `last_error`), streamed one rule at a time
+        so the answer never exists in memory as a whole (rules are bounded in count and size)."""
+        rules = self._rules().list_rules()
+        response = web.StreamResponse(headers={hdrs.CONTENT_TYPE: "application/json; charset=utf-8"})
+        await response.prepare(request)
+        separator = b"["
+        for rule in rules:
+            await response.write(separator + json.dumps(rule, separators=(",", ":")).encode())
+            separator = b","
+        await response.write(b"[]" if separator == b"[" else b"]")
+        await response.write_eof()
+        return response
 
     async def get_rule(self, request: web.Request) -> web.StreamResponse:
         """One rule, or 404."""

@@ -23,11 +23,13 @@ from hub_agent.config import LanSection
 from hub_agent.lan import control, tls
 from hub_agent.lan.api import API, LanApi
 from hub_agent.lan.control import ControlServer, ControlSocketInUse, PairRequest, Request, TokensChanged
+from hub_agent.lan.limits import AiohttpLog, ConnectionGate, Limits
 from hub_agent.lan.mdns import Advertisement, Advertiser
 from hub_agent.lan.metrics import LanMetrics
 from hub_agent.lan.pairing import FailureLimiter, PairingWindow
 from hub_agent.lan.tokens import TokenCache, load_hashes
 from hub_agent.runtime import Runtime
+from hub_core import ratelog
 from hub_core.errors import HubError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,16 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def section_limits(section: LanSection) -> Limits:
+    """The limits `[lan]` sets (the others keep their defaults)."""
+    return Limits(
+        header_timeout=section.header_timeout,
+        max_connections=section.max_connections,
+        max_connections_per_client=section.max_connections_per_client,
+        max_event_clients=section.max_event_clients,
+    )
 
 
 class LanServer:
@@ -78,6 +90,7 @@ class LanServer:
             limiter=limiter if limiter is not None else FailureLimiter(),
             clock=clock,
             tls=self.section.tls,
+            limits=section_limits(self.section),
         )
         self.advertiser: Advertiser | None = None
         self.control_path = control.socket_path(self.data_dir)
@@ -95,18 +108,33 @@ class LanServer:
             self.fingerprint = self.certificate.fingerprint
             context = tls.server_context(self.certificate)
         await self.reload_tokens()
+        limits = self.api.limits
         runner = web.AppRunner(
-            self.api.build_app(), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
+            self.api.build_app(),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+            logger=AiohttpLog(),
+            max_line_size=limits.max_header_bytes,
+            max_field_size=limits.max_header_bytes,
+            max_headers=limits.max_headers,
+            keepalive_timeout=limits.header_timeout,
         )
         await runner.setup()
+        assert runner.server is not None
+        # Our own listener instead of web.TCPSite: every connection passes the gate (limits.py) first.
+        gate = ConnectionGate(limits, runner.server, context, refused=self._refused)
+        self.api.gate = gate
         control_server = ControlServer(self.control_path, self._control)
+        listener: asyncio.Server | None = None
         try:
-            site = web.TCPSite(runner, section.host, section.port, ssl_context=context, backlog=256)
             try:
-                await site.start()
+                listener = await asyncio.get_running_loop().create_server(
+                    gate, section.host or None, section.port, backlog=256, reuse_address=True
+                )
             except OSError as exc:
                 raise _bind_failed(section.host, section.port, exc) from exc
-            self.bound_port = int(runner.addresses[0][1])
+            self.bound_port = int(listener.sockets[0].getsockname()[1])
             self.url = self._url(self.bound_port)
             try:
                 await control_server.start()
@@ -124,6 +152,7 @@ class LanServer:
             while True:
                 await asyncio.sleep(TOKEN_RELOAD_INTERVAL)
                 await self.reload_tokens()
+                ratelog.LIMITER.flush()  # the summaries of floods that have stopped
         finally:
             self.started.clear()
             if self.advertiser is not None:
@@ -131,8 +160,15 @@ class LanServer:
                     await self.advertiser.close()
                 self.advertiser = None
             await control_server.close()
+            if listener is not None:
+                listener.close()
+            await gate.close()
             await runner.cleanup()
+            self.api.gate = None
             self.runtime.facts.pop("lan_url", None)
+
+    def _refused(self, reason: str) -> None:
+        self.metrics.refused.labels(reason=reason).inc()
 
     def _url(self, port: int) -> str:
         host = self.section.host

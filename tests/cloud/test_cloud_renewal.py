@@ -109,7 +109,7 @@ async def test_a_certificate_for_another_key_is_rejected_and_the_old_one_kept(tm
             assert status.status == "rejected" and "does not expire later" in (status.error or "")
             await relay.send_raw('{"type":"certificate","cert":"-----BEGIN CERTIFICATE-----\\ngarbage"}')
             status = await next_message(relay, "cert_status")
-            assert status.status == "rejected" and "not a PEM certificate" in (status.error or "")
+            assert status.status == "rejected" and "no PEM CERTIFICATE block" in (status.error or "")
     assert paths.hub_cert.read_bytes() == before
 
 
