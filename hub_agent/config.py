@@ -65,6 +65,7 @@ class CloudSection:
     url: str = ""
     ca: Path = Path("/etc/hub-agent/cloud-ca.pem")
     cert: Path | None = None
+    client_ca: Path | None = None  # verifies renewed client certificates; None = `ca`
     key: Path | None = None
     backoff_cap: float = 60.0
     ping_interval: float = 10.0
@@ -336,6 +337,7 @@ SCHEMA: dict[str, tuple[type, dict[str, Key]]] = {
         {
             "url": Key(_wss_url, required=True),
             "ca": Key(_readable_file, required=True),
+            "client_ca": Key(_readable_file),
             "cert": Key(_optional_readable_file),
             "key": Key(_optional_readable_file),
             "backoff_cap": Key(_number(1, 86400)),

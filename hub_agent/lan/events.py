@@ -2,7 +2,7 @@
 
 Rules of this file: a client can only ever slow itself down. Each client has its own bounded bus
 subscription (Overflow.CLOSE), so the bus never waits for it. A client that cannot keep up (its bus
-queue overflows, the socket's write buffer passes WRITE_BUFFER_LIMIT, or one send stalls longer than
+queue overflows, the socket's write buffer passes `Limits.event_buffer_bytes`, or one send stalls longer than
 SEND_TIMEOUT) is disconnected with close code 1013 ("try again later") and resynchronises by
 reconnecting and re-reading `GET /api/v1/devices`. If even the close frame cannot be written in time,
 the TCP connection is aborted.
@@ -19,7 +19,9 @@ from typing import Protocol
 
 from aiohttp import WSMsgType, web
 
+from hub_agent.lan.limits import Limits
 from hub_agent.lan.metrics import LanMetrics
+from hub_core import ratelog
 from hub_core.bus import EventBus, Overflow, Subscription, SubscriptionClosed
 
 log = logging.getLogger(__name__)
@@ -28,9 +30,6 @@ log = logging.getLogger(__name__)
 SUBPROTOCOL = "hub-agent"
 BEARER_PREFIX = "hub-agent.bearer."
 QUEUE_SIZE = 256
-#: Each client costs a TLS connection and a queue; the hub has little memory to spare.
-MAX_CLIENTS = 256
-WRITE_BUFFER_LIMIT = 256 * 1024
 SEND_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 1.0
 HEARTBEAT = 30.0
@@ -45,6 +44,8 @@ class EventsHost(Protocol):
     websockets: dict[int, EventClient]
     no_clients: asyncio.Event
     metrics: LanMetrics
+    #: a client costs a TLS connection, a queue and a send buffer: max_event_clients, event_buffer_bytes
+    limits: Limits
 
     @property
     def bus(self) -> EventBus:
@@ -75,8 +76,10 @@ class EventClient:
 
 async def serve_events(api: EventsHost, request: web.Request, token_id: str) -> web.StreamResponse:
     """Upgrade to a WebSocket for the client holding `token_id`; stream events until either side closes."""
-    if len(api.websockets) >= MAX_CLIENTS:
-        raise web.HTTPServiceUnavailable(reason=f"too many event clients (at most {MAX_CLIENTS})")
+    if len(api.websockets) >= api.limits.max_event_clients:
+        raise web.HTTPServiceUnavailable(
+            reason=f"too many event clients (at most {api.limits.max_event_clients})"
+        )
     ws = web.WebSocketResponse(
         protocols=(SUBPROTOCOL,), heartbeat=HEARTBEAT, max_msg_size=4096, timeout=CLOSE_TIMEOUT
     )
@@ -121,6 +124,7 @@ async def _send_events(api: EventsHost, client: EventClient) -> None:
 async def _send_loop(api: EventsHost, client: EventClient) -> None:
     ws, subscription, conn = client.ws, client.subscription, client.conn
     transport = api_transport(ws)
+    buffer_limit = api.limits.event_buffer_bytes
     while True:
         try:
             event = await subscription.get()
@@ -133,8 +137,8 @@ async def _send_loop(api: EventsHost, client: EventClient) -> None:
         if client.close_code is not None:
             await _close(ws, client.close_code, client.close_reason, conn)
             return
-        if transport is not None and transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
-            await _too_slow(api, ws, conn, f"more than {WRITE_BUFFER_LIMIT} bytes unsent")
+        if transport is not None and transport.get_write_buffer_size() > buffer_limit:
+            await _too_slow(api, ws, conn, f"more than {buffer_limit} bytes unsent")
             return
         text = json.dumps(event.to_json(), separators=(",", ":"))
         try:
@@ -155,7 +159,9 @@ def api_transport(ws: web.WebSocketResponse) -> asyncio.Transport | None:
 
 
 async def _too_slow(api: EventsHost, ws: web.WebSocketResponse, conn: int, why: str) -> None:
-    log.warning("ws %d: client too slow (%s); disconnecting it", conn, why)
+    ratelog.log(
+        log, "lan.ws_too_slow", logging.WARNING, "ws %d: client too slow (%s); disconnecting it", conn, why
+    )
     api.metrics.ws_disconnects.labels(reason="too_slow").inc()
     await _close(ws, CLOSE_TOO_SLOW, "too slow; reconnect and reload the device list", conn)
 

@@ -110,6 +110,12 @@ class LanMetrics:
         self.ws_clients = Gauge(
             "hub_lan_ws_clients", "Connected event WebSocket clients", registry=self.registry
         )
+        self.refused = Counter(
+            "hub_lan_connections_refused",
+            "TCP connections the LAN server refused or closed at a limit",
+            labelnames=["reason"],
+            registry=self.registry,
+        )
         self.ws_disconnects = Counter(
             "hub_lan_ws_disconnects",
             "Event WebSocket clients disconnected by the hub",

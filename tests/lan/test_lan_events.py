@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import time
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -170,6 +171,11 @@ async def _gone(lan: Any) -> None:
 async def test_100_concurrent_clients(lan: Any, token: str) -> None:
     """100 phones at once: each opens its own TLS connection, sends a command and follows events."""
     n = 100
+    # Here the 100 phones share one address and one token; the default limits are per address/token.
+    api = lan.server.api
+    api.limits = api.gate.limits = replace(
+        api.limits, max_event_clients=n, max_connections_per_client=4 * n, max_commands_in_flight=n
+    )
     sessions = [lan.session(headers=auth(token)) for _ in range(n)]
     try:
         sockets = await asyncio.gather(*(s.ws_connect(lan.url + "/api/v1/events") for s in sessions))
@@ -232,7 +238,7 @@ async def test_a_plain_get_on_the_events_route_is_a_clear_400(lan: Any, token: s
 
 
 async def test_event_clients_are_capped(lan: Any, token: str, monkeypatch: Any) -> None:
-    monkeypatch.setattr(events, "MAX_CLIENTS", 2)
+    monkeypatch.setattr(lan.server.api, "limits", replace(lan.server.api.limits, max_event_clients=2))
     async with lan.session(headers=auth(token)) as session:
         first = await session.ws_connect(lan.url + "/api/v1/events")
         second = await session.ws_connect(lan.url + "/api/v1/events")
