@@ -11,12 +11,13 @@ import logging
 import random
 from dataclasses import replace
 
+from hub_core.backoff import Backoff
 from hub_core.model import Device, DeviceId, Protocol
 from radios.base import RadioContext
 from radios.sim.zwave_emulator import ZWaveEmulator
 from radios.sim.zwave_nodes import SENSORS, SimNode, household
 from radios.zwave.node import NodeRecord
-from radios.zwave.radio import QUERY_TIMEOUT, RECONNECT_DELAYS, ZWaveRadio, parse_device_id
+from radios.zwave.radio import QUERY_TIMEOUT, ZWaveRadio, parse_device_id
 from radios.zwave.transaction import Timeouts
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ class SimZWaveRadio(ZWaveRadio):
         *,
         timeouts: Timeouts | None = None,
         query_timeout: float = QUERY_TIMEOUT,
-        reconnect_delays: tuple[float, ...] = RECONNECT_DELAYS,
+        reconnect: Backoff | None = None,
     ) -> None:
         self.emulator = ZWaveEmulator()
         super().__init__(
@@ -39,8 +40,9 @@ class SimZWaveRadio(ZWaveRadio):
             self.emulator.port_path,
             timeouts=timeouts,
             query_timeout=query_timeout,
-            reconnect_delays=reconnect_delays,
+            reconnect=reconnect,
         )
+        self.registry.describe = self._describe
         self._household_offered = False
         self._restore_network()
 
@@ -94,7 +96,7 @@ class SimZWaveRadio(ZWaveRadio):
 
     def _describe(self, record: NodeRecord, endpoint: int) -> Device:
         """Simulated devices carry their household names (real ones get the hub's or a generic one)."""
-        device = super()._describe(record, endpoint)
+        device = self.registry.describe_device(record, endpoint)
         sim = self.emulator.nodes.get(record.node_id)
         if sim is None or device.id in self.ctx.known_devices:
             return device

@@ -1,15 +1,19 @@
 """Helpers for tests and benchmarks of the Z-Wave stack: an event log that can be awaited.
 
-Rules of this file: nothing here sleeps to wait; waiting is on futures resolved by `emit`.
+Rules of this file: nothing here sleeps to wait; waiting is on futures resolved by `emit`. Events
+also go through a real `Hub`, which holds reports that come before their device's announcement and
+answers `state_of` (pass `log.state_of` as the `RadioContext.state_reader`), as in production.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
-from hub_core.model import DeviceAdded, DeviceEvent, StateChanged, Value
+from hub_agent.hub import Hub
+from hub_core.bus import EventBus
+from hub_core.model import DeviceAdded, DeviceEvent, DeviceId, StateChanged, Value
 
 
 @dataclass(slots=True)
@@ -21,13 +25,25 @@ class EventLog:
         default_factory=list
     )
 
+    hub: Hub = field(default_factory=lambda: Hub(EventBus()))
+
     def __call__(self, event: DeviceEvent) -> None:
+        self.hub.ingest(event)
+        if isinstance(event, DeviceAdded):
+            # As the hub has it: reports that came before the announcement folded in.
+            device = self.hub.device(event.device.id)
+            if device is not None:
+                event = replace(event, device=device)
         self.events.append(event)
         for entry in list(self._waiters):
             predicate, future = entry
             if not future.done() and predicate(event):
                 future.set_result(event)
                 self._waiters.remove(entry)
+
+    def state_of(self, device: DeviceId) -> Mapping[str, Value]:
+        """The hub's last known state of `device` (a `RadioContext.state_reader`)."""
+        return self.hub.state_of(device)
 
     def mark(self) -> int:
         """A position in the log; pass it as `since` to wait only for later events."""

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from hub_core.backoff import Backoff
 from hub_core.errors import CommandError, RadioUnavailable
 from hub_core.model import Command, DeviceId
 from hubtest.zwave_events import EventLog
@@ -36,7 +37,7 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Z
         emulator.port_path,
         timeouts=FAST,
         query_timeout=1.0,
-        reconnect_delays=(0.05,),
+        reconnect=Backoff(0.05, 0.05),
     )
     try:
         await radio.start()

@@ -60,8 +60,8 @@ async def test_inclusion_window_takes_several_nodes_then_closes(
 async def test_inclusion_window_expires(rig: tuple[ZWaveRadio, ZWaveEmulator, EventLog]) -> None:
     radio, emulator, log = rig
     await radio.set_inclusion(0.2)
-    assert radio._inclusion is not None
-    await radio._inclusion
+    assert radio.inclusion.inclusion is not None
+    await radio.inclusion.inclusion
     assert modes(emulator, FunctionId.ADD_NODE_TO_NETWORK) == [AddRemoveMode.ANY, AddRemoveMode.STOP]
     assert log.events == []
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hub_core.backoff import Backoff
 from hub_core.model import Command, Device, DeviceAdded, DeviceId, DeviceRemoved, Protocol
 from hubtest.zwave_events import EventLog
 from radios.base import RadioContext
@@ -236,7 +237,7 @@ async def test_unplug_during_interview_leaves_it_to_be_redone(
         emulator.port_path,
         timeouts=FAST,
         query_timeout=1.0,
-        reconnect_delays=(0.05,),
+        reconnect=Backoff(0.05, 0.05),
     )
     await radio.start()
     try:

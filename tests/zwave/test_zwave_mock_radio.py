@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from zwave_peer import ZWavePeer, household, household_node
 
+from hub_agent.hub import Hub
+from hub_core.bus import EventBus
 from hub_core.errors import CommandError
 from hub_core.model import (
     ButtonPressed,
@@ -44,8 +47,14 @@ class Events:
     def __init__(self) -> None:
         self.seen: list[DeviceEvent] = []
         self._changed = asyncio.Event()
+        # The real hub holds reports from before a device's announcement and knows last state.
+        self.hub = Hub(EventBus())
 
     def __call__(self, event: DeviceEvent) -> None:
+        self.hub.ingest(event)
+        if isinstance(event, DeviceAdded):
+            device = self.hub.device(event.device.id)
+            event = event if device is None else replace(event, device=device)
         self.seen.append(event)
         self._changed.set()
 
@@ -87,7 +96,8 @@ class Home:
         self.peer = peer
         self.data_dir = data_dir
         self.events = Events()
-        self.radio = ZWaveRadio(RadioContext(data_dir, self.events), peer.url)
+        ctx = RadioContext(data_dir, self.events, state_reader=self.events.hub.state_of)
+        self.radio = ZWaveRadio(ctx, peer.url)
         self.devices: dict[str, Device] = {}
 
     async def include(self, kind: str) -> Device:

@@ -10,7 +10,7 @@ import pytest
 
 from hub_agent.config import ZWaveSection
 from hub_agent.radio_registry import FACTORIES
-from hub_core.errors import DeliveryFailed, InvalidCommand, RadioUnavailable
+from hub_core.errors import InvalidCommand, RadioUnavailable, UnknownDevice
 from hub_core.model import ButtonPressed, Command, DeviceAdded, DeviceId, StateChanged
 from hubtest.zwave_events import EventLog
 from radios.base import RadioContext, RadioState
@@ -28,7 +28,8 @@ def cmd(device: str, name: str, **args: object) -> Command:
 
 
 async def included(tmp_path: Path, log: EventLog) -> SimZWaveRadio:
-    radio = SimZWaveRadio(RadioContext(tmp_path, log), timeouts=FAST, query_timeout=1.0)
+    ctx = RadioContext(tmp_path, log, state_reader=log.state_of)
+    radio = SimZWaveRadio(ctx, timeouts=FAST, query_timeout=1.0)
     await radio.start()
     await radio.set_inclusion(30)
     for device in HOUSEHOLD:
@@ -188,8 +189,10 @@ async def test_invalid_and_undeliverable_commands(home: tuple[SimZWaveRadio, Eve
         await radio.execute(cmd("zwave-6", "on"))  # a contact sensor has no switch
     with pytest.raises(InvalidCommand):
         await radio.execute(cmd("zigbee-1", "on"))
-    with pytest.raises(DeliveryFailed):
-        await radio.execute(cmd("zwave-77", "on"))
+    with pytest.raises(UnknownDevice, match="not in this Z-Wave network"):
+        await radio.execute(cmd("zwave-77", "on"))  # radios/base.py: a device this radio does not serve
+    with pytest.raises(UnknownDevice, match="no end point 7"):
+        await radio.execute(cmd("zwave-2-7", "on"))
 
 
 async def test_registry_sim_port_is_our_stack_over_the_emulator(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hub_core.backoff import Backoff
 from hub_core.errors import DeliveryFailed, RadioUnavailable
 from hub_core.model import Command, DeviceId, DeviceOnline
 from hubtest.zwave_events import EventLog
@@ -37,7 +38,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[tuple[ZWaveRadio, ZWaveEmulator, 
         emulator.port_path,
         timeouts=FAST,
         query_timeout=0.5,
-        reconnect_delays=(0.02, 0.05, 0.1),
+        reconnect=Backoff(0.02, 0.1),
         soft_reset_wait=0.3,
     )
     await radio.start()
