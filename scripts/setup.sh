@@ -52,7 +52,7 @@ apt_install() {
     "${run[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${run[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
-apt_install systemd-analyze:systemd chromium:chromium chromedriver:chromium-driver
+apt_install systemd-analyze:systemd chromium:chromium chromedriver:chromium-driver mosquitto:mosquitto
 
 for peer in tests/peers/*/; do
     [[ -f "$peer/package-lock.json" ]] || continue
