@@ -51,7 +51,6 @@ class LanSection:
     tls: bool = True
     mdns: bool = True  # announce `_hub-agent._tcp` on the listen address's interface(s)
     # Limits (README "Limits"; the others are fixed in hub_agent/lan/limits.py)
-    max_body: int = 64 * 1024
     header_timeout: float = 10.0
     max_connections: int = 1024  # the fd budget: below the unit's LimitNOFILE=4096
     max_connections_per_client: int = 64
@@ -325,7 +324,6 @@ SCHEMA: dict[str, tuple[type, dict[str, Key]]] = {
             "listen": Key(_listen, field="host"),
             "tls": Key(_boolean),
             "mdns": Key(_boolean),
-            "max_body": Key(_integer(4096, 16 * 1024 * 1024)),
             "header_timeout": Key(_number(1, 300)),
             "max_connections": Key(_integer(16, 3500)),
             "max_connections_per_client": Key(_integer(2, 3500)),
@@ -351,7 +349,7 @@ SCHEMA: dict[str, tuple[type, dict[str, Key]]] = {
             "file": Key(_readable_file),
             "max_fires_per_minute": Key(_integer(1, 100_000)),
             "max_rules": Key(_integer(1, 10_000)),
-            "max_rule_bytes": Key(_integer(1024, 1024 * 1024)),
+            "max_rule_bytes": Key(_integer(1024, 60 * 1024)),
             "max_commands_per_second": Key(_integer(1, 10_000)),
         },
     ),
