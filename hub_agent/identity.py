@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from hub_agent import secretfile
 from hub_agent.config import Config
+from hub_core.errors import HubError
 
 KEY_FILE = "hub.key"
 
@@ -22,27 +23,28 @@ def key_path(config: Config) -> Path:
 
 
 def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    """The private key at `path`, created (0600, atomically) if it does not exist yet."""
-    if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise ValueError(f"{path} is not an EC private key")
-        return key
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    # O_EXCL + 0600 from the first byte: the key is never readable by anyone else, even briefly.
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
+    """The private key at `path`, created (0600, atomically, never replacing one) if missing.
+
+    An existing key readable by others is tightened to 0600 first (and a warning logged).
+    """
+    if not path.exists():
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        if secretfile.create_secret(path, pem):
+            return key
+        # Another process (the agent, or a second `provision`) made one first: use theirs.
+    secretfile.tighten(path)
     try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
-    return key
+        loaded = serialization.load_pem_private_key(secretfile.read_secret(path), password=None)
+    except OSError as exc:
+        raise HubError(f"cannot read the hub key {path}: {exc.strerror or exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise HubError(f"{path} is not a PEM private key: {exc}") from None
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise HubError(f"{path} is not an EC private key")
+    return loaded
 
 
 def hub_id_from_key(key: ec.EllipticCurvePrivateKey) -> str:

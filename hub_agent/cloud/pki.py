@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import ssl
 from pathlib import Path
 
@@ -17,6 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from hub_agent import secretfile
 
 #: Renewal starts (and a warning is logged) when the certificate has less than this left.
 RENEW_BEFORE = dt.timedelta(days=30)
@@ -110,20 +111,7 @@ def check_new_certificate(
 
 def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Replace `path` with `data` so a crash leaves either the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    secretfile.write_atomic(path, data, mode)  # random temp name, O_EXCL, fchmod, fsyncs
 
 
 def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
@@ -131,7 +119,7 @@ def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    write_atomically(path, pem, 0o600)
+    secretfile.write_secret(path, pem)
 
 
 def pem(cert: x509.Certificate) -> bytes:

@@ -1,7 +1,9 @@
 """`hub-agent pair --config FILE [--seconds S]`: the hub's link button, from a shell or a GPIO hook.
 
-It opens the running agent's pairing window (default 60 s) over the control socket in data_dir;
-while it is open, `POST /api/v1/pair` hands out a token. `--seconds 0` closes the window early.
+It opens the running agent's pairing window (default 60 s) over the control socket in data_dir and
+prints the window's one-time code; while it is open, one `POST /api/v1/pair {"code": ...}` gets a
+token and the window closes. `--seconds 0` closes the window early. Only someone at the hub (its
+user or root) can reach the control socket, so only they see the code (docs/security.md).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def main(args: argparse.Namespace) -> int:
     seconds = float(reply.get("seconds", args.seconds))
     if seconds > 0:
         print(f"pairing open for {seconds:g} s: choose 'Pair' in the app or on the web page now")
+        print(f"pairing code: {reply.get('code', '')} (one device; the window closes after it pairs)")
     else:
         print("pairing closed")
     return 0

@@ -1,11 +1,15 @@
-"""`hub-agent provision --config FILE`: create the hub key (if missing), print a CSR for the cloud CA."""
+"""`hub-agent provision --config FILE`: create the hub key (if missing), print a CSR for the cloud CA.
+
+Run as root it first becomes the agent's user (hub_agent.privileges), so the key it makes is theirs;
+an existing key readable by others is tightened to 0600.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from hub_agent import identity
+from hub_agent import identity, privileges
 from hub_agent.cloud.pki import make_csr
 from hub_agent.config import load_config
 
@@ -20,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Print the CSR on stdout (for a pipe to the CA); say what happened on stderr."""
     config = load_config(args.config)
+    privileges.become_data_owner(config.hub.data_dir)
     path = identity.key_path(config)
     existed = path.exists()
     key = identity.load_or_create_key(path)

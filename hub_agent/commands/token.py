@@ -2,7 +2,10 @@
 
 Physical access to the hub is the authority here: the command opens the store file directly (SQLite
 WAL lets it do that while the agent runs) and then tells the running agent, over its control socket,
-to reload its token cache, so a revoked token stops working before this command returns.
+to reload its token cache, so a revoked token stops working before this command returns. (A token it
+creates works at once even if the agent cannot be told: the server looks unknown ids up in the store.)
+Run as root, it first becomes the agent's user (hub_agent.privileges), so the store stays theirs, and
+it tightens the store files to 0600 if someone loosened them.
 """
 
 from __future__ import annotations
@@ -13,9 +16,17 @@ import sqlite3
 import sys
 from datetime import UTC, datetime
 
+from hub_agent import privileges, secretfile
 from hub_agent.config import Config, load_config
 from hub_agent.lan import control
-from hub_agent.lan.tokens import clean_name, create_token, list_tokens, revoke_token, valid_id
+from hub_agent.lan.tokens import (
+    clean_name,
+    limit_message,
+    list_tokens,
+    revoke_token,
+    try_create_token,
+    valid_id,
+)
 from hub_agent.store import STORE_FILE
 from hub_agent.store.db import connect
 from hub_core.errors import HubError
@@ -29,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions.required = True
     create = actions.add_parser("create", help="print a new token (shown once)")
     create.add_argument("--name", default="cli", help="a label for the token, e.g. the phone's name")
+    create.add_argument(
+        "--owner",
+        action="store_true",
+        help="make it an owner token (may list and revoke tokens over the LAN); "
+        "the first token on a hub is the owner anyway",
+    )
     listing = actions.add_parser("list", help="list tokens (never their secrets)")
     listing.add_argument("--json", action="store_true", help="one JSON array for machines")
     revoke = actions.add_parser("revoke", help="revoke a token by its id")
@@ -40,18 +57,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run one token action."""
     config = load_config(args.config)
+    privileges.become_data_owner(config.hub.data_dir)
     if args.action == "create":
-        return _create(config, args.name)
+        return _create(config, args.name, args.owner)
     if args.action == "list":
         return _list(config, args.json)
     return _revoke(config, args.id)
 
 
 def _store(config: Config) -> sqlite3.Connection:
-    return connect(config.hub.data_dir / STORE_FILE)
+    path = config.hub.data_dir / STORE_FILE
+    conn = connect(path)
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        secretfile.tighten(part)
+    return conn
 
 
-def _create(config: Config, name: str) -> int:
+def _create(config: Config, name: str, owner: bool) -> int:
     try:
         name = clean_name(name)
     except ValueError as exc:
@@ -60,12 +82,16 @@ def _create(config: Config, name: str) -> int:
     conn = _store(config)
     try:
         conn.execute("BEGIN IMMEDIATE")
-        new = create_token(name)(conn)
+        new = try_create_token(name, owner=True if owner else None)(conn)
         conn.execute("COMMIT")
     finally:
         conn.close()
+    if new is None:
+        print(f"hub-agent token: {limit_message()}", file=sys.stderr)
+        return 1
     print(new.token)
-    print(f"created token {new.info.id} ({name}); it is shown only this once", file=sys.stderr)
+    role = "owner token" if new.info.owner else "token"
+    print(f"created {role} {new.info.id} ({name}); it is shown only this once", file=sys.stderr)
     _tell_agent(config)
     return 0
 
@@ -82,9 +108,10 @@ def _list(config: Config, as_json: bool) -> int:
     if not tokens:
         print("no tokens (create one with: hub-agent token create --config FILE --name NAME)")
         return 0
-    print(f"{'ID':<14}{'CREATED':<22}{'LAST USED':<22}NAME")
+    print(f"{'ID':<14}{'CREATED':<22}{'LAST USED':<22}{'OWNER':<7}NAME")
     for token in tokens:
-        print(f"{token.id:<14}{_when(token.created):<22}{_when(token.last_used):<22}{token.name}")
+        owner = "yes" if token.owner else "-"
+        print(f"{token.id:<14}{_when(token.created):<22}{_when(token.last_used):<22}{owner:<7}{token.name}")
     return 0
 
 

@@ -24,14 +24,14 @@ from aiohttp import hdrs, web
 
 from hub_agent.hub import COMMAND_TIMEOUT
 from hub_agent.lan import events
+from hub_agent.lan.access import LanAccess
+from hub_agent.lan.errors import ApiError, error_response
 from hub_agent.lan.limits import ConnectionGate, Limits
 from hub_agent.lan.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from hub_agent.lan.metrics import LanMetrics
 from hub_agent.lan.pairing import FailureLimiter, PairingWindow
 from hub_agent.lan.tokens import (
     TokenCache,
-    clean_name,
-    create_token,
     list_tokens,
     revoke_token,
     touch_token,
@@ -77,22 +77,6 @@ class Route:
     handler: Handler
     name: str
     public: bool = False
-
-
-class ApiError(Exception):
-    """An error answer: HTTP status, machine code, human sentence, extra JSON fields."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra
-
-
-def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
-    """A JSON error response."""
-    return web.json_response({"error": code, "message": message, **extra}, status=status)
 
 
 _COMMAND_STATUS: dict[type[CommandError], int] = {
@@ -249,9 +233,20 @@ class LanApi:
     _public: set[str] = field(default_factory=set)
     _connections: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _assets: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    #: pairing, owner checks, the Host/Origin guard (built from the fields above)
+    access: LanAccess = field(init=False)
 
     def __post_init__(self) -> None:
         self.no_clients.set()
+        self.access = LanAccess(
+            self.runtime,
+            tokens=self.tokens,
+            pairing=self.pairing,
+            limiter=self.limiter,
+            metrics=self.metrics,
+            clock=self.clock,
+            tls=self.tls,
+        )
 
     @property
     def bus(self) -> EventBus:
@@ -290,7 +285,8 @@ class LanApi:
     def build_app(self) -> web.Application:
         """The aiohttp application: middlewares, routes, security headers."""
         app = web.Application(
-            middlewares=[self._errors_middleware, self._auth_middleware], client_max_size=MAX_BODY
+            middlewares=[self._errors_middleware, self.access.guard, self._auth_middleware],
+            client_max_size=MAX_BODY,
         )
         for route in self.routes():
             resource = app.router.add_resource(route.path, name=route.name)
@@ -379,7 +375,8 @@ class LanApi:
                 f"too many failed attempts; retry in {math.ceil(wait)} s",
                 retry_after=math.ceil(wait),
             )
-        token_id = self.tokens.check(token)
+        # A miss may be a token the CLI or demo made a moment ago: one store lookup before refusing.
+        token_id = self.tokens.check(token) or await self.access.recheck(token)
         if token_id is None:
             self.limiter.failed(client, now)
             self.metrics.auth_failures.inc()
@@ -438,35 +435,8 @@ class LanApi:
         )
 
     async def pair(self, request: web.Request) -> web.StreamResponse:
-        """A new token while the pairing window is open; 403 otherwise (counted as a failed attempt)."""
-        client = request.remote or "?"
-        now = self.clock()
-        wait = self.limiter.retry_after(client, now)
-        if wait > 0:
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"too many failed attempts; retry in {math.ceil(wait)} s",
-                retry_after=math.ceil(wait),
-            )
-        if not self.pairing.is_open(now):
-            self.limiter.failed(client, now)
-            self.metrics.auth_failures.inc()
-            raise ApiError(
-                403,
-                "pairing_closed",
-                "pairing is not open: press the hub's button (or run 'hub-agent pair') and retry within 60 s",
-            )
-        data = body_object(await read_json(request), ["name"])
-        try:
-            name = clean_name(data.get("name", f"paired from {client}"))
-        except ValueError as exc:
-            raise _invalid("name", str(exc)) from None
-        new = await self.runtime.db.write(create_token(name))
-        self.tokens.add(new.info, new.token)
-        self.pairing.paired += 1
-        log.info("LAN API: paired %r from %s (token %s)", name, client, new.info.id)
-        return web.json_response({"token": new.token, **new.info.to_json()})
+        """A new token for the window's code (see access.LanAccess.pair); 403 otherwise, counted."""
+        return await self.access.pair(request, body_object(await read_json(request), ["name", "code"]))
 
     # --- devices and commands -----------------------------------------------------------------
 
@@ -620,12 +590,14 @@ class LanApi:
     # --- tokens (an extension: revoke from the app without a shell on the hub) ----------------------
 
     async def list_tokens(self, request: web.Request) -> web.StreamResponse:
-        """Every token's id, name, created and last_used (never the secret)."""
+        """Every token's id, name, created, last_used and owner (never the secret); owner only."""
+        self.access.require_owner(request.get(TOKEN_ID))
         infos = await self.runtime.db.read(list_tokens)
         return web.json_response([i.to_json() for i in infos])
 
     async def delete_token(self, request: web.Request) -> web.StreamResponse:
-        """Revoke a token; it stops working at once, also for open WebSockets' next connection."""
+        """Revoke a token (owner only); it stops working at once, also for open WebSockets."""
+        self.access.require_owner(request.get(TOKEN_ID))
         token_id = request.match_info["id"]
         if not valid_id(token_id) or not await self.runtime.db.write(revoke_token(token_id)):
             raise ApiError(404, "unknown_token", f"no token {token_id!r}")

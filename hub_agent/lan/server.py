@@ -215,7 +215,7 @@ class LanServer:
                 log.info("pairing open for %g s", seconds)
             else:
                 log.info("pairing closed")
-            return {"ok": True, "seconds": seconds}
+            return {"ok": True, "seconds": seconds, "code": self.pairing.code}
         if isinstance(request, TokensChanged):
             count = await self.reload_tokens()
             return {"ok": True, "tokens": count}

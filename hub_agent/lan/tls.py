@@ -1,6 +1,7 @@
 """The LAN API's self-signed certificate: made at first start, kept in data_dir, pinned by clients.
 
-Rules of this file: the private key is written 0600 before any byte of it is; the certificate never
+Rules of this file: the private key is written through `secretfile` (0600 before any byte of it is,
+atomic, never through a planted temp file or symlink); the certificate never
 changes once made (clients pin its fingerprint), so it is only regenerated if it is missing, unreadable
 or expired. `fingerprint()` reads files only, so `hub-agent info` can show it without a running agent.
 """
@@ -12,7 +13,6 @@ import datetime
 import hashlib
 import ipaddress
 import logging
-import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from hub_agent import secretfile
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,16 @@ def _load(cert_path: Path) -> x509.Certificate | None:
         return None
 
 
+def _key_matches(cert: x509.Certificate, key_path: Path) -> bool:
+    try:
+        key = serialization.load_pem_private_key(secretfile.read_secret(key_path), password=None)
+    except (OSError, ValueError, TypeError):
+        return False
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    return key.public_key().public_bytes(der, public) == cert.public_key().public_bytes(der, public)
+
+
 def cert_fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 of the certificate's DER bytes as `AB:CD:...` (what `openssl x509 -fingerprint` shows)."""
     return _format_fingerprint(cert.fingerprint(hashes.SHA256()))
@@ -68,17 +80,6 @@ def fingerprint(data_dir: Path) -> str | None:
     """The LAN certificate's SHA-256 fingerprint, or None if none has been made yet."""
     cert = _load(Path(data_dir) / CERT_FILE)
     return None if cert is None else cert_fingerprint(cert)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    # O_CREAT with mode 0600 so the key is never readable by others, not even for an instant.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _generate(data_dir: Path, common_name: str) -> None:
@@ -108,10 +109,10 @@ def _generate(data_dir: Path, common_name: str) -> None:
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    _write_private(data_dir / KEY_FILE, key_pem)
-    tmp = data_dir / (CERT_FILE + ".tmp")
-    tmp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    os.replace(tmp, data_dir / CERT_FILE)
+    # Key first, then certificate, each replaced atomically: a crash in between leaves a certificate
+    # that does not match the key, which the next start detects and remakes (never a half key).
+    secretfile.write_secret(data_dir / KEY_FILE, key_pem)
+    secretfile.write_atomic(data_dir / CERT_FILE, cert.public_bytes(serialization.Encoding.PEM))
     log.info("made a new LAN TLS certificate for %s, fingerprint %s", common_name, cert_fingerprint(cert))
 
 
@@ -120,20 +121,20 @@ def ensure_certificate(data_dir: Path, common_name: str) -> Certificate:
     data_dir = Path(data_dir)
     cert_path, key_path = data_dir / CERT_FILE, data_dir / KEY_FILE
     cert = _load(cert_path)
-    if cert is not None and key_path.is_file():
-        if cert.not_valid_after_utc <= datetime.datetime.now(datetime.UTC):
-            log.warning("LAN TLS certificate expired on %s; making a new one", cert.not_valid_after_utc)
-            cert = None
-    else:
+    if cert is not None and not _key_matches(cert, key_path):
+        # A missing, damaged (e.g. truncated by a crash of an older agent) or foreign key would
+        # make every start fail; a new pair costs paired phones a re-pin, a crash loop costs more.
+        log.warning("LAN TLS key %s is missing or does not match the certificate; making new ones", key_path)
+        cert = None
+    if cert is not None and cert.not_valid_after_utc <= datetime.datetime.now(datetime.UTC):
+        log.warning("LAN TLS certificate expired on %s; making a new one", cert.not_valid_after_utc)
         cert = None
     if cert is None:
         _generate(data_dir, common_name)
         cert = _load(cert_path)
         assert cert is not None
-    if key_path.stat().st_mode & 0o077:
-        # Someone loosened the key's mode; tighten it rather than serve with a readable key.
-        log.warning("LAN TLS key %s was readable by others; setting mode 0600", key_path)
-        os.chmod(key_path, 0o600)
+    # Someone loosened the key's mode: tighten it rather than serve with a readable key.
+    secretfile.tighten(key_path)
     return Certificate(cert_path, key_path, cert_fingerprint(cert), spki_pin(cert))
 
 

@@ -5,6 +5,10 @@ Rules of this file: a token is `<id>.<secret>` where `id` is public (listed, use
 plain hash is enough; no salt or slow KDF is needed). Checking a token looks its id up and compares
 hashes with `hmac.compare_digest`. Store functions take a `sqlite3.Connection`, so the CLI (its own
 connection to the WAL file) and the server (the store's writer thread) share them.
+
+Owner tokens (18.1): only an owner may list or revoke tokens over the LAN. A new token is the owner
+when no owner exists yet (the first pairing, or the first `hub-agent token create`); the CLI can also
+ask for one. At most MAX_TOKENS tokens exist, so a leaked pairing code cannot fill the table.
 """
 
 from __future__ import annotations
@@ -26,6 +30,16 @@ _TOKEN = re.compile(r"^([0-9a-f]{12})\.([A-Za-z0-9_-]{43})$")
 _ID = re.compile(r"^[0-9a-f]{12}$")
 #: last_used is written at most this often per token, so a busy client does not wear the flash.
 LAST_USED_INTERVAL = 60.0
+#: Tokens the hub keeps at most (a household's phones, tablets and scripts fit many times over).
+MAX_TOKENS = 32
+
+
+class TokenLimitReached(ValueError):
+    """The hub already has MAX_TOKENS tokens; one must be revoked first."""
+
+
+#: A stored token as the cache sees it: (hash, name, last_used, owner).
+TokenRow = tuple[str, str, float | None, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +50,17 @@ class TokenInfo:
     name: str
     created: float
     last_used: float | None
+    owner: bool = False
 
     def to_json(self) -> dict[str, object]:
-        """`{"id", "name", "created", "last_used"}` (times as POSIX seconds)."""
-        return {"id": self.id, "name": self.name, "created": self.created, "last_used": self.last_used}
+        """`{"id", "name", "created", "last_used", "owner"}` (times as POSIX seconds)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "created": self.created,
+            "last_used": self.last_used,
+            "owner": self.owner,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,22 +110,56 @@ def _new_secret() -> tuple[str, str]:
 # --- store operations (each is a function of a connection) -----------------------------------------
 
 
-def create_token(name: str, now: float | None = None) -> Callable[[sqlite3.Connection], NewToken]:
-    """A store write that makes and records a new token named `name`."""
+def create_token(
+    name: str, now: float | None = None, *, owner: bool | None = None
+) -> Callable[[sqlite3.Connection], NewToken]:
+    """A store write that makes and records a new token named `name`.
+
+    `owner=None` makes it the owner only if no owner exists yet; TokenLimitReached at MAX_TOKENS.
+    """
+    attempt = try_create_token(name, now, owner=owner)
+
+    def write(conn: sqlite3.Connection) -> NewToken:
+        new = attempt(conn)
+        if new is None:
+            raise TokenLimitReached(limit_message())
+        return new
+
+    return write
+
+
+def limit_message() -> str:
+    """What to say when the hub has MAX_TOKENS tokens."""
+    return (
+        f"the hub already has {MAX_TOKENS} tokens, the limit; revoke one first (hub-agent token list/revoke)"
+    )
+
+
+def try_create_token(
+    name: str, now: float | None = None, *, owner: bool | None = None
+) -> Callable[[sqlite3.Connection], NewToken | None]:
+    """Like create_token, but the write returns None at MAX_TOKENS (the store thread keeps no types)."""
     name = clean_name(name)
     created = time.time() if now is None else now
 
-    def write(conn: sqlite3.Connection) -> NewToken:
+    def write(conn: sqlite3.Connection) -> NewToken | None:
+        (count,) = conn.execute("SELECT count(*) FROM lan_tokens").fetchone()
+        if count >= MAX_TOKENS:
+            return None
+        is_owner = owner
+        if is_owner is None:
+            is_owner = conn.execute("SELECT 1 FROM lan_tokens WHERE owner = 1 LIMIT 1").fetchone() is None
         for _ in range(8):
             token_id, token = _new_secret()
             try:
                 conn.execute(
-                    "INSERT INTO lan_tokens (id, name, hash, created, last_used) VALUES (?, ?, ?, ?, NULL)",
-                    (token_id, name, hash_token(token), created),
+                    "INSERT INTO lan_tokens (id, name, hash, created, last_used, owner)"
+                    " VALUES (?, ?, ?, ?, NULL, ?)",
+                    (token_id, name, hash_token(token), created, int(is_owner)),
                 )
             except sqlite3.IntegrityError:
                 continue  # an id collision (48 random bits): draw again
-            return NewToken(TokenInfo(token_id, name, created, None), token)
+            return NewToken(TokenInfo(token_id, name, created, None, is_owner), token)
         raise RuntimeError("could not draw an unused token id")
 
     return write
@@ -112,8 +167,11 @@ def create_token(name: str, now: float | None = None) -> Callable[[sqlite3.Conne
 
 def list_tokens(conn: sqlite3.Connection) -> list[TokenInfo]:
     """Every stored token, oldest first."""
-    rows = conn.execute("SELECT id, name, created, last_used FROM lan_tokens ORDER BY created, id")
-    return [TokenInfo(str(i), str(n), float(c), None if u is None else float(u)) for i, n, c, u in rows]
+    rows = conn.execute("SELECT id, name, created, last_used, owner FROM lan_tokens ORDER BY created, id")
+    return [
+        TokenInfo(str(i), str(n), float(c), None if u is None else float(u), bool(o))
+        for i, n, c, u, o in rows
+    ]
 
 
 def revoke_token(token_id: str) -> Callable[[sqlite3.Connection], bool]:
@@ -134,10 +192,36 @@ def touch_token(token_id: str, when: float) -> Callable[[sqlite3.Connection], No
     return write
 
 
-def load_hashes(conn: sqlite3.Connection) -> dict[str, tuple[str, str, float | None]]:
-    """id -> (hash, name, last_used) for every stored token."""
-    rows = conn.execute("SELECT id, hash, name, last_used FROM lan_tokens")
-    return {str(i): (str(h), str(n), None if u is None else float(u)) for i, h, n, u in rows}
+def set_owner(token_id: str, owner: bool) -> Callable[[sqlite3.Connection], bool]:
+    """A store write that makes a token an owner (or not); False if there is no such token."""
+
+    def write(conn: sqlite3.Connection) -> bool:
+        return (
+            conn.execute("UPDATE lan_tokens SET owner = ? WHERE id = ?", (int(owner), token_id)).rowcount > 0
+        )
+
+    return write
+
+
+def load_hashes(conn: sqlite3.Connection) -> dict[str, TokenRow]:
+    """id -> (hash, name, last_used, owner) for every stored token."""
+    rows = conn.execute("SELECT id, hash, name, last_used, owner FROM lan_tokens")
+    return {str(i): (str(h), str(n), None if u is None else float(u), bool(o)) for i, h, n, u, o in rows}
+
+
+def load_hash(token_id: str) -> Callable[[sqlite3.Connection], TokenRow | None]:
+    """A store read of one token's row (a primary-key lookup), None if there is none."""
+
+    def read(conn: sqlite3.Connection) -> TokenRow | None:
+        row = conn.execute(
+            "SELECT hash, name, last_used, owner FROM lan_tokens WHERE id = ?", (token_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        hash_, name, used, owner = row
+        return (str(hash_), str(name), None if used is None else float(used), bool(owner))
+
+    return read
 
 
 # --- the server's cache ---------------------------------------------------------------------
@@ -149,6 +233,7 @@ class _Entry:
     name: str
     last_used: float | None
     last_written: float
+    owner: bool = False
 
 
 class TokenCache:
@@ -163,7 +248,7 @@ class TokenCache:
     def __contains__(self, token_id: object) -> bool:
         return token_id in self._entries
 
-    def replace(self, rows: dict[str, tuple[str, str, float | None]]) -> None:
+    def replace(self, rows: dict[str, TokenRow]) -> None:
         """Take the store's current tokens (after a reload); revoked ones disappear."""
         old = self._entries
         self._entries = {
@@ -172,13 +257,24 @@ class TokenCache:
                 name,
                 max(used or 0.0, old[token_id].last_used or 0.0) if token_id in old else used,
                 old[token_id].last_written if token_id in old else (used or 0.0),
+                owner,
             )
-            for token_id, (hash_, name, used) in rows.items()
+            for token_id, (hash_, name, used, owner) in rows.items()
         }
 
     def add(self, info: TokenInfo, token: str) -> None:
         """Remember a token this process just made."""
-        self._entries[info.id] = _Entry(hash_token(token), info.name, None, 0.0)
+        self._entries[info.id] = _Entry(hash_token(token), info.name, None, 0.0, info.owner)
+
+    def add_row(self, token_id: str, row: TokenRow) -> None:
+        """Remember one token read from the store (a cache miss that the store could answer)."""
+        hash_, name, used, owner = row
+        self._entries[token_id] = _Entry(hash_, name, used, used or 0.0, owner)
+
+    def is_owner(self, token_id: str) -> bool:
+        """Whether a cached token is an owner token."""
+        entry = self._entries.get(token_id)
+        return entry is not None and entry.owner
 
     def discard(self, token_id: str) -> None:
         """Forget a revoked token at once."""

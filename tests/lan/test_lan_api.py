@@ -390,7 +390,7 @@ async def test_tokens_can_be_listed_and_revoked_over_the_api(lan: Any, token: st
         async with session.get(lan.url + "/api/v1/tokens", headers=auth(token)) as response:
             listed = await response.json()
         assert [t["name"] for t in listed] == ["test", "phone"]
-        assert all(set(t) == {"id", "name", "created", "last_used"} for t in listed)
+        assert all(set(t) == {"id", "name", "created", "last_used", "owner"} for t in listed)
         assert token not in str(listed)
         phone_id = listed[1]["id"]
         async with session.delete(lan.url + f"/api/v1/tokens/{phone_id}", headers=auth(token)) as response:

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import stat
 import sys
 import tempfile
@@ -19,10 +20,18 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub_agent.cli import main as cli
 from hub_agent.lan import control
+from hub_agent.lan.access import PAIRING_NOTICE, host_allowed, hub_names, mdns_label, origin_allowed
+from hub_agent.lan.mdns import Advertisement
 from hub_agent.lan.pairing import FailureLimiter
+from hub_agent.lan.tokens import MAX_TOKENS, create_token, hash_token, list_tokens
+from hub_agent.store import STORE_FILE
+from hub_agent.store.schema import MIGRATIONS
+from hub_core.model import HubEvent, Notification
 
 
 def auth(token: str) -> dict[str, str]:
@@ -41,7 +50,14 @@ async def run_cli(*argv: str) -> int:
     return await asyncio.to_thread(run)
 
 
-async def test_pair_is_403_until_the_button_then_200_until_the_window_ends(lan: Any, capsys: Any) -> None:
+def printed_code(out: str) -> str:
+    """The pairing code `hub-agent pair` printed."""
+    match = re.search(r"pairing code: (\d{6})\b", out)
+    assert match, out
+    return match.group(1)
+
+
+async def test_pair_is_403_until_the_button_then_one_token_per_press(lan: Any, capsys: Any) -> None:
     async with lan.session() as session:
         url = lan.url + "/api/v1/pair"
         async with session.post(url, json={"name": "phone"}) as response:
@@ -51,23 +67,34 @@ async def test_pair_is_403_until_the_button_then_200_until_the_window_ends(lan: 
             assert "hub-agent pair" in answer["message"]
 
         assert await run_cli("pair", "--config", str(lan.config_file)) == 0
-        assert "pairing open for 60 s" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "pairing open for 60 s" in out
+        code = printed_code(out)
 
-        async with session.post(url, json={"name": "phone"}) as response:
+        lan.advance(59.9)  # the code works until the window's end
+        async with session.post(url, json={"name": "phone", "code": code}) as response:
             paired = await response.json()
             assert response.status == 200, paired
-        assert paired["name"] == "phone"
+        assert paired["name"] == "phone" and paired["owner"] is True  # the first token is the owner
         assert re.fullmatch(r"[0-9a-f]{12}\.[A-Za-z0-9_-]{43}", paired["token"])
         async with session.get(lan.url + "/api/v1/devices", headers=auth(paired["token"])) as response:
             assert response.status == 200
 
-        lan.advance(59.9)
-        async with session.post(url) as response:
+        # One token per press: the same code a second time finds the window closed.
+        async with session.post(url, json={"code": code}) as response:
+            assert response.status == 403
+            assert (await response.json())["error"] == "pairing_closed"
+
+        assert await run_cli("pair", "--config", str(lan.config_file)) == 0
+        second_code = printed_code(capsys.readouterr().out)
+        async with session.post(url, json={"code": second_code}) as response:
             second = await response.json()
-            assert response.status == 200  # still inside the 60 s window; no body: a default name
-            assert second["name"].startswith("paired from 127.0.0.1")
-        lan.advance(0.2)
-        async with session.post(url, json={"name": "late"}) as response:
+            assert response.status == 200  # no name: a default one; not the owner any more
+            assert second["name"].startswith("paired from 127.0.0.1") and second["owner"] is False
+        assert await run_cli("pair", "--config", str(lan.config_file)) == 0
+        late = printed_code(capsys.readouterr().out)
+        lan.advance(60.1)
+        async with session.post(url, json={"name": "late", "code": late}) as response:
             assert response.status == 403
         # Tokens from the window keep working after it closes.
         async with session.get(lan.url + "/api/v1/devices", headers=auth(paired["token"])) as response:
@@ -92,29 +119,28 @@ async def test_pair_from_a_separate_process(lan: Any) -> None:
     assert process.returncode == 0, err.decode()
     assert out.decode().startswith("pairing open for 45 s")
     assert lan.server.pairing.remaining(lan.clock[0]) == 45
-    async with (
-        lan.session() as session,
-        session.post(lan.url + "/api/v1/pair", json={"name": "gpio"}) as response,
-    ):
+    body = {"name": "gpio", "code": printed_code(out.decode())}
+    async with lan.session() as session, session.post(lan.url + "/api/v1/pair", json=body) as response:
         assert response.status == 200
 
 
-async def test_pair_window_can_be_closed_early_and_names_are_checked(lan: Any) -> None:
+async def test_pair_window_can_be_closed_early_and_names_are_checked(lan: Any, capsys: Any) -> None:
     assert await run_cli("pair", "--config", str(lan.config_file), "--seconds", "30") == 0
+    code = printed_code(capsys.readouterr().out)
     async with lan.session() as session:
         url = lan.url + "/api/v1/pair"
         for body, words in [
-            ({"name": ""}, "must not be empty"),
-            ({"name": "x" * 65}, "at most 64"),
-            ({"name": 7}, "must be a string"),
-            ({"nom": "x"}, "unknown field 'nom'"),
+            ({"name": "", "code": code}, "must not be empty"),
+            ({"name": "x" * 65, "code": code}, "at most 64"),
+            ({"name": 7, "code": code}, "must be a string"),
+            ({"nom": "x", "code": code}, "unknown field 'nom'"),
         ]:
             async with session.post(url, json=body) as response:
                 answer = await response.json()
                 assert response.status == 422, answer
                 assert words in answer["message"]
         assert await run_cli("pair", "--config", str(lan.config_file), "--seconds", "0") == 0
-        async with session.post(url, json={"name": "ok"}) as response:
+        async with session.post(url, json={"name": "ok", "code": code}) as response:
             assert response.status == 403
     assert lan.server.pairing.paired == 0
 
@@ -235,7 +261,7 @@ async def test_token_cli_create_list_revoke_takes_effect_at_once(lan: Any, capsy
     out, err = capsys.readouterr()
     token = out.strip()
     token_id = token.split(".")[0]
-    assert f"created token {token_id} (kitchen tablet)" in err
+    assert f"created owner token {token_id} (kitchen tablet)" in err  # the hub's first token
 
     async with lan.session() as session:
         # The running agent was told over the control socket: no restart, no waiting.
@@ -296,14 +322,14 @@ async def test_failed_attempts_are_rate_limited_per_client(start_lan: Any) -> No
             # While locked out even a good token waits: otherwise a guesser would learn when it hit.
             async with session.get(url, headers=auth(good)) as response:
                 assert response.status == 429
-            async with session.post(lan.url + "/api/v1/pair") as response:
+            async with session.post(lan.url + "/api/v1/pair", json={}) as response:
                 assert response.status == 429
             lan.advance(60.1)
             async with session.get(url, headers=auth(good)) as response:
                 assert response.status == 200
             # Pairing outside the window counts as a failed attempt too.
             for _ in range(3):
-                async with session.post(lan.url + "/api/v1/pair") as response:
+                async with session.post(lan.url + "/api/v1/pair", json={}) as response:
                     assert response.status == 403
             async with session.get(url, headers=auth(good)) as response:
                 assert response.status == 429
@@ -313,8 +339,6 @@ async def test_failed_attempts_are_rate_limited_per_client(start_lan: Any) -> No
 
 
 async def test_last_used_is_recorded(lan: Any, token: str) -> None:
-    from hub_agent.lan.tokens import list_tokens
-
     async with (
         lan.session(headers=auth(token)) as session,
         session.get(lan.url + "/api/v1/devices") as response,
@@ -344,3 +368,256 @@ async def test_a_data_dir_too_deep_for_a_unix_socket_still_serves_the_api(
             assert response.status == 200
         assert "control socket unavailable" in caplog.text
         assert not lan.server.control_path.exists()
+
+
+# --- an attacker on the LAN (issue 18.1, 15.5) against the real server -------------------------------
+
+
+async def open_window(lan: Any, seconds: float = 60) -> str:
+    """Press the button through the control socket, as `hub-agent pair` does; the window's code."""
+    reply = await asyncio.to_thread(control.call, lan.server.control_path, control.PairRequest(seconds))
+    return str(reply["code"])
+
+
+def pairing_notices(events: list[HubEvent]) -> list[str]:
+    return [e.message for e in events if isinstance(e, Notification) and e.rule == PAIRING_NOTICE]
+
+
+@pytest.mark.parametrize("tls_on", [False, True])
+async def test_a_neighbour_polling_pair_never_gets_a_token(start_lan: Any, tls_on: bool) -> None:
+    """The finding: with the window open, unauthenticated polls minted tokens. Now they need the code."""
+    async with start_lan(tls_on=tls_on) as lan:
+        events: list[HubEvent] = []
+        lan.runtime.bus.add_handler(events.append)
+        code = await open_window(lan)
+        async with lan.session() as session:
+            url = lan.url + "/api/v1/pair"
+            guesses = [{}, {"code": ""}, {"code": 123456}, {"code": "000000"}, {"code": code + "0"}]
+            for body in guesses:
+                async with session.post(url, json=body) as response:
+                    answer = await response.json()
+                    assert response.status == 403, answer
+                    assert answer["error"] == "wrong_code"
+            # Five wrong codes from anyone close the window: the owner's right code is now too late,
+            # and the household is told.
+            async with session.post(url, json={"code": code}) as response:
+                assert (await response.json())["error"] == "pairing_closed"
+        assert lan.server.pairing.paired == 0
+        assert await lan.runtime.db.read(list_tokens) == []
+        assert pairing_notices(events) == ["pairing closed after 5 wrong codes (last from 127.0.0.1)"]
+
+
+async def test_three_pair_calls_in_one_window_get_one_token(lan: Any) -> None:
+    events: list[HubEvent] = []
+    lan.runtime.bus.add_handler(events.append)
+    code = await open_window(lan)
+    async with lan.session() as session:
+
+        async def pair(name: str) -> int:
+            body = {"name": name, "code": code}
+            async with session.post(lan.url + "/api/v1/pair", json=body) as response:
+                return response.status
+
+        statuses = await asyncio.gather(pair("a"), pair("b"), pair("c"))
+    assert sorted(statuses) == [200, 403, 403]
+    tokens = await lan.runtime.db.read(list_tokens)
+    assert len(tokens) == 1 and tokens[0].owner
+    (notice,) = pairing_notices(events)
+    assert re.fullmatch(rf"new owner token {tokens[0].id} '[abc]' paired from 127\.0\.0\.1", notice)
+
+
+async def test_only_the_owner_manages_tokens_so_a_paired_attacker_cannot_evict_the_owner(
+    lan: Any,
+) -> None:
+    owner = (await lan.runtime.db.write(create_token("owner's phone"))).token
+    other = (await lan.runtime.db.write(create_token("guest tablet"))).token
+    await lan.server.reload_tokens()
+    owner_id, other_id = owner.split(".")[0], other.split(".")[0]
+    async with lan.session() as session:
+        tokens_url = lan.url + "/api/v1/tokens"
+        async with session.get(tokens_url, headers=auth(other)) as response:
+            assert response.status == 403
+            assert (await response.json())["error"] == "owner_only"
+        async with session.delete(f"{tokens_url}/{owner_id}", headers=auth(other)) as response:
+            assert response.status == 403
+        async with session.get(lan.url + "/api/v1/devices", headers=auth(owner)) as response:
+            assert response.status == 200  # still there
+        async with session.get(tokens_url, headers=auth(owner)) as response:
+            listed = await response.json()
+        assert [(t["name"], t["owner"]) for t in listed] == [("owner's phone", True), ("guest tablet", False)]
+        async with session.delete(f"{tokens_url}/{other_id}", headers=auth(owner)) as response:
+            assert response.status == 200
+        async with session.get(lan.url + "/api/v1/devices", headers=auth(other)) as response:
+            assert response.status == 401
+
+
+async def test_the_number_of_tokens_is_capped(lan: Any, capsys: Any) -> None:
+    for number in range(MAX_TOKENS):
+        await lan.runtime.db.write(create_token(f"t{number}"))
+    code = await open_window(lan)
+    async with (
+        lan.session() as session,
+        session.post(lan.url + "/api/v1/pair", json={"code": code}) as response,
+    ):
+        answer = await response.json()
+        assert response.status == 409, answer
+        assert answer["error"] == "too_many_tokens"
+        assert f"has {MAX_TOKENS} tokens, the limit" in answer["message"]
+    assert await run_cli("token", "create", "--config", str(lan.config_file)) == 1
+    assert f"has {MAX_TOKENS} tokens, the limit" in capsys.readouterr().err
+    assert len(await lan.runtime.db.read(list_tokens)) == MAX_TOKENS
+
+
+async def test_tokens_from_before_owners_existed_are_not_owners(tmp_path: Path, start_lan: Any) -> None:
+    """The migration rule: any old token may be an attacker's, so none becomes the owner."""
+    data = tmp_path / "data"
+    data.mkdir()
+    conn = sqlite3.connect(data / STORE_FILE)
+    conn.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
+    conn.execute(
+        "INSERT INTO lan_tokens (id, name, hash, created) VALUES (?, ?, ?, ?)",
+        ("0123456789ab", "old", hash_token(OLD_TOKEN), 1.0),
+    )
+    conn.commit()
+    conn.close()
+    async with start_lan() as lan:
+        async with lan.session(headers=auth(OLD_TOKEN)) as session:
+            async with session.get(lan.url + "/api/v1/devices") as response:
+                assert response.status == 200
+            async with session.get(lan.url + "/api/v1/tokens") as response:
+                assert response.status == 403
+        code = await open_window(lan)
+        async with (
+            lan.session() as session,
+            session.post(lan.url + "/api/v1/pair", json={"code": code}) as response,
+        ):
+            assert (await response.json())["owner"] is True  # the next pairing makes the owner
+
+
+OLD_TOKEN = "0123456789ab." + "A" * 43
+
+
+@pytest.mark.parametrize("tls_on", [False, True])
+async def test_other_sites_cannot_pair_or_read_the_api(start_lan: Any, tls_on: bool) -> None:
+    """15.5: a web page elsewhere (also one rebound to the hub's address by DNS) gets nothing."""
+    async with start_lan(tls_on=tls_on) as lan:
+        token = await lan.new_token()
+        code = await open_window(lan)
+        scheme = "https" if tls_on else "http"
+        port = lan.server.bound_port
+        host = f"127.0.0.1:{port}"
+        pair = lan.url + "/api/v1/pair"
+        async with lan.session() as session:
+            # A simple (no-preflight) cross-site POST: text/plain, the evil page's Origin.
+            headers = {"Content-Type": "text/plain", "Origin": "http://evil.example"}
+            async with session.post(pair, data=json.dumps({"code": code}), headers=headers) as response:
+                assert response.status == 403 and (await response.json())["error"] == "wrong_origin"
+            headers = {"Content-Type": "text/plain"}
+            async with session.post(pair, data=json.dumps({"code": code}), headers=headers) as response:
+                assert response.status == 415
+            # DNS rebinding: the browser thinks it talks to evil.example, so Host says so.
+            rebound = {"Host": f"evil.example:{port}", "Origin": f"{scheme}://evil.example:{port}"}
+            for method, path in [("POST", "/api/v1/pair"), ("GET", "/api/v1/health"), ("GET", "/")]:
+                async with session.request(
+                    method, lan.url + path, json={"code": code}, headers=rebound
+                ) as response:
+                    assert response.status == 421, (method, path)
+                    assert (await response.json())["error"] == "wrong_host"
+            async with session.get(
+                lan.url + "/api/v1/devices", headers={**auth(token), "Host": f"evil.example:{port}"}
+            ) as response:
+                assert response.status == 421
+            # No CORS: a preflight gets no Access-Control-Allow-* header.
+            preflight = {
+                "Origin": "http://evil.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            }
+            async with session.options(pair, headers=preflight) as response:
+                assert response.status >= 400
+                assert not [h for h in response.headers if h.lower().startswith("access-control-")]
+            # The hub's own page (same origin), by address or by its mDNS name, still pairs.
+            own = {"Host": "hub-test.local", "Origin": f"{scheme}://hub-test.local"}
+            async with session.get(lan.url + "/api/v1/health", headers=own) as response:
+                assert response.status == 200
+            own = {"Origin": f"{scheme}://{host}"}
+            async with session.post(pair, json={"code": code}, headers=own) as response:
+                assert response.status == 200, await response.text()
+        assert len(await lan.runtime.db.read(list_tokens)) == 2
+
+
+@given(st.text(max_size=40), st.text(max_size=40) | st.none())
+@settings(max_examples=300, deadline=None)
+def test_host_and_origin_checks_never_raise(host: str, origin: str | None) -> None:
+    names = hub_names("hub-test")
+    allowed = host_allowed(host, "192.0.2.7", names)
+    assert allowed in (True, False)
+    assert origin_allowed(origin, host, tls=True) in (True, False)
+    if allowed and "evil" in host.lower():
+        raise AssertionError(host)
+
+
+def test_host_check_accepts_only_the_hubs_addresses_and_names() -> None:
+    names = hub_names("Hub Test 1")
+    assert (
+        mdns_label("Hub Test 1") + ".local."
+        == Advertisement(
+            hub_id="Hub Test 1", version="1", port=1, api="/api/v1", fingerprint=None, tls=True
+        ).host_name()
+    )
+    for host in [
+        "127.0.0.1:8443",
+        "[::1]:8443",
+        "localhost",
+        "hub-test-1.local:443",
+        "192.0.2.7",
+        "192.0.2.7:1",
+    ]:
+        assert host_allowed(host, "::ffff:192.0.2.7", names), host
+    for host in ["192.0.2.8", "evil.example", "hub-test-1.local.evil.example", "", "[::1", "a:b:c", None]:
+        assert not host_allowed(host, "192.0.2.7", names), host
+    assert origin_allowed("https://192.0.2.7:8443", "192.0.2.7:8443", tls=True)
+    assert not origin_allowed("http://192.0.2.7:8443", "192.0.2.7:8443", tls=True)
+    assert not origin_allowed("null", "192.0.2.7:8443", tls=True)
+
+
+# --- first run (issue 10.7): a token made behind the server's back works at once --------------------
+
+
+async def test_a_token_the_demo_or_cli_wrote_works_at_once_and_retries_are_not_throttled(
+    start_lan: Any,
+) -> None:
+    """Before: 401 for up to 30 s (the cache reloaded on a timer) and each try counted (then 429)."""
+    async with start_lan(limiter=FailureLimiter(max_failures=3, period=60)) as lan:
+        # What `hub-agent demo` does, and `token create` when the control socket is unreachable.
+        new = await lan.runtime.db.write(create_token("demo"))
+        async with lan.session(headers=auth(new.token)) as session:
+            for _ in range(5):
+                async with session.get(lan.url + "/api/v1/devices") as response:
+                    assert response.status == 200
+        assert len(lan.server.api.limiter) == 0
+        # A guessed token with an unknown id still fails and counts.
+        async with (
+            lan.session(headers=auth("0123456789ab." + "B" * 43)) as session,
+            session.get(lan.url + "/api/v1/devices") as response,
+        ):
+            assert response.status == 401
+        assert len(lan.server.api.limiter) == 1
+
+
+async def test_store_lookups_for_unknown_token_ids_are_rate_limited(lan: Any) -> None:
+    reads = 0
+    real_read = lan.runtime.db.read
+
+    async def counting_read(fn: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return await real_read(fn)
+
+    lan.runtime.db.read = counting_read
+    try:
+        for number in range(100):
+            assert await lan.server.api.access.recheck(f"{number:012x}." + "C" * 43) is None
+    finally:
+        lan.runtime.db.read = real_read
+    assert reads == 20  # the burst; the clock did not move, so no refill
