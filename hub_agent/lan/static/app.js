@@ -74,7 +74,7 @@ async function pair() {
   const response = await fetch(`${API}/pair`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ name: `web page (${navigator.platform || "browser"})` }),
+    body: JSON.stringify({ name: `web page (${navigator.platform || "browser"})`, code: $("#code").value.trim() }),
   });
   const data = await response.json().catch(() => ({}));
   if (!response.ok) { $("#signin-error").textContent = data.message || `HTTP ${response.status}`; return; }
