@@ -80,7 +80,16 @@ class Agent:
     #: every supervised part by name (e.g. "lan", "cloud", "rules"), for the demo and diagnostics
     parts: dict[str, Part] = field(default_factory=dict)
     ready_ms: float | None = None
+    #: set by `request_exit` (an OTA "reboot"): `hub-agent run` stops the agent and exits with exit_code
+    exit_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    exit_code: int = 0
     _watchdog: asyncio.Task[None] | None = None
+
+    def request_exit(self, code: int) -> None:
+        """Ask the process to stop the agent and exit with `code` (hub_agent.ota.EXIT_REBOOT)."""
+        log.warning("exit requested with code %d", code)
+        self.exit_code = code
+        self.exit_requested.set()
 
     async def start(self) -> Runtime:
         """Bring the agent up to ready; returns the runtime (hub, bus, store) it built."""
@@ -133,6 +142,12 @@ class Agent:
                 continue
             hub.radios[protocol] = radio
             self.radio_parts.append(RadioPart(radio))
+
+        if config.ota is not None:
+            # Imported only with [ota]; the dir backend's boot step runs here, before any part starts.
+            from hub_agent.ota.wiring import build_ota
+
+            services.append(build_ota(runtime, services, self.request_exit))
 
         # The store writer and rules first, since the radios feed them; services last, stopped first.
         for part in [*core, *self.radio_parts, *services]:

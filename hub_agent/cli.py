@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "pair": "pair",
     "provision": "provision",
     "relay": "relay",
+    "update": "update",
 }
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2

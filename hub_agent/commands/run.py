@@ -1,4 +1,7 @@
-"""`hub-agent run --config FILE`: the agent in the foreground until SIGTERM/SIGINT (clean exit 0)."""
+"""`hub-agent run --config FILE`: the agent in the foreground until SIGTERM/SIGINT (clean exit 0).
+
+It also ends when the agent asks to (an OTA "reboot" with the dir backend: exit code 75, see hub_agent.ota).
+"""
 
 from __future__ import annotations
 
@@ -39,7 +42,12 @@ async def run_until_signalled(config: Config) -> int:
     agent = Agent(config)
     try:
         await agent.start()
-        await stop.wait()
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(agent.exit_requested.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
     finally:
         await agent.stop()
-    return 0
+    return agent.exit_code

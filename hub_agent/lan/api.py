@@ -37,6 +37,7 @@ from hub_agent.lan.tokens import (
     touch_token,
     valid_id,
 )
+from hub_agent.lan.update_routes import UpdateRoutes
 from hub_agent.runtime import RulesApi, Runtime
 from hub_core import ratelog
 from hub_core.bus import EventBus
@@ -280,6 +281,7 @@ class LanApi:
             Route("DELETE", f"{API}/tokens/{{id}}", self.delete_token, "token_delete"),
             Route("GET", f"{API}/events", self.events, "events"),
             Route("GET", "/metrics", self.metrics_text, "metrics"),
+            *(Route(*entry) for entry in UpdateRoutes(self.runtime).table()),
         ]
 
     def build_app(self) -> web.Application:
@@ -431,6 +433,7 @@ class LanApi:
                 "hub_id": runtime.hub_id,
                 "api": API,
                 "tls": self.tls,
+                "update_trust": runtime.facts.get("update_trust", "vendor"),
             }
         )
 

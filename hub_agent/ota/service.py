@@ -20,6 +20,7 @@ from typing import Any
 from hub_agent import __version__
 from hub_agent.config import OtaSection
 from hub_agent.ota.backend import SlotBackend
+from hub_agent.ota.control import ControlServer, socket_path
 from hub_agent.ota.download import Downloader
 from hub_agent.ota.errors import OtaError, VersionRefused
 from hub_agent.ota.health import HealthProbe
@@ -128,8 +129,11 @@ class OtaService:
 
     async def run(self) -> None:
         """Settle the last update, then check periodically until cancelled."""
+        server = ControlServer(socket_path(self.data_dir), self._control)
         try:
             self.runtime.facts["update_trust"] = await asyncio.to_thread(self._trust_label)
+            self.runtime.facts["ota_service"] = self
+            await server.start()
             if not self._booted:
                 await self._settle_boot()
                 self._booted = True
@@ -138,6 +142,7 @@ class OtaService:
                 await self.clock.sleep(self.section.check_interval)
                 self.start_check(install=self.section.auto_install)
         finally:
+            await server.close()
             await self.tasks.close()
             await self.backend.close()
 
@@ -163,7 +168,12 @@ class OtaService:
             self.last_error = error
             state = replace(state, pending=None, last_error=error)
             await asyncio.to_thread(self.states.save, state)
-        if booted is not None and booted.state == "trial":
+        # On trial: the dir backend knows it (boot counting); with RAUC the slot we made primary and
+        # have not yet proven is the sign.
+        on_trial = booted is not None and booted.state == "trial"
+        if pending is not None and pending.slot == status.booted:
+            on_trial = True
+        if on_trial:
             await self._health_window(state)
         else:
             self._set(Phase.FAILED if self.last_error else Phase.IDLE)
@@ -317,6 +327,26 @@ class OtaService:
 
     def _install_progress(self, percent: int) -> None:
         self._set(Phase.INSTALLING, max(0, min(100, percent)))
+
+    async def _control(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One request from `hub-agent update ...` (see ota.control)."""
+        op = request["op"]
+        if op == "status":
+            return self.status()
+        if op == "check":
+            self._claim()
+            async with self._lock:
+                try:
+                    await self.check()
+                except OtaError as exc:
+                    self._set(Phase.FAILED, error=str(exc))
+                    raise
+            return self.status()
+        if op == "install":
+            return self.start_install(request.get("version"))
+        if op == "mark_good":
+            return await self.mark_good()
+        return await self.trust(request["repository"], request["root"].encode())
 
     # --- owner actions ----------------------------------------------------------------------------
 

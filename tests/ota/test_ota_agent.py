@@ -1,0 +1,95 @@
+"""The whole update path in the agent with the dir backend: check, download, install, reboot, health, rollback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from pathlib import Path
+
+from hub_agent.ota import EXIT_REBOOT
+from hub_agent.ota.state import StateFile
+from ota.harness import booted, write_config
+from ota.https_server import RepoServer, UpdateCA
+from ota.tufrepo import TufRepo
+
+BUNDLE = b"hub image 1.2.0 " * 4096
+
+
+def _config(tmp_path: Path, server: RepoServer, repo: TufRepo, ca: UpdateCA, **ota: object) -> Path:
+    return write_config(tmp_path / "hub", server.url, repo.root_bytes(), ca.ca_file, **ota)
+
+
+def _slots(tmp_path: Path) -> dict[str, object]:
+    return json.loads((tmp_path / "hub" / "data" / "slots" / "boot.json").read_text())
+
+
+async def test_update_installs_reboots_and_is_marked_good(
+    server: RepoServer, repo: TufRepo, test_ca: UpdateCA, tmp_path: Path
+) -> None:
+    repo.add_target("hub-1.2.0.bundle", BUNDLE, "1.2.0")
+    repo.publish()
+    config = _config(tmp_path, server, repo, test_ca)
+    async with booted(config) as (agent, ota):
+        await asyncio.wait_for(ota.settled.wait(), 10)
+        assert ota.status()["current"] == {"version": "0.1.0", "slot": "A"}
+        seen: list[str] = []
+        agent.runtime.bus.add_handler(lambda e: seen.append(e.to_json()["state"]) if e.to_json()["type"] == "update" else None)
+        ota.start_install("1.2.0")
+        await asyncio.wait_for(agent.exit_requested.wait(), 20)
+        assert agent.exit_code == EXIT_REBOOT
+        assert ota.status()["state"] == "pending_reboot"
+        assert {"checking", "downloading", "installing", "pending_reboot"} <= set(seen)
+    slots = _slots(tmp_path)
+    assert slots["primary"] == "B"
+    assert (tmp_path / "hub" / "data" / "slots" / "B.img").read_bytes() == BUNDLE
+    # The "reboot": the next start boots B on trial, proves health and marks it good.
+    async with booted(config) as (agent, ota):
+        await asyncio.wait_for(ota.settled.wait(), 20)
+        status = ota.status()
+        assert status["state"] == "idle"
+        assert status["current"] == {"version": "1.2.0", "slot": "B"}
+        assert status["last_error"] is None
+    assert _slots(tmp_path)["slots"]["B"]["state"] == "good"  # type: ignore[index]
+    state = StateFile(tmp_path / "hub" / "data").load()
+    assert str(state.highest) == "1.2.0" and state.pending is None
+
+
+async def test_unhealthy_slot_is_marked_bad_and_rolled_back(
+    server: RepoServer, repo: TufRepo, test_ca: UpdateCA, tmp_path: Path
+) -> None:
+    repo.add_target("hub-1.2.0.bundle", BUNDLE, "1.2.0")
+    repo.publish()
+    config = _config(tmp_path, server, repo, test_ca)
+    async with booted(config) as (agent, ota):
+        await asyncio.wait_for(ota.settled.wait(), 10)
+        ota.start_install(None)
+        await asyncio.wait_for(agent.exit_requested.wait(), 20)
+    # The new slot boots with a LAN API that cannot listen (its port is taken): no local control.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        healthy_config = config.read_text()
+        config.write_text(
+            healthy_config.replace("health_window = 10", "health_window = 1")
+            + f'[lan]\nlisten = "127.0.0.1:{port}"\ntls = false\nmdns = false\n'
+        )
+        async with booted(config) as (agent, ota):
+            await asyncio.wait_for(agent.exit_requested.wait(), 20)
+            assert agent.exit_code == EXIT_REBOOT
+            status = ota.status()
+            assert status["state"] == "failed"
+            assert "LAN API is not listening" in status["last_error"]
+    assert _slots(tmp_path)["primary"] == "A"
+    assert _slots(tmp_path)["slots"]["B"]["state"] == "bad"  # type: ignore[index]
+    # Back on A, the failure is reported and the failed version is not offered again automatically.
+    config.write_text(healthy_config)
+    async with booted(config) as (agent, ota):
+        await asyncio.wait_for(ota.settled.wait(), 10)
+        status = ota.status()
+        assert status["current"] == {"version": "0.1.0", "slot": "A"}
+        assert "not healthy" in status["last_error"]
+    assert str(StateFile(tmp_path / "hub" / "data").load().failed) == "1.2.0"
+
+
