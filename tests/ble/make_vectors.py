@@ -99,7 +99,7 @@ def main() -> None:
             {
                 "name": "climate, counter 2",
                 "counter": 2,
-                "data": encrypted(obj(0x02, "h", 2200) + obj(0x01, "B", 80), 2),
+                "data": encrypted(obj(0x01, "B", 80) + obj(0x02, "h", 2200), 2),
                 "attributes": {"temperature": 22.0, "battery": 80},
             },
             {
