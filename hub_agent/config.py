@@ -14,7 +14,7 @@ import re
 import tomllib
 import zoneinfo
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -308,7 +308,7 @@ SCHEMA: dict[str, tuple[type, dict[str, Key]]] = {
             "log_level": Key(_log_level),
         },
     ),
-    "zwave": (ZWaveSection, {"port": Key(_serial_port, required=True)}),
+    "zwave": (ZWaveSection, {"port": Key(_serial_port, required=True), "security_keys": Key(_path)}),
     "zigbee": (
         ZigbeeSection,
         {
@@ -361,7 +361,7 @@ SCHEMA: dict[str, tuple[type, dict[str, Key]]] = {
             "ca": Key(_readable_file),
             "backend": Key(_choice("rauc", "dir")),
             "slots_dir": Key(_path),
-            "health_window": Key(_number(1, 3600)),
+            "health_window": Key(_number(10, 3600)),
             "auto_install": Key(_boolean),
             "check_interval": Key(_number(60, 7 * 86400)),
             "reboot_command": Key(_command),
@@ -463,6 +463,11 @@ def parse_config(
     if problems:
         problems.sort(key=lambda p: p.line)
         raise ConfigError(problems)
+    zwave = sections.get("zwave")
+    if zwave is not None and zwave.security_keys is None:
+        # The keys file defaults into the data directory, which only [hub] knows (CONTRACT 9.1).
+        data_dir = sections["hub"].data_dir if "hub" in sections else HubSection().data_dir
+        sections["zwave"] = replace(zwave, security_keys=data_dir / "zwave-keys.json")
     return Config(path=Path(name), **sections)
 
 

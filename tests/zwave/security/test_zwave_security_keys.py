@@ -74,3 +74,17 @@ def test_non_hex_and_unknown_entries(tmp_path: Path) -> None:
     text = str(info.value)
     assert "S0_Legacy: not hexadecimal" in text and "unknown key 'S3'" in text
     assert "g" * 32 not in text
+
+
+def test_config_defaults_the_keys_file_into_the_data_dir(tmp_path: Path) -> None:
+    from hub_agent.config import parse_config
+
+    doc = {"hub": {"data_dir": str(tmp_path)}, "zwave": {"port": "sim"}}
+    config = parse_config(doc, "hub.toml", {}, tmp_path)
+    assert config.zwave is not None and config.zwave.security_keys == tmp_path / "zwave-keys.json"
+    doc["zwave"]["security_keys"] = "keys/zw.json"
+    config = parse_config(doc, "hub.toml", {}, tmp_path)
+    assert config.zwave is not None and config.zwave.security_keys == tmp_path / "keys" / "zw.json"
+    doc["zwave"]["security_keys"] = ""
+    with pytest.raises(ConfigError, match="security_keys"):
+        parse_config(doc, "hub.toml", {}, tmp_path)
