@@ -39,7 +39,9 @@ apt_install() {
     local missing=()
     for pair in "$@"; do
         local binary=${pair%%:*} package=${pair##*:}
-        command -v "$binary" >/dev/null 2>&1 || missing+=("$package")
+        # "binary" is a command name, or an absolute path for packages without one (headers)
+        if [[ $binary == /* ]]; then [[ -e $binary ]] || missing+=("$package")
+        else command -v "$binary" >/dev/null 2>&1 || missing+=("$package"); fi
     done
     ((${#missing[@]})) || return 0
     if [[ $(id -u) -ne 0 ]] && ! command -v sudo >/dev/null; then
@@ -53,6 +55,15 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive "${run[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 apt_install systemd-analyze:systemd chromium:chromium chromedriver:chromium-driver mosquitto:mosquitto
+# The BlueZ peer of tests/ble (python-dbusmock) needs dbus-python, which builds against libdbus and GLib,
+# so its extra is installed once the headers are there.
+apt_install dbus-daemon:dbus pkg-config:pkg-config gcc:gcc \
+    /usr/include/dbus-1.0/dbus/dbus.h:libdbus-1-dev /usr/include/glib-2.0/glib.h:libglib2.0-dev
+if ! .venv/bin/python -c 'import dbus, dbusmock' 2>/dev/null; then
+    echo "== installing hub-agent[bluez-test] (python-dbusmock, dbus-python)"
+    .venv/bin/python -m pip install -qq -c constraints.txt -e ".[$extras,bluez-test]" \
+        2> >(grep -v "is ignored: it is neither" >&2)
+fi
 
 for peer in tests/peers/*/; do
     [[ -f "$peer/package-lock.json" ]] || continue
