@@ -17,6 +17,7 @@ from hub_agent import __version__
 from hub_agent.config import Config, load_config
 from hub_agent.identity import hub_id_from_key, key_path, load_or_create_key
 from hub_agent.store import STORE_FILE
+from hub_core.errors import HubError
 
 HELP = "show hub id, version, slots, LAN TLS fingerprint, radios and cloud state"
 
@@ -48,6 +49,7 @@ def collect(config: Config) -> dict[str, Any]:
         "radios": _radios(config),
         "cloud": _cloud(config),
         "devices": _device_count(config.hub.data_dir / STORE_FILE),
+        "update_trust": _update_trust(config),
     }
 
 
@@ -60,6 +62,8 @@ def render(info: dict[str, Any]) -> str:
         f"slots:        {info['slots']['state']}",
         f"devices:      {info['devices']}",
     ]
+    if info.get("update_trust"):
+        lines.append(f"update trust: {info['update_trust']}")
     lan = info["lan"]
     if lan is None:
         lines.append("LAN API:      disabled")
@@ -91,7 +95,29 @@ def _hub_id(config: Config) -> str | None:
 
 
 def _slots(config: Config) -> dict[str, Any]:
-    return {"state": "single slot (A/B updates not configured)", "active": None}
+    if config.ota is None:
+        return {"state": "single slot (A/B updates not configured)", "active": None}
+    from hub_agent.ota.state import StateFile
+
+    try:
+        state = StateFile(config.hub.data_dir).load()
+    except HubError as exc:
+        return {"state": f"A/B ({config.ota.backend}): {exc}", "active": None}
+    text = f"A/B ({config.ota.backend}), highest installed {state.highest or 'not recorded yet'}"
+    if state.pending is not None:
+        text += f", {state.pending.version} pending on slot {state.pending.slot}"
+    if state.last_error:
+        text += f", last error: {state.last_error}"
+    return {"state": text, "active": None}
+
+
+def _update_trust(config: Config) -> str | None:
+    """`"owner"` if the owner trusts their own repository (GPLv3 section 6), else `"vendor"`; None: no OTA."""
+    if config.ota is None:
+        return None
+    from hub_agent.ota.state import trust_label
+
+    return trust_label(config.hub.data_dir)
 
 
 def _lan(config: Config) -> dict[str, Any] | None:

@@ -53,7 +53,9 @@ async def booted(config_path: Path) -> AsyncIterator[tuple[Agent, OtaService]]:
         await agent.stop()
 
 
-async def wait_status(service: OtaService, done: Callable[[dict[str, Any]], bool], timeout: float = 20) -> dict[str, Any]:
+async def wait_status(
+    service: OtaService, done: Callable[[dict[str, Any]], bool], timeout: float = 20
+) -> dict[str, Any]:
     """Wait until the update status satisfies `done` (checked now and on every update event)."""
     reached: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
 

@@ -1,4 +1,4 @@
-"""The whole update path in the agent with the dir backend: check, download, install, reboot, health, rollback."""
+"""The whole update path in the agent (dir backend): check, download, install, reboot, health, rollback."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ async def test_update_installs_reboots_and_is_marked_good(
         await asyncio.wait_for(ota.settled.wait(), 10)
         assert ota.status()["current"] == {"version": "0.1.0", "slot": "A"}
         seen: list[str] = []
-        agent.runtime.bus.add_handler(lambda e: seen.append(e.to_json()["state"]) if e.to_json()["type"] == "update" else None)
+        agent.runtime.bus.add_handler(
+            lambda e: seen.append(e.to_json()["state"]) if e.to_json()["type"] == "update" else None
+        )
         ota.start_install("1.2.0")
         await asyncio.wait_for(agent.exit_requested.wait(), 20)
         assert agent.exit_code == EXIT_REBOOT
@@ -91,5 +93,3 @@ async def test_unhealthy_slot_is_marked_bad_and_rolled_back(
         assert status["current"] == {"version": "0.1.0", "slot": "A"}
         assert "not healthy" in status["last_error"]
     assert str(StateFile(tmp_path / "hub" / "data").load().failed) == "1.2.0"
-
-
