@@ -235,6 +235,15 @@ def _host_port(text: str, what: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _listen(value: Any, ctx: Context) -> tuple[str, int]:
     text = _nonempty(value, ctx)
     host, port = _host_port(text, text)
@@ -455,6 +464,15 @@ def parse_config(
         for key, spec in keys.items():
             if spec.required and key not in body:
                 problem(table, None, f"[{table}] needs {key!r}")
+        listen_host = values.get("host", LanSection().host)
+        if table == "lan" and values.get("tls") is False and not _loopback(listen_host):
+            # Tokens and commands would cross the LAN in clear text (issue 18.5).
+            problem(
+                "lan",
+                "tls",
+                "[lan] tls = false is allowed only with a loopback listen address (127.0.0.1, ::1, "
+                "localhost): tokens would cross the network in clear text; remove it",
+            )
         problems.extend(
             ConfigProblem(name, lines.get((table, None), 0), m) for m in _cross_checks(table, values, body)
         )
