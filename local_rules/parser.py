@@ -21,7 +21,7 @@ from typing import Any
 from croniter import croniter
 
 from hub_core.errors import InvalidCommand, RuleError, RuleProblem
-from hub_core.model import ATTRIBUTES, BUTTON_ACTIONS, Command, Device, Value, check_number, make_command
+from hub_core.model import ATTRIBUTES, BUTTON_ACTIONS, Command, Device, Value, make_command
 from local_rules.model import (
     Action,
     AllCondition,
@@ -52,6 +52,7 @@ from local_rules.model import (
     WaitAction,
 )
 from local_rules.schedule import Place, next_fire
+from local_rules.shapes import MAX_ITEMS, Shapes, _kind, _show
 
 DeviceLookup = Callable[[str], Device | None]
 
@@ -60,103 +61,22 @@ _HHMM = re.compile(r"([0-9]{1,2}):([0-9]{2})")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_DELAY = 7 * 86400.0  # a week: longer "delays" are schedules and belong in a time trigger
 MAX_MESSAGE = 1000
+MAX_NAME = 200
+MAX_DESCRIPTION = 2000
 _CRON_PROBE = 1_767_225_600.0  # 2026-01-01: any real schedule fires within the next 400 days
 _UTC = Place("UTC")
 MAX_DEPTH = 8  # nesting of all/any/not
-MAX_ITEMS = 100  # triggers, conditions, actions, scene commands each
 #: Fields the API adds to a rule it returns; accepted and ignored on input, so GET-edit-PUT works.
 RUNTIME_FIELDS = ("last_fired", "last_error")
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-class _Parser:
+class _Parser(Shapes):
     """Walks one rule object, collecting problems instead of stopping at the first."""
 
     def __init__(self, devices: DeviceLookup, sun_available: bool) -> None:
+        super().__init__()
         self.devices = devices
         self.sun_available = sun_available
-        self.problems: list[RuleProblem] = []
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(RuleProblem(path, message))
-
-    # --- generic shapes -----------------------------------------------------------------------
-
-    def keys(
-        self, path: str, data: Mapping[str, Any], required: tuple[str, ...], optional: tuple[str, ...]
-    ) -> bool:
-        ok = True
-        for key in required:
-            if key not in data:
-                self.problem(f"{path}.{key}", f"{key!r} is required")
-                ok = False
-        allowed = set(required) | set(optional)
-        for key in data:
-            if key not in allowed:
-                hint = ", ".join(sorted(allowed))
-                self.problem(f"{path}.{key}", f"unknown key {str(key)!r} (allowed here: {hint})")
-        return ok
-
-    def obj(self, path: str, value: object, what: str) -> Mapping[str, Any] | None:
-        if not isinstance(value, dict):
-            self.problem(path, f"{what} must be an object, not {_kind(value)}")
-            return None
-        return value
-
-    def items(self, path: str, value: object, what: str, *, allow_empty: bool) -> list[Any]:
-        if not isinstance(value, list):
-            self.problem(path, f"{what} must be a list, not {_kind(value)}")
-            return []
-        if not value and not allow_empty:
-            self.problem(path, f"{what} must not be empty")
-        if len(value) > MAX_ITEMS:
-            self.problem(path, f"{what} may have at most {MAX_ITEMS} entries, not {len(value)}")
-            return []
-        return value
-
-    def string(self, path: str, value: object, what: str) -> str | None:
-        if not isinstance(value, str) or not value:
-            self.problem(path, f"{what} must be a non-empty string, not {_kind(value)}")
-            return None
-        return value
-
-    def number(
-        self, path: str, value: object, what: str, low: float | None = None, high: float | None = None
-    ) -> float | None:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problem(path, f"{what} must be a number, not {_kind(value)}")
-            return None
-        try:
-            return float(check_number(what, value, low, high))  # range first: no overflow
-        except ValueError as exc:
-            self.problem(path, str(exc))
-            return None
-
-    def choice(self, path: str, value: object, what: str, choices: tuple[str, ...]) -> str | None:
-        if not isinstance(value, str) or value not in choices:
-            self.problem(path, f"{what} must be one of {', '.join(choices)}, not {_show(value)}")
-            return None
-        return value
 
     # --- devices and attributes ---------------------------------------------------------------
 
@@ -559,9 +479,11 @@ class _Parser:
                 "id must be 1-64 letters, digits, '.', '_' or '-' (starting with a letter or digit), "
                 f"not {_show(rule_id)}",
             )
-        for key in ("name", "description"):
+        for key, longest in (("name", MAX_NAME), ("description", MAX_DESCRIPTION)):
             if key in data and not isinstance(data[key], str):
                 self.problem(f"$.{key}", f"{key} must be a string, not {_kind(data[key])}")
+            elif key in data and len(data[key]) > longest:
+                self.problem(f"$.{key}", f"{key} may be at most {longest} characters, not {len(data[key])}")
         enabled = data.get("enabled", True)
         if not isinstance(enabled, bool):
             self.problem("$.enabled", f"enabled must be true or false, not {_kind(enabled)}")

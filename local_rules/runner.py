@@ -18,6 +18,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from hub_core import ratelog
 from hub_core.bus import EventBus
 from hub_core.clock import Clock
 from hub_core.errors import HubError
@@ -40,6 +41,11 @@ log = logging.getLogger(__name__)
 
 #: The window the runaway limit (`max_fires_per_minute`) counts over.
 RUNAWAY_WINDOW = 60.0
+#: The window the global command budget (`max_commands_per_second`, across all rules) counts over.
+BUDGET_WINDOW = 1.0
+#: Of the global budget, the share one device may take: a loop between two rules and one lamp is
+#: stopped sooner than a scene over many devices.
+DEVICE_SHARE = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,8 @@ class Runner:
         set_enabled: Callable[[str, bool], None],
         runaway: Callable[[str, int], None],
         next_row: int = 1,
+        max_commands_per_second: int = 50,
+        overloaded: Callable[[str, str], None] | None = None,
     ) -> None:
         self.hub = hub
         self.bus = bus
@@ -122,7 +130,15 @@ class Runner:
         self._failed = failed
         self._set_enabled = set_enabled
         self._runaway = runaway
+        self._overloaded = overloaded
         self._next_row = next_row
+        self.max_commands_per_second = max_commands_per_second
+        self.max_device_commands_per_second = max(1, max_commands_per_second // DEVICE_SHARE)
+        #: (monotonic time, device) of every command rules sent within the last BUDGET_WINDOW
+        self._sent: deque[tuple[float, str]] = deque()
+        self._sent_per_device: dict[str, int] = defaultdict(int)
+        #: commands refused by the global budget (their rules were stopped)
+        self.over_budget = 0
         self._rules: dict[str, _RuleRuns] = defaultdict(_RuleRuns)
         self._waiters: dict[tuple[str, str], list[tuple[asyncio.Future[None], tuple[Value, ...]]]] = {}
         self.dropped = 0
@@ -242,10 +258,16 @@ class Runner:
                 await self._sleep_pending(run, run.resume.row, run.resume.due)
             for step in range(run.start, len(rule.actions)):
                 action = rule.actions[step]
-                if isinstance(action, CommandAction):
-                    await self.hub.send(action.command)
-                elif isinstance(action, SceneAction):
-                    await self._scene(action.commands)
+                if isinstance(action, CommandAction | SceneAction):
+                    commands = (action.command,) if isinstance(action, CommandAction) else action.commands
+                    why = self._spend(commands)
+                    if why is not None:
+                        self._over_budget(rule.id, why)
+                        return
+                    if isinstance(action, CommandAction):
+                        await self.hub.send(action.command)
+                    else:
+                        await self._scene(action.commands)
                 elif isinstance(action, DelayAction | WaitAction):
                     if not announced:
                         announced = self._announce(run)
@@ -276,6 +298,38 @@ class Runner:
             self._failed(rule.id, f"actions[{step}]: internal error: {exc!r}")
         finally:
             self._finished(run)
+
+    def _spend(self, commands: Sequence[Command]) -> str | None:
+        """Take `commands` from the budget all rules share, or return which limit they would pass."""
+        now = self.clock.monotonic()
+        sent, per_device = self._sent, self._sent_per_device
+        while sent and sent[0][0] <= now - BUDGET_WINDOW:
+            _, device = sent.popleft()
+            per_device[device] -= 1
+            if not per_device[device]:
+                del per_device[device]
+        if len(sent) + len(commands) > self.max_commands_per_second:
+            return f"rules together may send at most {self.max_commands_per_second} commands per second"
+        wanted: dict[str, int] = defaultdict(int)
+        for command in commands:
+            wanted[command.device] += 1
+        for device, count in wanted.items():
+            if per_device.get(device, 0) + count > self.max_device_commands_per_second:
+                return (
+                    f"rules together may send at most {self.max_device_commands_per_second} commands "
+                    f"per second to {device}"
+                )
+        for command in commands:
+            sent.append((now, command.device))
+            per_device[command.device] += 1
+        return None
+
+    def _over_budget(self, rule_id: str, why: str) -> None:
+        """A rule would pass the global budget: it is stopped like a runaway rule (its runs end)."""
+        self.over_budget += 1
+        ratelog.log(log, "rules.over_budget", logging.WARNING, "rule %s stopped: %s", rule_id, why)
+        if self._overloaded is not None:
+            self._overloaded(rule_id, why)
 
     def _announce(self, run: Run) -> bool:
         """Publish `rule_fired`: latency is the event's time to the first command's radio confirmation

@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from hub_agent.config import RulesSection
 from hub_agent.runtime import Runtime
 from hub_core.clock import Clock, SystemClock
 from hub_core.errors import RuleError, RuleProblem
@@ -92,11 +93,26 @@ def _save_error(rule_id: str, error: str | None, ts: float) -> Callable[[sqlite3
 
 
 def _load_all(
-    conn: sqlite3.Connection,
-) -> tuple[list[tuple[str, str]], list[tuple[str, Any, Any]], list[tuple[int, str, float, str]]]:
-    rules = conn.execute("SELECT id, json FROM rules ORDER BY id").fetchall()
-    runtime = conn.execute("SELECT rule_id, last_fired, last_error FROM rule_runtime").fetchall()
-    return rules, runtime, _load_pending(conn)
+    max_rules: int, max_bytes: int
+) -> Callable[
+    [sqlite3.Connection],
+    tuple[list[tuple[str, str]], int, list[tuple[str, Any, Any]], list[tuple[int, str, float, str]]],
+]:
+    """Rules within the limits (never more than `max_rules` of at most `max_bytes` read into memory),
+    how many stored rules were left out, runtime info and pending delays."""
+
+    def read(
+        conn: sqlite3.Connection,
+    ) -> tuple[list[tuple[str, str]], int, list[tuple[str, Any, Any]], list[tuple[int, str, float, str]]]:
+        rules = conn.execute(
+            "SELECT id, json FROM rules WHERE length(CAST(json AS BLOB)) <= ? ORDER BY id LIMIT ?",
+            (max_bytes, max_rules),
+        ).fetchall()
+        (stored,) = conn.execute("SELECT count(*) FROM rules").fetchone()
+        runtime = conn.execute("SELECT rule_id, last_fired, last_error FROM rule_runtime").fetchall()
+        return rules, int(stored) - len(rules), runtime, _load_pending(conn)
+
+    return read
 
 
 def _load_pending(conn: sqlite3.Connection) -> list[tuple[int, str, float, str]]:
@@ -130,6 +146,9 @@ class RulesService:
         rules_config = runtime.config.rules
         self.seed_file = rules_config.file if rules_config is not None else None
         limit = rules_config.max_fires_per_minute if rules_config is not None else 120
+        defaults = RulesSection()
+        self.max_rules = (rules_config or defaults).max_rules
+        self.max_rule_bytes = (rules_config or defaults).max_rule_bytes
         self._sources: dict[str, JSONObject] = {}
         self._rules: dict[str, Rule] = {}
         self._broken: dict[str, str] = {}
@@ -147,6 +166,8 @@ class RulesService:
             failed=self._record_error,
             set_enabled=self._set_enabled,
             runaway=self._stop_runaway,
+            max_commands_per_second=(rules_config or defaults).max_commands_per_second,
+            overloaded=self._stop_overloaded,
         )
         self._schedule_changed = asyncio.Event()
         self._reschedule_all = True
@@ -161,7 +182,18 @@ class RulesService:
     def load(self) -> None:
         """Read rules, runtime info and pending delays; seed from the rules file; hook into the bus."""
         db = self.runtime.db
-        rows, runtime_rows, self._pending = db.read_now(_load_all)
+        rows, left_out, runtime_rows, self._pending = db.read_now(
+            _load_all(self.max_rules, self.max_rule_bytes)
+        )
+        if left_out:
+            # Stored by an older version without limits: loading them could exhaust memory at every start.
+            log.error(
+                "rules: %d stored rules exceed [rules] max_rules=%d or max_rule_bytes=%d and are not loaded "
+                "(DELETE /api/v1/rules/{id} removes one)",
+                left_out,
+                self.max_rules,
+                self.max_rule_bytes,
+            )
         for rule_id, last_fired, last_error in runtime_rows:
             if last_fired is not None:
                 self._last_fired[rule_id] = float(last_fired)
@@ -208,6 +240,13 @@ class RulesService:
             log.error("rules seed file %s unreadable: %s", path, exc)
             return
         for number, raw in enumerate(seeds):
+            if len(self._sources) >= self.max_rules:
+                log.error(
+                    "rules seed file %s: the limit of %d rules is reached; the rest is skipped",
+                    path,
+                    self.max_rules,
+                )
+                return
             rule_id = raw.get("id") if isinstance(raw, dict) else None
             if not isinstance(rule_id, str) or rule_id in self._sources:
                 if not isinstance(rule_id, str):
@@ -322,6 +361,15 @@ class RulesService:
         self._record_error(rule_id, message)
         self.runtime.bus.publish(Notification(rule_id, f"Rule {rule_id} {message}", self.clock.now()))
 
+    def _stop_overloaded(self, rule_id: str, why: str) -> None:
+        """The global command budget: the rule that would pass it is disabled, like a runaway rule."""
+        message = f"stopped: {why}, probably a loop of rules; fix it and enable the rule again"
+        self.runner.cancel_rule(rule_id)
+        if rule_id in self._rules and rule_id not in self.index.disabled:
+            self._set_enabled(rule_id, False)
+            self._record_error(rule_id, message)
+            self.runtime.bus.publish(Notification(rule_id, f"Rule {rule_id} {message}", self.clock.now()))
+
     # --- RulesApi -------------------------------------------------------------------------------
 
     def _with_runtime(self, rule_id: str) -> JSONObject:
@@ -344,7 +392,21 @@ class RulesService:
 
     async def put_rule(self, rule: object) -> JSONObject:
         """Validate, store durably, then install (replacing a rule with other actions stops its runs)."""
+        size = len(json.dumps(rule, separators=(",", ":"), default=str).encode())
+        if size > self.max_rule_bytes:
+            raise RuleError(
+                [RuleProblem("$", f"the rule is {size} bytes as JSON; the limit is {self.max_rule_bytes}")]
+            )
         parsed = parse_rule(rule, self.runtime.hub.device, sun_available=self.place.has_location)
+        if parsed.id not in self._sources and len(self._sources) >= self.max_rules:
+            raise RuleError(
+                [
+                    RuleProblem(
+                        "$.id",
+                        f"the hub already has {len(self._sources)} rules, the limit; delete one first",
+                    )
+                ]
+            )
         await self.runtime.db.write(_save_rule(parsed.id, parsed.source, self.clock.now()))
         old = self._rules.get(parsed.id)
         if old is not None and old.digest != parsed.digest:
@@ -359,10 +421,10 @@ class RulesService:
         return self._with_runtime(parsed.id)
 
     async def delete_rule(self, rule_id: str) -> bool:
-        """Delete a rule, its runtime info and its pending delays; stop its runs."""
-        if rule_id not in self._sources:
+        """Delete a rule, its runtime info and its pending delays; stop its runs. Also removes a stored
+        rule that was not loaded because it exceeds the limits."""
+        if not await self.runtime.db.write(_delete_rule(rule_id)) and rule_id not in self._sources:
             return False
-        await self.runtime.db.write(_delete_rule(rule_id))
         self.runner.forget(rule_id)
         for table in (self._sources, self._rules, self._broken, self._last_fired, self._last_error):
             table.pop(rule_id, None)

@@ -52,9 +52,11 @@ def clock() -> ManualClock:
 
 
 @contextlib.asynccontextmanager
-async def running(tmp_path: Path, clock: ManualClock) -> AsyncIterator[World]:
+async def running(
+    tmp_path: Path, clock: ManualClock, rules: RulesSection | None = None
+) -> AsyncIterator[World]:
     # A context manager, not a fixture: the world must stop before the task-hygiene check runs.
-    w = build_world(tmp_path, household(), clock, rules=RulesSection(max_fires_per_minute=30))
+    w = build_world(tmp_path, household(), clock, rules=rules or RulesSection(max_fires_per_minute=30))
     await w.start()
     try:
         yield w
@@ -298,7 +300,9 @@ async def test_enable_disable_and_notify(tmp_path: Path, clock: ManualClock) -> 
 
 
 async def test_runaway_chain_is_stopped_and_reported(tmp_path: Path, clock: ManualClock) -> None:
-    async with running(tmp_path, clock) as world:
+    # A budget large enough that the per-rule limit is what stops the loop here.
+    limits = RulesSection(max_fires_per_minute=30, max_commands_per_second=10_000)
+    async with running(tmp_path, clock, limits) as world:
         seen = events(world)
         # Two rules that re-trigger each other through a light's switch state, forever.
         for rule_id, source, target in (("ping", "on", "off"), ("pong", "off", "on")):
@@ -338,6 +342,49 @@ async def test_runaway_chain_is_stopped_and_reported(tmp_path: Path, clock: Manu
         rule = world.service.get_rule(stopped[0].rule)
         assert rule is not None and rule["enabled"] is False and "stopped" in rule["last_error"]
         assert len(world.radios[Protocol.ZWAVE].commands) <= 2 * 31
+
+
+async def test_fifty_rules_triggering_each_other_are_stopped_by_the_global_budget(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """The per-rule limit alone let 50 mutually triggering rules send 5,901 commands: the budget all
+    rules share (per second, and per device) stops them after a handful, with no time passing at all."""
+    limits = RulesSection(max_fires_per_minute=120, max_commands_per_second=50)
+    async with running(tmp_path, clock, limits) as world:
+        seen = events(world)
+        for i in range(50):
+            source, target = ("on", "off") if i % 2 else ("off", "on")
+            await world.service.put_rule(
+                {
+                    "id": f"loop-{i:02d}",
+                    "triggers": [{"type": "state", "device": LAMP, "attribute": "switch", "to": source}],
+                    "actions": [{"type": "command", "device": LAMP, "command": target}],
+                }
+            )
+        radio = world.radios[Protocol.ZWAVE]
+        echoed = 0
+        world.hub.ingest(StateChanged(DeviceId(LAMP), "switch", "on", clock.now()))
+        runner = world.service.runner
+        async with asyncio.timeout(10):
+            # The lamp echoes each command as a state report, as a real one does, until the rules stop.
+            while True:
+                await asyncio.sleep(0)
+                if echoed < len(radio.commands):
+                    command = radio.commands[echoed]
+                    echoed += 1
+                    world.hub.ingest(StateChanged(DeviceId(LAMP), "switch", command.name, clock.now()))
+                elif runner.over_budget and not any(runner.running(f"loop-{i:02d}") for i in range(50)):
+                    break
+        assert len(radio.commands) <= runner.max_device_commands_per_second == 10
+        stopped = {e.rule for e in seen if isinstance(e, Notification)}
+        assert stopped and all(
+            "at most 10 commands per second to zwave-2" in e.message
+            for e in seen
+            if isinstance(e, Notification)
+        )
+        for rule_id in stopped:
+            rule = world.service.get_rule(rule_id)
+            assert rule is not None and rule["enabled"] is False
 
 
 async def test_one_rules_failure_does_not_stop_another(tmp_path: Path, clock: ManualClock) -> None:
