@@ -1,21 +1,23 @@
 """The command-class base: `CCCommand`, the CC id enum, the parser registry and shared field codecs.
 
-Rules of this file: nothing here does I/O. A CC command is a frozen dataclass holding plain ints,
-`to_payload()` writes its canonical bytes and `from_payload()` reads them, raising only
-`ProtocolError` for malformed input. Bytes after the fields a command defines are ignored, as the
-Z-Wave specification asks of receivers (SDS13781 "forward compatibility"). Field layouts follow the
-Z-Wave Application Command Class Specification (SDS13781) as implemented by zwave-js.
+Rules of this file: nothing here does I/O. A CC command is a frozen dataclass holding plain ints
+that declares its wire layout once, as `schema` (radios/zwave/schema.py); `to_payload()` and
+`from_payload()` are the one codec reading and writing it, raising only `ProtocolError` for malformed
+input. A Get names the report that answers it (`report`) and the attributes that must match
+(`matches`); `answered_by` is the pairing the reply correlator uses. Bytes after the fields a
+command defines are ignored, as the Z-Wave specification asks of receivers (SDS13781 "forward
+compatibility"). Field layouts follow SDS13781 as implemented by zwave-js.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from hub_core.errors import ProtocolError
+from radios.zwave.schema import Field, Reader, Schema, decode, encode, encode_bitmask, parse_bitmask
 
 
 class CommandClass(IntEnum):
@@ -54,15 +56,31 @@ class CCCommand:
     __slots__ = ()
     cc: ClassVar[int]
     command: ClassVar[int]
+    #: The wire layout after the CC id and command id, in wire order.
+    schema: ClassVar[Schema] = ()
+    #: For a Get: the report class that answers it (None: nothing answers, e.g. a Set).
+    report: ClassVar[type[CCCommand] | None] = None
+    #: For a Get: attributes the report must repeat (a None in the Get matches any value).
+    matches: ClassVar[tuple[str, ...]] = ()
 
     def to_payload(self) -> bytes:
         """The bytes after the CC id and command id."""
-        return b""
+        return encode(self, self.schema)
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Self:
         """Parse the bytes after the CC id and command id; raise ProtocolError if malformed."""
-        return cls()
+        return decode(cls, cls.schema, payload, cls.__name__)
+
+    def answered_by(self, report: CCCommand) -> bool:
+        """`report` answers this Get: of the `report` class, repeating the `matches` attributes."""
+        if self.report is None or type(report) is not self.report:
+            return False
+        for name in self.matches:
+            mine = getattr(self, name)
+            if mine is not None and getattr(report, name) != mine:
+                return False
+        return True
 
     def to_bytes(self) -> bytes:
         """CC id, command id, payload: what goes into SendData / comes out of ApplicationCommandHandler."""
@@ -212,23 +230,6 @@ def encode_scaled(value: float, scale: int, precision: int | None = None, size: 
     return bytes(((precision << 5) | (scale << 3) | size,)) + raw.to_bytes(size, "big", signed=True)
 
 
-def parse_bitmask(mask: bytes, first: int) -> tuple[int, ...]:
-    """The numbers whose bits are set; bit 0 of byte 0 stands for `first`."""
-    return tuple(first + i * 8 + bit for i, byte in enumerate(mask) for bit in range(8) if byte >> bit & 1)
-
-
-def encode_bitmask(values: Iterable[int], first: int, min_bytes: int = 1) -> bytes:
-    """Inverse of `parse_bitmask`; values below `first` raise ValueError."""
-    values = tuple(values)
-    if any(v < first for v in values):
-        raise ValueError(f"bitmask values must be >= {first}: {values}")
-    length = max([min_bytes, *((v - first) // 8 + 1 for v in values)])
-    out = bytearray(length)
-    for v in values:
-        out[(v - first) // 8] |= 1 << ((v - first) % 8)
-    return bytes(out)
-
-
 def decode_duration(byte: int) -> float | None:
     """Duration byte: 0-127 s, 0x80-0xFD as 1-126 min; 0xFE unknown and 0xFF default give None."""
     if byte <= 0x7F:
@@ -248,3 +249,45 @@ def encode_duration(seconds: float | None) -> int:
         return round(seconds)
     minutes = min(max(1, round(seconds / 60)), 127)
     return 0x7F + minutes
+
+
+class Scaled(Field):
+    """Precision|scale|size byte and value (SDS13781): fills `value`, `scale`, `precision`, `size`."""
+
+    size = 2
+
+    def __init__(self, value: str = "value", scale: str = "scale") -> None:
+        self.value = value
+        self.scale = scale
+
+    def read(self, r: Reader, values: dict[str, Any]) -> None:
+        scaled, end = parse_scaled(r.data, r.pos, r.what)
+        r.pos = end
+        values[self.value] = scaled.value
+        values[self.scale] = scaled.scale
+        values["precision"] = scaled.precision
+        values["size"] = scaled.size
+
+    def write(self, obj: Any, out: bytearray) -> None:
+        out += encode_scaled(getattr(obj, self.value), getattr(obj, self.scale), obj.precision, obj.size)
+
+
+__all__ = [
+    "CCCommand",
+    "CommandClass",
+    "NoOperation",
+    "Scaled",
+    "ScaledValue",
+    "UnknownCC",
+    "check_byte",
+    "decode_duration",
+    "encode_bitmask",
+    "encode_duration",
+    "encode_scaled",
+    "need",
+    "parse_bitmask",
+    "parse_cc",
+    "parse_scaled",
+    "register",
+    "registered",
+]

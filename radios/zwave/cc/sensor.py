@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar, Self
+from typing import Any, ClassVar
 
 from hub_core.errors import ProtocolError
 from radios.zwave.cc.base import (
     CCCommand,
     CommandClass,
+    Scaled,
     check_byte,
     encode_bitmask,
     encode_scaled,
@@ -22,6 +23,7 @@ from radios.zwave.cc.base import (
     parse_scaled,
     register,
 )
+from radios.zwave.schema import U8, Bitmask, Bits, Custom, Flag, Optional, Part, Reader
 
 __all__ = [
     "BATTERY_LOW",
@@ -167,15 +169,6 @@ BATTERY_LOW = 0xFF
 
 @register
 @dataclass(frozen=True, slots=True)
-class BinarySensorSupportedGet(CCCommand):
-    """Binary Sensor Supported Get (v2)."""
-
-    cc: ClassVar[int] = CommandClass.BINARY_SENSOR
-    command: ClassVar[int] = BinarySensorCommand.SUPPORTED_GET
-
-
-@register
-@dataclass(frozen=True, slots=True)
 class BinarySensorSupportedReport(CCCommand):
     """Binary Sensor Supported Report: bitmask of types, bit 0 of byte 0 = type 0 (reserved)."""
 
@@ -183,33 +176,17 @@ class BinarySensorSupportedReport(CCCommand):
     command: ClassVar[int] = BinarySensorCommand.SUPPORTED_REPORT
     types: tuple[int, ...]
 
-    def to_payload(self) -> bytes:
-        return encode_bitmask(self.types, 0)
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(tuple(t for t in parse_bitmask(payload, 0) if t != 0))
+    schema = (Bitmask("types", 0, drop_zero=True),)
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class BinarySensorGet(CCCommand):
-    """Binary Sensor Get [sensor type (v2)]."""
+class BinarySensorSupportedGet(CCCommand):
+    """Binary Sensor Supported Get (v2)."""
 
     cc: ClassVar[int] = CommandClass.BINARY_SENSOR
-    command: ClassVar[int] = BinarySensorCommand.GET
-    sensor_type: int | None = None
-
-    def to_payload(self) -> bytes:
-        if self.sensor_type is None:
-            return b""
-        check_byte(self.sensor_type, "sensor type")
-        return bytes((self.sensor_type,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        return cls(payload[0] if payload else None)
+    command: ClassVar[int] = BinarySensorCommand.SUPPORTED_GET
+    report = BinarySensorSupportedReport
 
 
 @register
@@ -222,34 +199,36 @@ class BinarySensorReport(CCCommand):
     value: int
     sensor_type: int | None = None
 
+    schema = (U8("value"), Optional(U8("sensor_type")))
+
     @property
     def detected(self) -> bool:
         """Any non-zero value means an event is detected."""
         return self.value != 0
 
-    def to_payload(self) -> bytes:
-        check_byte(self.value, "value")
-        if self.sensor_type is None:
-            return bytes((self.value,))
-        check_byte(self.sensor_type, "sensor type")
-        return bytes((self.value, self.sensor_type))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0], payload[1] if len(payload) >= 2 else None)
-
-
-# --- Multilevel Sensor --------------------------------------------------------------------------
-
 
 @register
 @dataclass(frozen=True, slots=True)
-class MultilevelSensorSupportedSensorGet(CCCommand):
-    """Multilevel Sensor Supported Sensor Get (v5)."""
+class BinarySensorGet(CCCommand):
+    """Binary Sensor Get [sensor type (v2)]; answered by a report of that type (or of any, for ANY)."""
 
-    cc: ClassVar[int] = CommandClass.MULTILEVEL_SENSOR
-    command: ClassVar[int] = MultilevelSensorCommand.SUPPORTED_SENSOR_GET
+    cc: ClassVar[int] = CommandClass.BINARY_SENSOR
+    command: ClassVar[int] = BinarySensorCommand.GET
+    sensor_type: int | None = None
+
+    schema = (Optional(U8("sensor_type")),)
+    report = BinarySensorReport
+
+    def answered_by(self, report: CCCommand) -> bool:
+        """A report of the asked type; a Get for ANY takes whichever type comes."""
+        if not isinstance(report, BinarySensorReport):
+            return False
+        if self.sensor_type is None or report.sensor_type is None:
+            return True
+        return self.sensor_type in (report.sensor_type, BinarySensorType.ANY)
+
+
+# --- Multilevel Sensor --------------------------------------------------------------------------
 
 
 @register
@@ -261,32 +240,27 @@ class MultilevelSensorSupportedSensorReport(CCCommand):
     command: ClassVar[int] = MultilevelSensorCommand.SUPPORTED_SENSOR_REPORT
     types: tuple[int, ...]
 
-    def to_payload(self) -> bytes:
-        return encode_bitmask(self.types, 1)
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(parse_bitmask(payload, 1))
+    schema = (Bitmask("types", 1),)
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class MultilevelSensorSupportedScaleGet(CCCommand):
-    """Supported Scale Get: sensor type."""
+class MultilevelSensorSupportedSensorGet(CCCommand):
+    """Multilevel Sensor Supported Sensor Get (v5)."""
 
     cc: ClassVar[int] = CommandClass.MULTILEVEL_SENSOR
-    command: ClassVar[int] = MultilevelSensorCommand.SUPPORTED_SCALE_GET
-    sensor_type: int
+    command: ClassVar[int] = MultilevelSensorCommand.SUPPORTED_SENSOR_GET
+    report = MultilevelSensorSupportedSensorReport
 
-    def to_payload(self) -> bytes:
-        check_byte(self.sensor_type, "sensor type")
-        return bytes((self.sensor_type,))
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0])
+def _read_scales(r: Reader, values: dict[str, Any]) -> None:
+    values["scales"] = parse_bitmask(bytes((r.byte("scales") & 0x0F,)), 0)
+
+
+def _write_scales(obj: Any, out: bytearray) -> None:
+    if any(not 0 <= s <= 3 for s in obj.scales):
+        raise ValueError(f"sensor scales must be 0..3: {obj.scales}")
+    out += encode_bitmask(obj.scales, 0)
 
 
 @register
@@ -299,40 +273,21 @@ class MultilevelSensorSupportedScaleReport(CCCommand):
     sensor_type: int
     scales: tuple[int, ...]
 
-    def to_payload(self) -> bytes:
-        check_byte(self.sensor_type, "sensor type")
-        if any(not 0 <= s <= 3 for s in self.scales):
-            raise ValueError(f"sensor scales must be 0..3: {self.scales}")
-        return bytes((self.sensor_type,)) + encode_bitmask(self.scales, 0)
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        return cls(payload[0], parse_bitmask(bytes((payload[1] & 0x0F,)), 0))
+    schema = (U8("sensor_type"), Custom(_read_scales, _write_scales))
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class MultilevelSensorGet(CCCommand):
-    """Multilevel Sensor Get [sensor type, scale<<3 (v5)]."""
+class MultilevelSensorSupportedScaleGet(CCCommand):
+    """Supported Scale Get: sensor type."""
 
     cc: ClassVar[int] = CommandClass.MULTILEVEL_SENSOR
-    command: ClassVar[int] = MultilevelSensorCommand.GET
-    sensor_type: int | None = None
-    scale: int = 0
+    command: ClassVar[int] = MultilevelSensorCommand.SUPPORTED_SCALE_GET
+    sensor_type: int
 
-    def to_payload(self) -> bytes:
-        if self.sensor_type is None:
-            return b""
-        check_byte(self.sensor_type, "sensor type")
-        check_byte(self.scale, "scale", 3)
-        return bytes((self.sensor_type, self.scale << 3))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        if len(payload) < 2:
-            return cls()
-        return cls(payload[0], (payload[1] >> 3) & 0b11)
+    schema = (U8("sensor_type"),)
+    report = MultilevelSensorSupportedScaleReport
+    matches = ("sensor_type",)
 
 
 @register
@@ -348,48 +303,117 @@ class MultilevelSensorReport(CCCommand):
     precision: int | None = None
     size: int | None = None
 
-    def to_payload(self) -> bytes:
-        check_byte(self.sensor_type, "sensor type")
-        return bytes((self.sensor_type,)) + encode_scaled(self.value, self.scale, self.precision, self.size)
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        scaled, _ = parse_scaled(payload, 1, cls.__name__)
-        return cls(payload[0], scaled.scale, scaled.value, scaled.precision, scaled.size)
-
-
-# --- Meter -------------------------------------------------------------------------------------
+    schema = (U8("sensor_type"), Scaled())
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class MeterGet(CCCommand):
-    """Meter Get [rate type<<6 | scale<<3 (v2-4) [, scale 2 (v4, scale >= 7)]]."""
+class MultilevelSensorGet(CCCommand):
+    """Multilevel Sensor Get [sensor type, scale<<3 (v5)]."""
 
-    cc: ClassVar[int] = CommandClass.METER
-    command: ClassVar[int] = MeterCommand.GET
-    scale: int | None = None
-    rate_type: int = 0
+    cc: ClassVar[int] = CommandClass.MULTILEVEL_SENSOR
+    command: ClassVar[int] = MultilevelSensorCommand.GET
+    sensor_type: int | None = None
+    scale: int = 0
 
-    def to_payload(self) -> bytes:
-        if self.scale is None:
-            return b""
-        check_byte(self.rate_type, "rate type", 3)
-        check_byte(self.scale, "scale", 7 + 0xFF)
-        head = (self.rate_type << 6) | (min(self.scale, 7) << 3)
-        if self.scale >= 7:
-            return bytes((head, self.scale - 7))
-        return bytes((head,))
+    schema = (Optional(U8("sensor_type"), Bits(Part("scale", 3, 2))),)
+    report = MultilevelSensorReport
+    matches = ("sensor_type",)
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        if not payload:
-            return cls()
-        scale = (payload[0] >> 3) & 0b111
-        if scale == 7 and len(payload) >= 2:
-            scale += payload[1]
-        return cls(scale, payload[0] >> 6)
+
+# --- Meter -------------------------------------------------------------------------------------
+# Meter's scale is split over the byte before the value (bit 2), the value's own scale bits
+# (bits 0-1) and, for scales >= 7, a trailing "scale 2" byte (SDS13781 Meter CC v4); irregular
+# enough to be written out as one codec per command.
+
+
+def _read_meter_get(r: Reader, values: dict[str, Any]) -> None:
+    if not r.remaining:
+        return
+    head = r.byte("scale")
+    scale = (head >> 3) & 0b111
+    if scale == 7 and r.remaining:
+        scale += r.byte("scale 2")
+    values["scale"], values["rate_type"] = scale, head >> 6
+
+
+def _write_meter_get(obj: Any, out: bytearray) -> None:
+    if obj.scale is None:
+        return
+    check_byte(obj.rate_type, "rate type", 3)
+    check_byte(obj.scale, "scale", 7 + 0xFF)
+    out.append((obj.rate_type << 6) | (min(obj.scale, 7) << 3))
+    if obj.scale >= 7:
+        out.append(obj.scale - 7)
+
+
+def _read_meter_report(r: Reader, values: dict[str, Any]) -> None:
+    head = r.byte("meter type")
+    need(r.data, 2, r.what)
+    scaled, end = parse_scaled(r.data, r.pos, r.what)
+    r.pos = end
+    scale = (head >> 7) << 2 | scaled.scale
+    delta: int | None = None
+    previous: float | None = None
+    if r.remaining >= 2:
+        delta = int.from_bytes(r.take(2, "delta time"), "big")
+        if delta:
+            raw = int.from_bytes(r.take(scaled.size, "previous value"), "big", signed=True)
+            previous = raw / 10**scaled.precision if scaled.precision else float(raw)
+    if scale == 7:
+        if delta is None or not r.remaining:
+            raise ProtocolError(f"{r.what}: scale 7 needs a scale 2 byte")
+        scale += r.byte("scale 2")
+    values.update(
+        meter_type=head & 0x1F,
+        scale=scale,
+        value=scaled.value,
+        rate_type=(head >> 5) & 0b11,
+        delta_time=delta,
+        previous=previous,
+        precision=scaled.precision,
+        size=scaled.size,
+    )
+
+
+def _write_meter_report(obj: Any, out: bytearray) -> None:
+    check_byte(obj.meter_type, "meter type", 0x1F)
+    check_byte(obj.rate_type, "rate type", 3)
+    check_byte(obj.scale, "scale", 7 + 0xFF)
+    scale1 = min(obj.scale, 7)
+    value = encode_scaled(obj.value, scale1 & 0b11, obj.precision, obj.size)
+    out += bytes(((scale1 >> 2) << 7 | obj.rate_type << 5 | obj.meter_type,)) + value
+    delta = obj.delta_time
+    if delta is None and obj.scale < 7:
+        return
+    delta = delta or 0
+    check_byte(delta, "delta time", 0xFFFF)
+    out += delta.to_bytes(2, "big")
+    if delta:
+        precision, size = value[0] >> 5, value[0] & 0b111
+        previous = round((obj.previous or 0.0) * 10**precision)
+        out += previous.to_bytes(size, "big", signed=True)
+    if obj.scale >= 7:
+        out.append(obj.scale - 7)
+
+
+def _read_meter_scales(r: Reader, values: dict[str, Any]) -> None:
+    low = r.byte("scales")
+    scales = parse_bitmask(bytes((low & 0x7F,)), 0)
+    if low & 0x80:
+        count = r.byte("scale bitmask length")
+        scales += tuple(7 + s for s in parse_bitmask(r.take(count, "scales 7+"), 0))
+    values["scales"] = scales
+
+
+def _write_meter_scales(obj: Any, out: bytearray) -> None:
+    low = encode_bitmask([s for s in obj.scales if s < 7], 0)[0]
+    high = [s - 7 for s in obj.scales if s >= 7]
+    if not high:
+        out.append(low)
+        return
+    extra = encode_bitmask(high, 0)
+    out += bytes((0x80 | low, len(extra))) + extra
 
 
 @register
@@ -408,65 +432,22 @@ class MeterReport(CCCommand):
     precision: int | None = None
     size: int | None = None
 
-    def to_payload(self) -> bytes:
-        check_byte(self.meter_type, "meter type", 0x1F)
-        check_byte(self.rate_type, "rate type", 3)
-        check_byte(self.scale, "scale", 7 + 0xFF)
-        scale1 = min(self.scale, 7)
-        value = encode_scaled(self.value, scale1 & 0b11, self.precision, self.size)
-        out = bytes(((scale1 >> 2) << 7 | self.rate_type << 5 | self.meter_type,)) + value
-        delta = self.delta_time
-        if delta is None and self.scale < 7:
-            return out
-        delta = delta or 0
-        check_byte(delta, "delta time", 0xFFFF)
-        out += delta.to_bytes(2, "big")
-        if delta:
-            precision, size = value[0] >> 5, value[0] & 0b111
-            previous = round((self.previous or 0.0) * 10**precision)
-            out += previous.to_bytes(size, "big", signed=True)
-        if self.scale >= 7:
-            out += bytes((self.scale - 7,))
-        return out
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        scaled, end = parse_scaled(payload, 1, cls.__name__)
-        scale = (payload[0] >> 7) << 2 | scaled.scale
-        delta: int | None = None
-        previous: float | None = None
-        if len(payload) >= end + 2:
-            delta = int.from_bytes(payload[end : end + 2], "big")
-            end += 2
-            if delta:
-                need(payload, end + scaled.size, f"{cls.__name__} previous value")
-                raw = int.from_bytes(payload[end : end + scaled.size], "big", signed=True)
-                previous = raw / 10**scaled.precision if scaled.precision else float(raw)
-                end += scaled.size
-        if scale == 7:
-            if delta is None or len(payload) <= end:
-                raise ProtocolError(f"{cls.__name__}: scale 7 needs a scale 2 byte")
-            scale += payload[end]
-        return cls(
-            payload[0] & 0x1F,
-            scale,
-            scaled.value,
-            (payload[0] >> 5) & 0b11,
-            delta,
-            previous,
-            scaled.precision,
-            scaled.size,
-        )
+    schema = (Custom(_read_meter_report, _write_meter_report),)
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class MeterSupportedGet(CCCommand):
-    """Meter Supported Get (v2)."""
+class MeterGet(CCCommand):
+    """Meter Get [rate type<<6 | scale<<3 (v2-4) [, scale 2 (v4, scale >= 7)]]."""
 
     cc: ClassVar[int] = CommandClass.METER
-    command: ClassVar[int] = MeterCommand.SUPPORTED_GET
+    command: ClassVar[int] = MeterCommand.GET
+    scale: int | None = None
+    rate_type: int = 0
+
+    schema = (Custom(_read_meter_get, _write_meter_get),)
+    report = MeterReport
+    matches = ("scale",)
 
 
 @register
@@ -481,39 +462,23 @@ class MeterSupportedReport(CCCommand):
     supports_reset: bool = False
     rate_types: int = 0  # bit 0 consumed, bit 1 produced (v4)
 
-    def to_payload(self) -> bytes:
-        check_byte(self.meter_type, "meter type", 0x1F)
-        check_byte(self.rate_types, "rate types", 3)
-        head = bytes(((0x80 if self.supports_reset else 0) | self.rate_types << 5 | self.meter_type,))
-        low = encode_bitmask([s for s in self.scales if s < 7], 0)[0]
-        high = [s - 7 for s in self.scales if s >= 7]
-        if not high:
-            return head + bytes((low,))
-        extra = encode_bitmask(high, 0)
-        return head + bytes((0x80 | low, len(extra))) + extra
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        scales = parse_bitmask(bytes((payload[1] & 0x7F,)), 0)
-        if payload[1] & 0x80:
-            need(payload, 3, cls.__name__)
-            count = payload[2]
-            need(payload, 3 + count, cls.__name__)
-            scales += tuple(7 + s for s in parse_bitmask(payload[3 : 3 + count], 0))
-        return cls(payload[0] & 0x1F, scales, bool(payload[0] & 0x80), (payload[0] >> 5) & 0b11)
-
-
-# --- Battery -----------------------------------------------------------------------------------
+    schema = (
+        Bits(Flag("supports_reset", 0x80), Part("rate_types", 5, 2), Part("meter_type", 0, 5)),
+        Custom(_read_meter_scales, _write_meter_scales),
+    )
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class BatteryGet(CCCommand):
-    """Battery Get."""
+class MeterSupportedGet(CCCommand):
+    """Meter Supported Get (v2)."""
 
-    cc: ClassVar[int] = CommandClass.BATTERY
-    command: ClassVar[int] = BatteryCommand.GET
+    cc: ClassVar[int] = CommandClass.METER
+    command: ClassVar[int] = MeterCommand.SUPPORTED_GET
+    report = MeterSupportedReport
+
+
+# --- Battery -----------------------------------------------------------------------------------
 
 
 @register
@@ -525,16 +490,19 @@ class BatteryReport(CCCommand):
     command: ClassVar[int] = BatteryCommand.REPORT
     level: int
 
+    schema = (U8("level"),)
+
     @property
     def is_low(self) -> bool:
         """The device signals a low battery."""
         return self.level == BATTERY_LOW
 
-    def to_payload(self) -> bytes:
-        check_byte(self.level, "battery level")
-        return bytes((self.level,))
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0])
+@register
+@dataclass(frozen=True, slots=True)
+class BatteryGet(CCCommand):
+    """Battery Get."""
+
+    cc: ClassVar[int] = CommandClass.BATTERY
+    command: ClassVar[int] = BatteryCommand.GET
+    report = BatteryReport

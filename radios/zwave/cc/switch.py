@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar, Self
+from typing import ClassVar
 
-from radios.zwave.cc.base import CCCommand, CommandClass, check_byte, need, register
+from radios.zwave.cc.base import CCCommand, CommandClass, register
+from radios.zwave.schema import U8, Bits, Flag, Optional
 
 __all__ = [
     "BasicCommand",
@@ -76,19 +77,7 @@ class _ValueReport(CCCommand):
     target: int | None = None
     duration: int | None = None
 
-    def to_payload(self) -> bytes:
-        check_byte(self.current, "current value")
-        if self.target is None:
-            return bytes((self.current,))
-        check_byte(self.target, "target value")
-        return bytes((self.current, self.target, 0xFE if self.duration is None else self.duration))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        if len(payload) >= 3:
-            return cls(payload[0], payload[1], payload[2])
-        return cls(payload[0])
+    schema = (U8("current"), Optional(U8("target"), U8("duration", none_as=0xFE)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,17 +87,7 @@ class _ValueSet(CCCommand):
     value: int
     duration: int | None = None
 
-    def to_payload(self) -> bytes:
-        check_byte(self.value, "value")
-        if self.duration is None:
-            return bytes((self.value,))
-        check_byte(self.duration, "duration")
-        return bytes((self.value, self.duration))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0], payload[1] if len(payload) >= 2 else None)
+    schema = (U8("value"), Optional(U8("duration")))
 
 
 @register
@@ -120,23 +99,7 @@ class BasicSet(CCCommand):
     command: ClassVar[int] = BasicCommand.SET
     value: int
 
-    def to_payload(self) -> bytes:
-        check_byte(self.value, "value")
-        return bytes((self.value,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0])
-
-
-@register
-@dataclass(frozen=True, slots=True)
-class BasicGet(CCCommand):
-    """Basic Get."""
-
-    cc: ClassVar[int] = CommandClass.BASIC
-    command: ClassVar[int] = BasicCommand.GET
+    schema = (U8("value"),)
 
 
 @register
@@ -150,20 +113,21 @@ class BasicReport(_ValueReport):
 
 @register
 @dataclass(frozen=True, slots=True)
+class BasicGet(CCCommand):
+    """Basic Get."""
+
+    cc: ClassVar[int] = CommandClass.BASIC
+    command: ClassVar[int] = BasicCommand.GET
+    report = BasicReport
+
+
+@register
+@dataclass(frozen=True, slots=True)
 class BinarySwitchSet(_ValueSet):
     """Binary Switch Set: 0x00 off / 0xFF on [, duration v2]."""
 
     cc: ClassVar[int] = CommandClass.BINARY_SWITCH
     command: ClassVar[int] = BinarySwitchCommand.SET
-
-
-@register
-@dataclass(frozen=True, slots=True)
-class BinarySwitchGet(CCCommand):
-    """Binary Switch Get."""
-
-    cc: ClassVar[int] = CommandClass.BINARY_SWITCH
-    command: ClassVar[int] = BinarySwitchCommand.GET
 
 
 @register
@@ -177,6 +141,16 @@ class BinarySwitchReport(_ValueReport):
 
 @register
 @dataclass(frozen=True, slots=True)
+class BinarySwitchGet(CCCommand):
+    """Binary Switch Get."""
+
+    cc: ClassVar[int] = CommandClass.BINARY_SWITCH
+    command: ClassVar[int] = BinarySwitchCommand.GET
+    report = BinarySwitchReport
+
+
+@register
+@dataclass(frozen=True, slots=True)
 class MultilevelSwitchSet(_ValueSet):
     """Multilevel Switch Set: level 0-99 or 0xFF (last level) [, duration v2]."""
 
@@ -186,20 +160,21 @@ class MultilevelSwitchSet(_ValueSet):
 
 @register
 @dataclass(frozen=True, slots=True)
-class MultilevelSwitchGet(CCCommand):
-    """Multilevel Switch Get."""
-
-    cc: ClassVar[int] = CommandClass.MULTILEVEL_SWITCH
-    command: ClassVar[int] = MultilevelSwitchCommand.GET
-
-
-@register
-@dataclass(frozen=True, slots=True)
 class MultilevelSwitchReport(_ValueReport):
     """Multilevel Switch Report: current [, target, duration v4]."""
 
     cc: ClassVar[int] = CommandClass.MULTILEVEL_SWITCH
     command: ClassVar[int] = MultilevelSwitchCommand.REPORT
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MultilevelSwitchGet(CCCommand):
+    """Multilevel Switch Get."""
+
+    cc: ClassVar[int] = CommandClass.MULTILEVEL_SWITCH
+    command: ClassVar[int] = MultilevelSwitchCommand.GET
+    report = MultilevelSwitchReport
 
 
 @register
@@ -214,24 +189,11 @@ class MultilevelSwitchStartLevelChange(CCCommand):
     start_level: int = 0
     duration: int | None = None
 
-    def to_payload(self) -> bytes:
-        check_byte(self.start_level, "start level")
-        flags = (0x40 if self.down else 0) | (0x20 if self.ignore_start_level else 0)
-        out = bytes((flags, self.start_level))
-        if self.duration is not None:
-            check_byte(self.duration, "duration")
-            out += bytes((self.duration,))
-        return out
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        return cls(
-            bool(payload[0] & 0x40),
-            bool(payload[0] & 0x20),
-            payload[1],
-            payload[2] if len(payload) >= 3 else None,
-        )
+    schema = (
+        Bits(Flag("down", 0x40), Flag("ignore_start_level", 0x20)),
+        U8("start_level"),
+        Optional(U8("duration")),
+    )
 
 
 @register
