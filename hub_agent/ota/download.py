@@ -124,6 +124,10 @@ class Downloader:
                 # The server ignored the Range: start over rather than trust its offset.
                 hashers = _hashers(offer)
                 have = 0
+            elif response.status == 416:
+                raise OtaError(
+                    f"download of {offer.version}: the server has fewer bytes than the metadata says"
+                )
             elif response.status not in (200, 206):
                 raise OtaError(f"download of {offer.version}: HTTP {response.status} for {offer.url}")
             elif response.status == 206 and not response.headers.get("Content-Range", "").startswith(
