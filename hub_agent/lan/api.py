@@ -25,6 +25,7 @@ from aiohttp import hdrs, web
 from hub_agent.hub import COMMAND_TIMEOUT
 from hub_agent.lan import events
 from hub_agent.lan.access import LanAccess
+from hub_agent.lan.ble_routes import BleRoutes
 from hub_agent.lan.errors import ApiError, error_response
 from hub_agent.lan.limits import ConnectionGate, Limits
 from hub_agent.lan.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -282,6 +283,7 @@ class LanApi:
             Route("GET", f"{API}/events", self.events, "events"),
             Route("GET", "/metrics", self.metrics_text, "metrics"),
             *(Route(*entry) for entry in UpdateRoutes(self.runtime).table()),
+            *(Route(*entry) for entry in BleRoutes(self.runtime).table()),
         ]
 
     def build_app(self) -> web.Application:

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from ble_helpers import Recorder
 from bluez_peer import BlueZPeer, drop_bleak_manager
-from conftest import Recorder
 
 from hub_core.errors import DeliveryTimeout, RadioUnavailable
 from hub_core.model import Command, DeviceAdded, StateChanged, ble_device_id

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import Recorder
+from ble_helpers import Recorder
 
 from hub_core.errors import DeliveryTimeout, InvalidCommand, RadioUnavailable, UnknownDevice
 from hub_core.model import ButtonPressed, Command, DeviceAdded, StateChanged, ble_device_id

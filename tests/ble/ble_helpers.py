@@ -1,4 +1,4 @@
-"""Shared BLE test helpers: a RadioContext that records what the radio emits and folds state."""
+"""BLE test helpers: a RadioContext that records what the radio emits and folds state."""
 
 from __future__ import annotations
 
