@@ -1,4 +1,4 @@
-"""Downloading an offer over HTTPS: resumed after drops and restarts, bounded, hash-verified, never trusted early."""
+"""Downloading an offer over HTTPS: resumed after drops and restarts, bounded, hash-verified."""
 
 from __future__ import annotations
 
