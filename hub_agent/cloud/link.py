@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatu
 from hub_agent import __version__
 from hub_agent.cloud import pki
 from hub_agent.cloud.commands import CommandDesk
+from hub_agent.cloud.mqtt import MqttConnection, refused_code
 from hub_agent.cloud.outbox import Outbox
 from hub_agent.cloud.protocol import (
     MAX_MESSAGE_BYTES,
@@ -117,6 +118,8 @@ def is_auth_failure(exc: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, ssl.SSLCertVerificationError | AuthFailure):
             return True
+        if refused_code(current) is not None:
+            return True
         if isinstance(current, ssl.SSLError) and "ALERT" in str(current.reason or "").upper():
             # The server rejected our certificate (TLS 1.3 reports it as an alert after the handshake).
             return True
@@ -178,7 +181,11 @@ class CloudLink:
         self.certificate = CertificateKeeper(cert_path, key_path, runtime.hub_id, self.clock, client_ca)
         self.requests = RequestDesk(runtime, self.commands, self.certificate, self._send_answer, self.clock)
         self.requests.on_installed = self._certificate_installed
+        self.hub_id = runtime.hub_id
         self._ws: ClientConnection | None = None
+        self._mqtt: MqttConnection | None = None
+        self._answer_sender: Callable[[HubMessage, object], Awaitable[bool]] | None = None
+        self._connected_at: float | None = None
         self._state_changed = asyncio.Event()
         self._last_logged_error: str | None = None
         self._silent_rejections = 0
@@ -294,6 +301,7 @@ class CloudLink:
                 log.debug("cloud connection ended", exc_info=True)
             finally:
                 self._ws = None
+                self._answer_sender = None
             if connected_at is not None and self.clock.monotonic() - connected_at >= self.stable_after:
                 self.backoff.reset()
             delay = self.backoff.next_delay()
@@ -351,58 +359,93 @@ class CloudLink:
     async def _connection(self, context: ssl.SSLContext) -> float | None:
         """One connection from connect to close; returns when it was established (monotonic)."""
         assert self.section is not None
-        connected_at: float | None = None
+        self._connected_at = None
         try:
-            async with connect(
-                self.section.url,
-                ssl=context,
-                ping_interval=None,  # our own keepalive below, on the injectable clock
-                max_size=TRANSPORT_MAX_SIZE,
-                open_timeout=WELCOME_TIMEOUT,
-                close_timeout=2,
-                user_agent_header=f"hub-agent/{__version__}",
-            ) as ws:
-                session = HubSession(self._hello(), lambda: self.outbox.last_seq)
-                await ws.send(session.start())
-                welcome = await self._within(ws.recv(), WELCOME_TIMEOUT, "welcome")
-                try:
-                    session.receive(welcome)
-                except SeqOutOfRange as exc:
-                    # Taking it would move the hub's seq past everything it sent (up to int64's end).
-                    await ws.send(encode(ErrorMessage(exc.code, str(exc), "welcome")))
-                    raise
-                connected_at = self.clock.monotonic()
-                self._ws = ws
-                self.connections += 1
-                self._last_logged_error = None
-                self._silent_rejections = 0
-                self._set_state(LinkState.CONNECTED)
-                self.certificate.confirm()
-                log.info(
-                    "cloud link up (connection %d): cloud holds events up to seq %d, %d on disk",
-                    self.connections,
-                    session.acked_seq,
-                    self.outbox.count,
-                )
-                self.outbox.welcome(session.acked_seq)
-                self.requests.new_connection()
-                await self.requests.flush_unsent()
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(self._send_events(ws, session.acked_seq))
-                    group.create_task(self._keepalive(ws))
-                    group.create_task(self._watch_certificate(ws))
-                    await self._read(ws, session)
-                    # The cloud closed cleanly; leaving the group cancels the sender and the timers.
-                    reason = f" {ws.close_reason}" if ws.close_reason else ""
-                    raise CloudClosed(f"the cloud closed the connection ({ws.close_code}{reason})")
+            if self.section.protocol == "mqtt":
+                await self._mqtt_connection(context)
+            else:
+                await self._ws_connection(context)
         except BaseException as exc:
             inner = _unwrap(exc)
-            if connected_at is not None:
-                inner.connected_at = connected_at  # type: ignore[attr-defined]
+            if self._connected_at is not None:
+                inner.connected_at = self._connected_at
             if inner is exc:
                 raise
             raise inner from None
-        return connected_at
+        return self._connected_at
+
+    async def _ws_connection(self, context: ssl.SSLContext) -> None:
+        assert self.section is not None
+        if not self.section.url.startswith("wss://"):
+            raise ValueError(f'protocol = "ws" needs a wss:// URL, not {self.section.url!r}')
+        async with connect(
+            self.section.url,
+            ssl=context,
+            ping_interval=None,  # our own keepalive below, on the injectable clock
+            max_size=TRANSPORT_MAX_SIZE,
+            open_timeout=WELCOME_TIMEOUT,
+            close_timeout=2,
+            user_agent_header=f"hub-agent/{__version__}",
+        ) as ws:
+            session = HubSession(self._hello(), lambda: self.outbox.last_seq)
+            await ws.send(session.start())
+            welcome = await self._within(ws.recv(), WELCOME_TIMEOUT, "welcome")
+            try:
+                session.receive(welcome)
+            except SeqOutOfRange as exc:
+                # Taking it would move the hub's seq past everything it sent (up to int64's end).
+                await ws.send(encode(ErrorMessage(exc.code, str(exc), "welcome")))
+                raise
+            self._ws = ws
+            self._answer_sender = self._send_answer_ws
+            self.opened(session.acked_seq)
+            self.outbox.welcome(session.acked_seq)
+            self.requests.new_connection()
+            await self.requests.flush_unsent()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._send_events(ws, session.acked_seq))
+                group.create_task(self._keepalive(ws))
+                group.create_task(self.watch_certificate())
+                await self._read(ws, session)
+                # The cloud closed cleanly; leaving the group cancels the sender and the timers.
+                reason = f" {ws.close_reason}" if ws.close_reason else ""
+                raise CloudClosed(f"the cloud closed the connection ({ws.close_code}{reason})")
+
+    async def _mqtt_connection(self, context: ssl.SSLContext) -> None:
+        assert self.section is not None
+        connection = MqttConnection(self, self.section.url, context, self.ping_interval)
+        self._mqtt = connection
+        self._answer_sender = connection.send_answer
+        try:
+            await connection.run()
+        finally:
+            self._mqtt = None
+            self.events_sent += connection.events_sent
+
+    # --- what both transports call (MqttHost) ------------------------------------------------------
+
+    def opened(self, acked_seq: int) -> None:
+        """The session is up: state, counters, and the renewed certificate (if any) is proven."""
+        self._connected_at = self.clock.monotonic()
+        self.connections += 1
+        self._last_logged_error = None
+        self._silent_rejections = 0
+        self._set_state(LinkState.CONNECTED)
+        self.certificate.confirm()
+        log.info(
+            "cloud link up (connection %d): cloud holds events up to seq %d, %d on disk",
+            self.connections,
+            acked_seq,
+            self.outbox.count,
+        )
+
+    def hello_state(self) -> JSONObject:
+        """The retained MQTT `state` payload while connected."""
+        return {"online": True, "version": self.runtime.version, "boot_id": self.runtime.boot_id}
+
+    def snapshot_message(self) -> HubMessage:
+        """A state_snapshot of every device."""
+        return self.snapshot()
 
     async def _within(self, awaitable: Awaitable[T], seconds: float, what: str) -> T:
         """`awaitable`'s result, or TimeoutError after `seconds` of the link's clock."""
@@ -459,6 +502,10 @@ class CloudLink:
 
     async def _send_answer(self, message: HubMessage, reply: object) -> bool:
         """The request desk's sender: False when there is no connection to send on."""
+        sender = self._answer_sender
+        return False if sender is None else await sender(message, reply)
+
+    async def _send_answer_ws(self, message: HubMessage, reply: object) -> bool:
         return await self._send(message)
 
     async def _send(self, message: HubMessage) -> bool:
@@ -507,12 +554,12 @@ class CloudLink:
                 ws.transport.abort()
                 raise LinkDead(f"no pong within {timeout:g} s") from None
 
-    async def _watch_certificate(self, ws: ClientConnection) -> None:
+    async def watch_certificate(self) -> None:
         """Ask for a renewal when the certificate nears expiry; look again every 12 h."""
         while True:
             request = self.certificate.renewal_request(self.connections)
             if request is not None:
-                await self._send(request)
+                await self._send_answer(request, None)
             await self.clock.sleep(CERT_CHECK_INTERVAL)
 
     def snapshot(self) -> StateSnapshot:
@@ -523,9 +570,11 @@ class CloudLink:
         """Publish the new expiry and reconnect, so the new certificate is proven (or rolled back) now."""
         self.status["cert_not_after"] = verdict.not_after
         self._publish_status()
-        ws = self._ws
+        ws, mqtt = self._ws, self._mqtt
         if ws is not None:
             await ws.close(1000, "reconnecting with the renewed certificate")
+        elif mqtt is not None:
+            mqtt.close("reconnecting with the renewed certificate")
 
 
 def _describe(exc: BaseException) -> str:

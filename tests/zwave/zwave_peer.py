@@ -65,8 +65,12 @@ def check_installed() -> str:
 class ZWavePeer:
     """One launcher process: a mock Z-Wave controller with mock nodes on a loopback TCP port."""
 
-    def __init__(self, nodes: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, nodes: list[dict[str, Any]] | None = None, *, launcher: Path = LAUNCHER, args: tuple[str, ...] = ()
+    ) -> None:
         self._nodes = nodes
+        self._launcher = launcher  # e.g. s2_launcher.mjs: the same launcher with network keys
+        self._args = args
         self._proc: subprocess.Popen[str] | None = None
         self._stderr: IO[str] | None = None
         self._nodes_file: str | None = None
@@ -83,7 +87,7 @@ class ZWavePeer:
     def start(self, timeout: float = 30.0) -> None:
         """Start the launcher and wait until it prints its port; PeerMissing/PeerError if it cannot."""
         node = check_installed()
-        argv = [node, str(LAUNCHER), "--host", "127.0.0.1", "--port", "0"]
+        argv = [node, str(self._launcher), *self._args, "--host", "127.0.0.1", "--port", "0"]
         if self._nodes is not None:
             fd, self._nodes_file = tempfile.mkstemp(prefix="zwave-nodes-", suffix=".json")
             with os.fdopen(fd, "w") as f:

@@ -1,0 +1,165 @@
+"""S2 and S0 against zwave-js's MockController and MockNodes (tests/peers/zwave/s2_launcher.mjs).
+
+The mock controller holds our network keys; a lock joins through real inclusion and zwave-js's
+own joining-node S2 behaviour (KEX, ECDH, CKDF, CCM, SPAN) talks to our `ZWaveSecurity` on the
+radio's Security seam. Then commands go out S2-encapsulated and must change the lock; its reports
+come back encapsulated and must become state. The mock records the raw bytes it received, so the
+tests check nothing went out plain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hubtest.zwave_events import EventLog
+from zwave_peer import PEER_DIR, PeerMissing, ZWavePeer, household_node
+
+from hub_core.model import Command, DeviceAdded, DeviceId, StateChanged
+from radios.base import RadioContext
+from radios.zwave.radio import ZWaveRadio
+from radios.zwave.security.classes import dsk_hidden
+from radios.zwave.security.grants import GrantStore
+from radios.zwave.security.keystore import load_or_create
+from radios.zwave.security.primitives import x25519_keypair
+from radios.zwave.security.service import InclusionNotice, ZWaveSecurity
+
+pytestmark = pytest.mark.peer
+WAIT = 20.0
+LOCK = 5
+S2_UNAUTH, S2_AUTH, S2_AC, S0 = 0, 1, 2, 7
+
+
+def node_public_key(node_id: int) -> bytes:
+    """The mock node's ECDH public key (s2_launcher.mjs derives its private key from the node id)."""
+    return x25519_keypair(hashlib.sha256(f"hub-agent mock node {node_id}".encode()).digest())[1]
+
+
+def pin_of(node_id: int) -> str:
+    return f"{int.from_bytes(node_public_key(node_id)[:2], 'big'):05d}"
+
+
+def secure_lock(classes: list[int]) -> dict[str, Any]:
+    node = json.loads(json.dumps(household_node("lock")))
+    node["capabilities"]["commandClasses"].append({"ccId": 0x9F, "version": 1})
+    if S0 in classes:
+        node["capabilities"]["commandClasses"].append({"ccId": 0x98, "version": 1})
+    node["capabilities"]["securityClasses"] = classes
+    return node
+
+
+@pytest.fixture(scope="module")
+def keys_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("zwave-keys") / "zwave-keys.json"
+    load_or_create(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def s2_peer(keys_file: Path) -> Iterator[ZWavePeer]:
+    peer = ZWavePeer([], launcher=PEER_DIR / "s2_launcher.mjs", args=("--keys", str(keys_file)))
+    try:
+        peer.start()
+    except PeerMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield peer
+    finally:
+        peer.stop()
+
+
+class SecureHome:
+    """A ZWaveRadio with ZWaveSecurity on the seam, on the S2 mock."""
+
+    def __init__(self, peer: ZWavePeer, data_dir: Path, keys_file: Path) -> None:
+        self.peer = peer
+        self.events = EventLog()
+        self.notices: list[InclusionNotice] = []
+        self.notice_seen = asyncio.Event()
+        self.grants = GrantStore(data_dir / "zwave-security.json")
+        self.security = ZWaveSecurity(load_or_create(keys_file), self.grants, notify=self._notice)
+        ctx = RadioContext(data_dir, self.events, state_reader=self.events.state_of)
+        self.radio = ZWaveRadio(ctx, peer.url, encapsulation=self.security, bootstrap=self.security)
+        self.security.attach(self.radio.link.transmit_raw, self._ids)
+
+    def _ids(self) -> tuple[int, int]:
+        info = self.radio.controller.info if self.radio.controller is not None else None
+        return (info.home_id, info.node_id) if info is not None else (0, 1)
+
+    def _notice(self, notice: InclusionNotice) -> None:
+        self.notices.append(notice)
+        self.notice_seen.set()
+
+    async def notice(self, state: str) -> InclusionNotice:
+        async with asyncio.timeout(WAIT):
+            while True:
+                for notice in self.notices:
+                    if notice.state == state:
+                        return notice
+                self.notice_seen.clear()
+                await self.notice_seen.wait()
+
+    async def include(self, node: dict[str, Any], pin: str | None = None) -> DeviceAdded:
+        mark = self.events.mark()
+        await self.peer.include(node)
+        await self.radio.set_inclusion(60)
+        if pin is not None:
+            await self.notice("pin_required")
+            self.security.enter_pin(pin)
+        device = f"zwave-{node['id']}"
+        event = await self.events.wait_for(
+            lambda e: isinstance(e, DeviceAdded) and e.device.id == device, since=mark, timeout=WAIT
+        )
+        await self.radio.set_inclusion(0)
+        await self.radio.settle()
+        assert isinstance(event, DeviceAdded)
+        return event
+
+    async def sent_plain(self, node: int) -> list[bytes]:
+        """CCs the host sent the node outside S2/S0 encapsulation (other than the security CCs)."""
+        return [b for b in await self.peer.received(node) if b[0] not in (0x9F, 0x98)]
+
+
+@pytest.fixture
+async def home(s2_peer: ZWavePeer, tmp_path: Path, keys_file: Path) -> AsyncIterator[SecureHome]:
+    s2_peer.reset([])
+    home = SecureHome(s2_peer, tmp_path, keys_file)
+    await home.radio.start()
+    try:
+        yield home
+    finally:
+        await home.radio.stop()
+        await home.security.close()
+        assert s2_peer.errors() == []
+
+
+async def test_an_s2_unauthenticated_lock_joins_and_takes_only_encrypted_commands(home: SecureHome) -> None:
+    await home.include(secure_lock([S2_UNAUTH]))
+    assert home.security.security_of(LOCK) == "S2_Unauthenticated"
+    assert (await home.notice("secured")).security == "S2_Unauthenticated"
+    mark = home.events.mark()
+    await asyncio.wait_for(home.radio.execute(Command(DeviceId("zwave-5"), "lock")), WAIT)
+    await home.events.wait_for(
+        lambda e: isinstance(e, StateChanged) and e.attribute == "lock" and e.value == "locked", since=mark
+    )
+    assert await home.sent_plain(LOCK) == []  # interview and command: all under S2
+    saved = json.loads((home.grants.path or Path()).read_text())
+    assert list(saved.values())[0] == {"5": ["S2_Unauthenticated"]}
+
+
+async def test_an_access_control_lock_needs_the_pin(home: SecureHome) -> None:
+    await home.include(secure_lock([S2_UNAUTH, S2_AUTH, S2_AC]), pin=pin_of(LOCK))
+    required = await home.notice("pin_required")
+    assert required.dsk == dsk_hidden(node_public_key(LOCK)[:16])
+    assert home.security.security_of(LOCK) == "S2_AccessControl"
+    mark = home.events.mark()
+    await asyncio.wait_for(home.radio.execute(Command(DeviceId("zwave-5"), "unlock")), WAIT)
+    await home.events.wait_for(
+        lambda e: isinstance(e, StateChanged) and e.attribute == "lock" and e.value == "unlocked", since=mark
+    )
+    assert await home.sent_plain(LOCK) == []
