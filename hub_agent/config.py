@@ -62,10 +62,11 @@ class CloudSection:
     """`[cloud]`: the one outbound WebSocket, its trust anchors and the hub's client certificate."""
 
     url: str = ""
+    protocol: str = "ws"  # ws: CONTRACT section 7 | mqtt: MQTT 5, section 9.5
     ca: Path = Path("/etc/hub-agent/cloud-ca.pem")
     cert: Path | None = None
-    client_ca: Path | None = None  # verifies renewed client certificates; None = `ca`
     key: Path | None = None
+    client_ca: Path | None = None  # verifies renewed client certificates; None = `ca`
     backoff_cap: float = 60.0
     ping_interval: float = 10.0
     outbox_limit: int = 100_000
@@ -269,6 +270,16 @@ def _wss_url(value: Any, ctx: Context) -> str:
     return url
 
 
+def _cloud_url(value: Any, ctx: Context) -> str:
+    """wss:// (either protocol) or mqtts:// (MQTT 5 over TLS); never a plain-text scheme."""
+    url = _nonempty(value, ctx)
+    if urlsplit(url).scheme == "mqtts":
+        return _wss_url(url.replace("mqtts://", "wss://", 1), ctx).replace("wss://", "mqtts://", 1)
+    if urlsplit(url).scheme != "wss":
+        raise ValueError(f"must be a wss:// URL (TLS is required) or an mqtts:// one, not {url!r}")
+    return _wss_url(url, ctx)
+
+
 def _https_url(value: Any, ctx: Context) -> str:
     url = _nonempty(value, ctx)
     parts = urlsplit(url)
@@ -342,11 +353,12 @@ SCHEMA: dict[str, tuple[type, dict[str, Key]]] = {
     "cloud": (
         CloudSection,
         {
-            "url": Key(_wss_url, required=True),
+            "url": Key(_cloud_url, required=True),
+            "protocol": Key(_choice("ws", "mqtt")),
             "ca": Key(_readable_file, required=True),
-            "client_ca": Key(_readable_file),
             "cert": Key(_optional_readable_file),
             "key": Key(_optional_readable_file),
+            "client_ca": Key(_readable_file),
             "backoff_cap": Key(_number(1, 86400)),
             "ping_interval": Key(_number(1, 30)),
             "outbox_limit": Key(_integer(1000, 10_000_000)),
