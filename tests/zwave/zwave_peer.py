@@ -66,7 +66,11 @@ class ZWavePeer:
     """One launcher process: a mock Z-Wave controller with mock nodes on a loopback TCP port."""
 
     def __init__(
-        self, nodes: list[dict[str, Any]] | None = None, *, launcher: Path = LAUNCHER, args: tuple[str, ...] = ()
+        self,
+        nodes: list[dict[str, Any]] | None = None,
+        *,
+        launcher: Path = LAUNCHER,
+        args: tuple[str, ...] = (),
     ) -> None:
         self._nodes = nodes
         self._launcher = launcher  # e.g. s2_launcher.mjs: the same launcher with network keys

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hubtest.zwave_events import EventLog
 from zwave_peer import PEER_DIR, PeerMissing, ZWavePeer, household_node
 
 from hub_core.model import Command, DeviceAdded, DeviceId, StateChanged
+from hubtest.zwave_events import EventLog
 from radios.base import RadioContext
 from radios.zwave.radio import ZWaveRadio
 from radios.zwave.security.classes import dsk_hidden
@@ -45,7 +45,7 @@ def pin_of(node_id: int) -> str:
 
 
 def secure_lock(classes: list[int]) -> dict[str, Any]:
-    node = json.loads(json.dumps(household_node("lock")))
+    node: dict[str, Any] = json.loads(json.dumps(household_node("lock")))
     node["capabilities"]["commandClasses"].append({"ccId": 0x9F, "version": 1})
     if S0 in classes:
         node["capabilities"]["commandClasses"].append({"ccId": 0x98, "version": 1})
@@ -149,7 +149,7 @@ async def test_an_s2_unauthenticated_lock_joins_and_takes_only_encrypted_command
     )
     assert await home.sent_plain(LOCK) == []  # interview and command: all under S2
     saved = json.loads((home.grants.path or Path()).read_text())
-    assert list(saved.values())[0] == {"5": ["S2_Unauthenticated"]}
+    assert next(iter(saved.values())) == {"5": ["S2_Unauthenticated"]}
 
 
 async def test_an_access_control_lock_needs_the_pin(home: SecureHome) -> None:
