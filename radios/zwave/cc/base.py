@@ -272,9 +272,29 @@ class Scaled(Field):
         out += encode_scaled(getattr(obj, self.value), getattr(obj, self.scale), obj.precision, obj.size)
 
 
+class Inner(Field):
+    """An encapsulated CC command: to the end of the payload, or after a length byte (`prefixed`)."""
+
+    def __init__(self, name: str = "inner", *, prefixed: bool = False) -> None:
+        self.name = name
+        self.prefixed = prefixed
+
+    def read(self, r: Reader, values: dict[str, Any]) -> None:
+        data = r.take(r.byte("encapsulated length"), self.name) if self.prefixed else r.rest()
+        values[self.name] = parse_cc(data)
+
+    def write(self, obj: Any, out: bytearray) -> None:
+        body = getattr(obj, self.name).to_bytes()
+        if self.prefixed:
+            check_byte(len(body), "encapsulated length")
+            out.append(len(body))
+        out += body
+
+
 __all__ = [
     "CCCommand",
     "CommandClass",
+    "Inner",
     "NoOperation",
     "Scaled",
     "ScaledValue",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar, Self
+from typing import Any, ClassVar
 
 from hub_core.errors import ProtocolError
-from radios.zwave.cc.base import CCCommand, CommandClass, check_byte, need, register
+from radios.zwave.cc.base import CCCommand, CommandClass, check_byte, register
+from radios.zwave.schema import U8, U16, U24, ByteList, Custom, Field, Reader
 
 __all__ = [
     "LIFELINE_GROUP",
@@ -93,23 +94,40 @@ LIFELINE_GROUP = 1
 _SIZES = (1, 2, 4)
 
 
-def _check_param_value(value: int, size: int) -> None:
-    if size not in _SIZES:
-        raise ValueError(f"configuration value size must be 1, 2 or 4, not {size}")
-    low, high = -(1 << (8 * size - 1)), (1 << (8 * size)) - 1
-    if not low <= value <= high:
-        raise ValueError(f"configuration value {value} does not fit in {size} bytes")
+class ParamValue(Field):
+    """Configuration's [default flag|]size(3) byte and a signed value of that size (v1-v3).
 
+    With `default_flag` (Set), a set flag means "restore the default": `value` is None on the wire
+    as zeros. Values are signed on the wire; unsigned spellings are accepted when writing.
+    """
 
-def _encode_param_value(value: int, size: int) -> bytes:
-    # Values are signed on the wire (Configuration v1-v3); accept unsigned spellings too.
-    if value >= 1 << (8 * size - 1):
-        value -= 1 << (8 * size)
-    return value.to_bytes(size, "big", signed=True)
+    def __init__(self, *, default_flag: bool = False) -> None:
+        self.default_flag = default_flag
 
+    def read(self, r: Reader, values: dict[str, Any]) -> None:
+        head = r.byte("value size")
+        size = head & 0b111
+        if size not in _SIZES:
+            raise ProtocolError(f"{r.what}: value size must be 1, 2 or 4, not {size}")
+        values["size"] = size
+        if self.default_flag and head & 0x80:
+            values["value"] = None
+            return
+        values["value"] = int.from_bytes(r.take(size, "value"), "big", signed=True)
 
-def _u24(payload: bytes, offset: int) -> int:
-    return int.from_bytes(payload[offset : offset + 3], "big")
+    def write(self, obj: Any, out: bytearray) -> None:
+        size, value = obj.size, obj.value
+        if size not in _SIZES:
+            raise ValueError(f"configuration value size must be 1, 2 or 4, not {size}")
+        if value is None:
+            out += bytes((0x80 | size,)) + bytes(size)
+            return
+        low, high = -(1 << (8 * size - 1)), (1 << (8 * size)) - 1
+        if not low <= value <= high:
+            raise ValueError(f"configuration value {value} does not fit in {size} bytes")
+        if value >= 1 << (8 * size - 1):
+            value -= 1 << (8 * size)
+        out += bytes((size,)) + value.to_bytes(size, "big", signed=True)
 
 
 # --- Configuration -----------------------------------------------------------------------------
@@ -126,24 +144,21 @@ class ConfigurationSet(CCCommand):
     value: int | None
     size: int = 1
 
-    def to_payload(self) -> bytes:
-        check_byte(self.parameter, "parameter number")
-        if self.value is None:
-            _check_param_value(0, self.size)
-            return bytes((self.parameter, 0x80 | self.size)) + bytes(self.size)
-        _check_param_value(self.value, self.size)
-        return bytes((self.parameter, self.size)) + _encode_param_value(self.value, self.size)
+    schema = (U8("parameter"), ParamValue(default_flag=True))
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        size = payload[1] & 0b111
-        if size not in _SIZES:
-            raise ProtocolError(f"{cls.__name__}: value size must be 1, 2 or 4, not {size}")
-        if payload[1] & 0x80:
-            return cls(payload[0], None, size)
-        need(payload, 2 + size, cls.__name__)
-        return cls(payload[0], int.from_bytes(payload[2 : 2 + size], "big", signed=True), size)
+
+@register
+@dataclass(frozen=True, slots=True)
+class ConfigurationReport(CCCommand):
+    """Configuration Report: parameter, size(3), value."""
+
+    cc: ClassVar[int] = CommandClass.CONFIGURATION
+    command: ClassVar[int] = ConfigurationCommand.REPORT
+    parameter: int
+    value: int
+    size: int = 1
+
+    schema = (U8("parameter"), ParamValue())
 
 
 @register
@@ -155,43 +170,70 @@ class ConfigurationGet(CCCommand):
     command: ClassVar[int] = ConfigurationCommand.GET
     parameter: int
 
-    def to_payload(self) -> bytes:
-        check_byte(self.parameter, "parameter number")
-        return bytes((self.parameter,))
+    schema = (U8("parameter"),)
+    report = ConfigurationReport
+    matches = ("parameter",)
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0])
+
+# --- Version -----------------------------------------------------------------------------------
+
+
+def _read_firmware(r: Reader, values: dict[str, Any]) -> None:
+    firmware = [(r.byte("firmware major"), r.byte("firmware minor"))]
+    hardware = None
+    if r.remaining >= 2:
+        hardware, count = r.byte("hardware version"), r.byte("firmware target count")
+        data = r.take(2 * count, "firmware targets")
+        firmware += [(data[2 * i], data[2 * i + 1]) for i in range(count)]
+    values["firmware_versions"], values["hardware_version"] = tuple(firmware), hardware
+
+
+def _write_firmware(obj: Any, out: bytearray) -> None:
+    if not obj.firmware_versions:
+        raise ValueError("a Version Report needs firmware 0's version")
+    numbers = [*obj.firmware_versions[0]]
+    extra = obj.firmware_versions[1:]
+    if obj.hardware_version is not None:
+        numbers += [obj.hardware_version, len(extra)]
+        numbers += [n for pair in extra for n in pair]
+    for n in numbers:
+        check_byte(n, "version number")
+    out += bytes(numbers)
+
+
+def _read_protocol(r: Reader, values: dict[str, Any]) -> None:
+    values["protocol_version"] = (r.byte("protocol major"), r.byte("protocol minor"))
+
+
+def _write_protocol(obj: Any, out: bytearray) -> None:
+    for n in obj.protocol_version:
+        check_byte(n, "version number")
+    out += bytes(obj.protocol_version)
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class ConfigurationReport(CCCommand):
-    """Configuration Report: parameter, size(3), signed value."""
+class VersionReport(CCCommand):
+    """Version Report: library type, protocol version, firmware 0 [, hardware, targets, firmware 1..n]."""
 
-    cc: ClassVar[int] = CommandClass.CONFIGURATION
-    command: ClassVar[int] = ConfigurationCommand.REPORT
-    parameter: int
-    value: int
-    size: int = 1
+    cc: ClassVar[int] = CommandClass.VERSION
+    command: ClassVar[int] = VersionCommand.REPORT
+    library_type: int
+    protocol_version: tuple[int, int]
+    firmware_versions: tuple[tuple[int, int], ...]
+    hardware_version: int | None = None
 
-    def to_payload(self) -> bytes:
-        check_byte(self.parameter, "parameter number")
-        _check_param_value(self.value, self.size)
-        return bytes((self.parameter, self.size)) + _encode_param_value(self.value, self.size)
+    schema = (
+        U8("library_type"),
+        Custom(_read_protocol, _write_protocol),
+        Custom(_read_firmware, _write_firmware),
+    )
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        size = payload[1] & 0b111
-        if size not in _SIZES:
-            raise ProtocolError(f"{cls.__name__}: value size must be 1, 2 or 4, not {size}")
-        need(payload, 2 + size, cls.__name__)
-        return cls(payload[0], int.from_bytes(payload[2 : 2 + size], "big", signed=True), size)
-
-
-# --- Version -----------------------------------------------------------------------------------
+    @property
+    def firmware(self) -> str:
+        """Firmware 0 as `major.minor`."""
+        major, minor = self.firmware_versions[0] if self.firmware_versions else (0, 0)
+        return f"{major}.{minor}"
 
 
 @register
@@ -201,55 +243,20 @@ class VersionGet(CCCommand):
 
     cc: ClassVar[int] = CommandClass.VERSION
     command: ClassVar[int] = VersionCommand.GET
+    report = VersionReport
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class VersionReport(CCCommand):
-    """Version Report: library, protocol x.y, firmware 0 x.y [, hardware, n, firmware 1..n x.y (v2)]."""
+class VersionCommandClassReport(CCCommand):
+    """Command Class Report: requested CC, its version (0: not supported)."""
 
     cc: ClassVar[int] = CommandClass.VERSION
-    command: ClassVar[int] = VersionCommand.REPORT
-    library_type: int
-    protocol_version: tuple[int, int]
-    firmware_versions: tuple[tuple[int, int], ...]
-    hardware_version: int | None = None
+    command: ClassVar[int] = VersionCommand.COMMAND_CLASS_REPORT
+    requested_cc: int
+    version: int
 
-    @property
-    def firmware(self) -> str:
-        """Firmware 0 as `major.minor`."""
-        major, minor = self.firmware_versions[0] if self.firmware_versions else (0, 0)
-        return f"{major}.{minor}"
-
-    def to_payload(self) -> bytes:
-        if not self.firmware_versions:
-            raise ValueError("a Version Report needs firmware 0's version")
-        numbers = [self.library_type, *self.protocol_version, *self.firmware_versions[0]]
-        for n in numbers:
-            check_byte(n, "version number")
-        out = bytes(numbers)
-        if self.hardware_version is None:
-            return out
-        check_byte(self.hardware_version, "hardware version")
-        extra = self.firmware_versions[1:]
-        check_byte(len(extra), "firmware target count")
-        out += bytes((self.hardware_version, len(extra)))
-        for major, minor in extra:
-            check_byte(major, "version number")
-            check_byte(minor, "version number")
-            out += bytes((major, minor))
-        return out
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 5, cls.__name__)
-        firmware = [(payload[3], payload[4])]
-        hardware = None
-        if len(payload) >= 7:
-            hardware, count = payload[5], payload[6]
-            need(payload, 7 + 2 * count, f"{cls.__name__} firmware targets")
-            firmware += [(payload[7 + 2 * i], payload[8 + 2 * i]) for i in range(count)]
-        return cls(payload[0], (payload[1], payload[2]), tuple(firmware), hardware)
+    schema = (U8("requested_cc"), U8("version"))
 
 
 @register
@@ -261,47 +268,12 @@ class VersionCommandClassGet(CCCommand):
     command: ClassVar[int] = VersionCommand.COMMAND_CLASS_GET
     requested_cc: int
 
-    def to_payload(self) -> bytes:
-        check_byte(self.requested_cc, "command class")
-        return bytes((self.requested_cc,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0])
-
-
-@register
-@dataclass(frozen=True, slots=True)
-class VersionCommandClassReport(CCCommand):
-    """Command Class Report: CC, version (0 = not supported)."""
-
-    cc: ClassVar[int] = CommandClass.VERSION
-    command: ClassVar[int] = VersionCommand.COMMAND_CLASS_REPORT
-    requested_cc: int
-    version: int
-
-    def to_payload(self) -> bytes:
-        check_byte(self.requested_cc, "command class")
-        check_byte(self.version, "version")
-        return bytes((self.requested_cc, self.version))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        return cls(payload[0], payload[1])
+    schema = (U8("requested_cc"),)
+    report = VersionCommandClassReport
+    matches = ("requested_cc",)
 
 
 # --- Manufacturer Specific ---------------------------------------------------------------------
-
-
-@register
-@dataclass(frozen=True, slots=True)
-class ManufacturerSpecificGet(CCCommand):
-    """Manufacturer Specific Get."""
-
-    cc: ClassVar[int] = CommandClass.MANUFACTURER_SPECIFIC
-    command: ClassVar[int] = ManufacturerSpecificCommand.GET
 
 
 @register
@@ -315,21 +287,17 @@ class ManufacturerSpecificReport(CCCommand):
     product_type: int
     product_id: int
 
-    def to_payload(self) -> bytes:
-        for name in ("manufacturer_id", "product_type", "product_id"):
-            check_byte(getattr(self, name), name, 0xFFFF)
-        return b"".join(
-            v.to_bytes(2, "big") for v in (self.manufacturer_id, self.product_type, self.product_id)
-        )
+    schema = (U16("manufacturer_id"), U16("product_type"), U16("product_id"))
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 6, cls.__name__)
-        return cls(
-            int.from_bytes(payload[0:2], "big"),
-            int.from_bytes(payload[2:4], "big"),
-            int.from_bytes(payload[4:6], "big"),
-        )
+
+@register
+@dataclass(frozen=True, slots=True)
+class ManufacturerSpecificGet(CCCommand):
+    """Manufacturer Specific Get."""
+
+    cc: ClassVar[int] = CommandClass.MANUFACTURER_SPECIFIC
+    command: ClassVar[int] = ManufacturerSpecificCommand.GET
+    report = ManufacturerSpecificReport
 
 
 # --- Wake Up -----------------------------------------------------------------------------------
@@ -337,26 +305,18 @@ class ManufacturerSpecificReport(CCCommand):
 
 @dataclass(frozen=True, slots=True)
 class _WakeUpInterval(CCCommand):
-    """Shared layout of Interval Set and Report: seconds (24 bits), node to notify."""
+    """seconds(24), node id: the interval and where to send the Wake Up Notification."""
 
     seconds: int
     node_id: int
 
-    def to_payload(self) -> bytes:
-        check_byte(self.seconds, "wake up interval", 0xFFFFFF)
-        check_byte(self.node_id, "node id")
-        return self.seconds.to_bytes(3, "big") + bytes((self.node_id,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 4, cls.__name__)
-        return cls(_u24(payload, 0), payload[3])
+    schema = (U24("seconds"), U8("node_id"))
 
 
 @register
 @dataclass(frozen=True, slots=True)
 class WakeUpIntervalSet(_WakeUpInterval):
-    """Interval Set: seconds (24 bits), node to notify."""
+    """Wake Up Interval Set: seconds, node id."""
 
     cc: ClassVar[int] = CommandClass.WAKE_UP
     command: ClassVar[int] = WakeUpCommand.INTERVAL_SET
@@ -364,17 +324,8 @@ class WakeUpIntervalSet(_WakeUpInterval):
 
 @register
 @dataclass(frozen=True, slots=True)
-class WakeUpIntervalGet(CCCommand):
-    """Interval Get."""
-
-    cc: ClassVar[int] = CommandClass.WAKE_UP
-    command: ClassVar[int] = WakeUpCommand.INTERVAL_GET
-
-
-@register
-@dataclass(frozen=True, slots=True)
 class WakeUpIntervalReport(_WakeUpInterval):
-    """Interval Report: seconds (24 bits), node notified."""
+    """Wake Up Interval Report: seconds, node id."""
 
     cc: ClassVar[int] = CommandClass.WAKE_UP
     command: ClassVar[int] = WakeUpCommand.INTERVAL_REPORT
@@ -382,8 +333,18 @@ class WakeUpIntervalReport(_WakeUpInterval):
 
 @register
 @dataclass(frozen=True, slots=True)
+class WakeUpIntervalGet(CCCommand):
+    """Wake Up Interval Get."""
+
+    cc: ClassVar[int] = CommandClass.WAKE_UP
+    command: ClassVar[int] = WakeUpCommand.INTERVAL_GET
+    report = WakeUpIntervalReport
+
+
+@register
+@dataclass(frozen=True, slots=True)
 class WakeUpNotification(CCCommand):
-    """Wake Up Notification: the node is awake and listens until No More Information."""
+    """Wake Up Notification: the node is awake and listening."""
 
     cc: ClassVar[int] = CommandClass.WAKE_UP
     command: ClassVar[int] = WakeUpCommand.NOTIFICATION
@@ -400,17 +361,8 @@ class WakeUpNoMoreInformation(CCCommand):
 
 @register
 @dataclass(frozen=True, slots=True)
-class WakeUpIntervalCapabilitiesGet(CCCommand):
-    """Interval Capabilities Get (v2)."""
-
-    cc: ClassVar[int] = CommandClass.WAKE_UP
-    command: ClassVar[int] = WakeUpCommand.INTERVAL_CAPABILITIES_GET
-
-
-@register
-@dataclass(frozen=True, slots=True)
 class WakeUpIntervalCapabilitiesReport(CCCommand):
-    """Interval Capabilities Report: minimum, maximum, default, step (24 bits each) [, v3 flags]."""
+    """Interval Capabilities Report: minimum, maximum, default, step (24 bits each, seconds)."""
 
     cc: ClassVar[int] = CommandClass.WAKE_UP
     command: ClassVar[int] = WakeUpCommand.INTERVAL_CAPABILITIES_REPORT
@@ -419,16 +371,17 @@ class WakeUpIntervalCapabilitiesReport(CCCommand):
     default: int
     step: int
 
-    def to_payload(self) -> bytes:
-        values = (self.minimum, self.maximum, self.default, self.step)
-        for v in values:
-            check_byte(v, "wake up interval", 0xFFFFFF)
-        return b"".join(v.to_bytes(3, "big") for v in values)
+    schema = (U24("minimum"), U24("maximum"), U24("default"), U24("step"))
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 12, cls.__name__)
-        return cls(_u24(payload, 0), _u24(payload, 3), _u24(payload, 6), _u24(payload, 9))
+
+@register
+@dataclass(frozen=True, slots=True)
+class WakeUpIntervalCapabilitiesGet(CCCommand):
+    """Interval Capabilities Get (v2)."""
+
+    cc: ClassVar[int] = CommandClass.WAKE_UP
+    command: ClassVar[int] = WakeUpCommand.INTERVAL_CAPABILITIES_GET
+    report = WakeUpIntervalCapabilitiesReport
 
 
 # --- Association -------------------------------------------------------------------------------
@@ -436,25 +389,18 @@ class WakeUpIntervalCapabilitiesReport(CCCommand):
 
 @dataclass(frozen=True, slots=True)
 class _GroupNodes(CCCommand):
+    """group, node ids..."""
+
     group: int
     nodes: tuple[int, ...] = ()
 
-    def to_payload(self) -> bytes:
-        check_byte(self.group, "group")
-        for n in self.nodes:
-            check_byte(n, "node id")
-        return bytes((self.group, *self.nodes))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0], tuple(payload[1:]))
+    schema = (U8("group"), ByteList("nodes"))
 
 
 @register
 @dataclass(frozen=True, slots=True)
 class AssociationSet(_GroupNodes):
-    """Association Set: group, node ids to add."""
+    """Association Set: group, nodes to add."""
 
     cc: ClassVar[int] = CommandClass.ASSOCIATION
     command: ClassVar[int] = AssociationCommand.SET
@@ -463,29 +409,10 @@ class AssociationSet(_GroupNodes):
 @register
 @dataclass(frozen=True, slots=True)
 class AssociationRemove(_GroupNodes):
-    """Association Remove: group (0 = all), node ids (none = all)."""
+    """Association Remove: group, nodes to remove."""
 
     cc: ClassVar[int] = CommandClass.ASSOCIATION
     command: ClassVar[int] = AssociationCommand.REMOVE
-
-
-@register
-@dataclass(frozen=True, slots=True)
-class AssociationGet(CCCommand):
-    """Association Get: group."""
-
-    cc: ClassVar[int] = CommandClass.ASSOCIATION
-    command: ClassVar[int] = AssociationCommand.GET
-    group: int
-
-    def to_payload(self) -> bytes:
-        check_byte(self.group, "group")
-        return bytes((self.group,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0])
 
 
 @register
@@ -500,24 +427,21 @@ class AssociationReport(CCCommand):
     nodes: tuple[int, ...] = ()
     reports_to_follow: int = 0
 
-    def to_payload(self) -> bytes:
-        for v in (self.group, self.max_nodes, self.reports_to_follow, *self.nodes):
-            check_byte(v, "association field")
-        return bytes((self.group, self.max_nodes, self.reports_to_follow, *self.nodes))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 3, cls.__name__)
-        return cls(payload[0], payload[1], tuple(payload[3:]), payload[2])
+    schema = (U8("group"), U8("max_nodes"), U8("reports_to_follow"), ByteList("nodes"))
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class AssociationSupportedGroupingsGet(CCCommand):
-    """Supported Groupings Get."""
+class AssociationGet(CCCommand):
+    """Association Get: group."""
 
     cc: ClassVar[int] = CommandClass.ASSOCIATION
-    command: ClassVar[int] = AssociationCommand.SUPPORTED_GROUPINGS_GET
+    command: ClassVar[int] = AssociationCommand.GET
+    group: int
+
+    schema = (U8("group"),)
+    report = AssociationReport
+    matches = ("group",)
 
 
 @register
@@ -529,11 +453,14 @@ class AssociationSupportedGroupingsReport(CCCommand):
     command: ClassVar[int] = AssociationCommand.SUPPORTED_GROUPINGS_REPORT
     groups: int
 
-    def to_payload(self) -> bytes:
-        check_byte(self.groups, "group count")
-        return bytes((self.groups,))
+    schema = (U8("groups"),)
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0])
+
+@register
+@dataclass(frozen=True, slots=True)
+class AssociationSupportedGroupingsGet(CCCommand):
+    """Supported Groupings Get."""
+
+    cc: ClassVar[int] = CommandClass.ASSOCIATION
+    command: ClassVar[int] = AssociationCommand.SUPPORTED_GROUPINGS_GET
+    report = AssociationSupportedGroupingsReport

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar, Self
+from typing import Any, ClassVar
 
 from hub_core.errors import ProtocolError
-from radios.zwave.cc.base import CCCommand, CommandClass, check_byte, need, parse_cc, register
+from radios.zwave.cc.base import CCCommand, CommandClass, Inner, register
+from radios.zwave.schema import U8, Bits, Field, Flag, Optional, Part, Reader
 
 __all__ = [
     "SUPPORT_CONTROL_MARK",
@@ -62,119 +63,6 @@ class MultiChannelCommand(IntEnum):
 SUPPORT_CONTROL_MARK = 0xEF
 
 
-@register
-@dataclass(frozen=True, slots=True)
-class SupervisionGet(CCCommand):
-    """Supervision Get: status updates|session id(6), length, encapsulated command."""
-
-    cc: ClassVar[int] = CommandClass.SUPERVISION
-    command: ClassVar[int] = SupervisionCommand.GET
-    session_id: int
-    inner: CCCommand
-    status_updates: bool = False
-
-    def to_payload(self) -> bytes:
-        check_byte(self.session_id, "session id", 0x3F)
-        body = self.inner.to_bytes()
-        check_byte(len(body), "encapsulated length")
-        return bytes(((0x80 if self.status_updates else 0) | self.session_id, len(body))) + body
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        length = payload[1]
-        need(payload, 2 + length, cls.__name__)
-        return cls(payload[0] & 0x3F, parse_cc(payload[2 : 2 + length]), bool(payload[0] & 0x80))
-
-
-@register
-@dataclass(frozen=True, slots=True)
-class SupervisionReport(CCCommand):
-    """Supervision Report: more updates|wake-up request|session id(6), status, duration."""
-
-    cc: ClassVar[int] = CommandClass.SUPERVISION
-    command: ClassVar[int] = SupervisionCommand.REPORT
-    session_id: int
-    status: int
-    duration: int = 0
-    more_updates: bool = False
-    wake_up_request: bool = False
-
-    @property
-    def succeeded(self) -> bool:
-        """The receiver carried the command out."""
-        return self.status == SupervisionStatus.SUCCESS
-
-    def to_payload(self) -> bytes:
-        check_byte(self.session_id, "session id", 0x3F)
-        check_byte(self.status, "status")
-        check_byte(self.duration, "duration")
-        flags = (0x80 if self.more_updates else 0) | (0x40 if self.wake_up_request else 0)
-        return bytes((flags | self.session_id, self.status, self.duration))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 3, cls.__name__)
-        return cls(
-            payload[0] & 0x3F, payload[1], payload[2], bool(payload[0] & 0x80), bool(payload[0] & 0x40)
-        )
-
-
-@register
-@dataclass(frozen=True, slots=True)
-class MultiChannelEndPointGet(CCCommand):
-    """End Point Get."""
-
-    cc: ClassVar[int] = CommandClass.MULTI_CHANNEL
-    command: ClassVar[int] = MultiChannelCommand.END_POINT_GET
-
-
-@register
-@dataclass(frozen=True, slots=True)
-class MultiChannelEndPointReport(CCCommand):
-    """End Point Report: dynamic|identical flags, individual end points(7) [, aggregated(7) (v4)]."""
-
-    cc: ClassVar[int] = CommandClass.MULTI_CHANNEL
-    command: ClassVar[int] = MultiChannelCommand.END_POINT_REPORT
-    endpoints: int
-    dynamic: bool = False
-    identical: bool = False
-    aggregated: int | None = None
-
-    def to_payload(self) -> bytes:
-        check_byte(self.endpoints, "end point count", 0x7F)
-        out = bytes(((0x80 if self.dynamic else 0) | (0x40 if self.identical else 0), self.endpoints))
-        if self.aggregated is not None:
-            check_byte(self.aggregated, "aggregated end point count", 0x7F)
-            out += bytes((self.aggregated,))
-        return out
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        aggregated = payload[2] & 0x7F if len(payload) >= 3 else None
-        return cls(payload[1] & 0x7F, bool(payload[0] & 0x80), bool(payload[0] & 0x40), aggregated)
-
-
-@register
-@dataclass(frozen=True, slots=True)
-class MultiChannelCapabilityGet(CCCommand):
-    """Capability Get: end point(7)."""
-
-    cc: ClassVar[int] = CommandClass.MULTI_CHANNEL
-    command: ClassVar[int] = MultiChannelCommand.CAPABILITY_GET
-    endpoint: int
-
-    def to_payload(self) -> bytes:
-        check_byte(self.endpoint, "end point", 0x7F)
-        return bytes((self.endpoint,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0] & 0x7F)
-
-
 def parse_cc_list(data: bytes) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """A NIF-style CC list -> (supported, controlled); two-byte ids for 0xF1-0xFF (SDS13781 4.1)."""
     supported: list[int] = []
@@ -210,6 +98,90 @@ def encode_cc_list(supported: tuple[int, ...], controlled: tuple[int, ...] = ())
     return out
 
 
+class CCList(Field):
+    """A NIF-style CC list to the end of the payload: supported, then controlled after the mark."""
+
+    def __init__(self, supported: str = "ccs", controlled: str = "controlled") -> None:
+        self.supported = supported
+        self.controlled = controlled
+
+    def read(self, r: Reader, values: dict[str, Any]) -> None:
+        values[self.supported], values[self.controlled] = parse_cc_list(r.rest())
+
+    def write(self, obj: Any, out: bytearray) -> None:
+        out += encode_cc_list(getattr(obj, self.supported), getattr(obj, self.controlled))
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class SupervisionReport(CCCommand):
+    """Supervision Report: more updates|wake-up request|session id(6), status, duration."""
+
+    cc: ClassVar[int] = CommandClass.SUPERVISION
+    command: ClassVar[int] = SupervisionCommand.REPORT
+    session_id: int
+    status: int
+    duration: int = 0
+    more_updates: bool = False
+    wake_up_request: bool = False
+
+    schema = (
+        Bits(Flag("more_updates", 0x80), Flag("wake_up_request", 0x40), Part("session_id", 0, 6)),
+        U8("status"),
+        U8("duration"),
+    )
+
+    @property
+    def succeeded(self) -> bool:
+        """The receiver carried the command out."""
+        return self.status == SupervisionStatus.SUCCESS
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class SupervisionGet(CCCommand):
+    """Supervision Get: status updates|session id(6), length, encapsulated command."""
+
+    cc: ClassVar[int] = CommandClass.SUPERVISION
+    command: ClassVar[int] = SupervisionCommand.GET
+    session_id: int
+    inner: CCCommand
+    status_updates: bool = False
+
+    schema = (Bits(Flag("status_updates", 0x80), Part("session_id", 0, 6)), Inner(prefixed=True))
+    report = SupervisionReport
+    matches = ("session_id",)
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MultiChannelEndPointReport(CCCommand):
+    """End Point Report: dynamic|identical flags, individual end points(7) [, aggregated(7) (v4)]."""
+
+    cc: ClassVar[int] = CommandClass.MULTI_CHANNEL
+    command: ClassVar[int] = MultiChannelCommand.END_POINT_REPORT
+    endpoints: int
+    dynamic: bool = False
+    identical: bool = False
+    aggregated: int | None = None
+
+    schema = (
+        Bits(Flag("dynamic", 0x80), Flag("identical", 0x40)),
+        Bits(Part("endpoints", 0, 7)),
+        Optional(Bits(Part("aggregated", 0, 7))),
+    )
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MultiChannelEndPointGet(CCCommand):
+    """End Point Get."""
+
+    cc: ClassVar[int] = CommandClass.MULTI_CHANNEL
+    command: ClassVar[int] = MultiChannelCommand.END_POINT_GET
+    report = MultiChannelEndPointReport
+
+
 @register
 @dataclass(frozen=True, slots=True)
 class MultiChannelCapabilityReport(CCCommand):
@@ -224,18 +196,26 @@ class MultiChannelCapabilityReport(CCCommand):
     controlled: tuple[int, ...] = ()
     dynamic: bool = False
 
-    def to_payload(self) -> bytes:
-        check_byte(self.endpoint, "end point", 0x7F)
-        check_byte(self.generic_class, "generic device class")
-        check_byte(self.specific_class, "specific device class")
-        head = bytes(((0x80 if self.dynamic else 0) | self.endpoint, self.generic_class, self.specific_class))
-        return head + encode_cc_list(self.ccs, self.controlled)
+    schema = (
+        Bits(Flag("dynamic", 0x80), Part("endpoint", 0, 7)),
+        U8("generic_class"),
+        U8("specific_class"),
+        CCList(),
+    )
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 3, cls.__name__)
-        supported, controlled = parse_cc_list(payload[3:])
-        return cls(payload[0] & 0x7F, payload[1], payload[2], supported, controlled, bool(payload[0] & 0x80))
+
+@register
+@dataclass(frozen=True, slots=True)
+class MultiChannelCapabilityGet(CCCommand):
+    """Capability Get: end point(7)."""
+
+    cc: ClassVar[int] = CommandClass.MULTI_CHANNEL
+    command: ClassVar[int] = MultiChannelCommand.CAPABILITY_GET
+    endpoint: int
+
+    schema = (Bits(Part("endpoint", 0, 7)),)
+    report = MultiChannelCapabilityReport
+    matches = ("endpoint",)
 
 
 @register
@@ -250,13 +230,8 @@ class MultiChannelCommandEncapsulation(CCCommand):
     inner: CCCommand
     bit_address: bool = False  # destination is a bitmask of end points 1-7
 
-    def to_payload(self) -> bytes:
-        check_byte(self.source, "source end point", 0x7F)
-        check_byte(self.destination, "destination end point", 0x7F)
-        dest = (0x80 if self.bit_address else 0) | self.destination
-        return bytes((self.source, dest)) + self.inner.to_bytes()
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 3, cls.__name__)
-        return cls(payload[0] & 0x7F, payload[1] & 0x7F, parse_cc(payload[2:]), bool(payload[1] & 0x80))
+    schema = (
+        Bits(Part("source", 0, 7)),
+        Bits(Flag("bit_address", 0x80), Part("destination", 0, 7)),
+        Inner(),
+    )
