@@ -55,6 +55,8 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive "${run[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 apt_install systemd-analyze:systemd chromium:chromium chromedriver:chromium-driver mosquitto:mosquitto
+# tests/ota runs the real RAUC service (plain bundles are squashfs images, loop-mounted while installing).
+apt_install rauc:rauc mksquashfs:squashfs-tools
 # The BlueZ peer of tests/ble (python-dbusmock) needs dbus-python, which builds against libdbus and GLib,
 # so its extra is installed once the headers are there.
 apt_install dbus-daemon:dbus pkg-config:pkg-config gcc:gcc \

@@ -92,6 +92,8 @@ class OtaService:
         self.current_slot: str | None = None
         #: set once the boot verdict is known (healthy, rolled back, or nothing to verify)
         self.settled = asyncio.Event()
+        #: set once a reboot was asked of the backend (the rauc reboot command returned, or dir's exit)
+        self.rebooted = asyncio.Event()
         self._lock = asyncio.Lock()
         self._booted = False
         self._context = ssl_context(section.ca)
@@ -214,7 +216,11 @@ class OtaService:
         state = replace(state, pending=None, failed=self.current_version, last_error=error)
         await asyncio.to_thread(self.states.save, state)
         self._set(Phase.FAILED, error=error)
+        await self._reboot()
+
+    async def _reboot(self) -> None:
         await self.backend.reboot()
+        self.rebooted.set()
 
     async def _accept(self, state: OtaState) -> None:
         highest = max(state.highest or self.current_version, self.current_version)
@@ -320,7 +326,7 @@ class OtaService:
         )
         while self.busy():
             await self.clock.sleep(REBOOT_POLL)
-        await self.backend.reboot()
+        await self._reboot()
 
     def _download_progress(self, done: int, total: int) -> None:
         self._set(Phase.DOWNLOADING, done * 100 // max(1, total))
