@@ -175,6 +175,21 @@ class Bits(Field):
         out.append(byte)
 
 
+class Reserved(Field):
+    """A reserved byte: ignored when read, written as `value`."""
+
+    size = 1
+
+    def __init__(self, value: int = 0) -> None:
+        self.value = value
+
+    def read(self, r: Reader, values: dict[str, Any]) -> None:
+        r.byte("reserved byte")
+
+    def write(self, obj: Any, out: bytearray) -> None:
+        out.append(self.value)
+
+
 class Optional(Field):
     """Trailing fields present together: read when `at_least` bytes remain (default: their size),
     written when attribute `key` (default: the first field's) is not None."""

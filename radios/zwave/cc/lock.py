@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar, Self
+from typing import ClassVar
 
-from radios.zwave.cc.base import CCCommand, CommandClass, check_byte, need, register
+from radios.zwave.cc.base import CCCommand, CommandClass, register
+from radios.zwave.schema import U8, Bits, Optional, Part
 
 __all__ = [
     "BOLT_UNLOCKED_BIT",
@@ -61,29 +62,13 @@ class DoorLockOperationSet(CCCommand):
     command: ClassVar[int] = DoorLockCommand.OPERATION_SET
     mode: int
 
-    def to_payload(self) -> bytes:
-        check_byte(self.mode, "door lock mode")
-        return bytes((self.mode,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0])
-
-
-@register
-@dataclass(frozen=True, slots=True)
-class DoorLockOperationGet(CCCommand):
-    """Operation Get."""
-
-    cc: ClassVar[int] = CommandClass.DOOR_LOCK
-    command: ClassVar[int] = DoorLockCommand.OPERATION_GET
+    schema = (U8("mode"),)
 
 
 @register
 @dataclass(frozen=True, slots=True)
 class DoorLockOperationReport(CCCommand):
-    """Operation Report: mode, outside<<4|inside handles, door condition, timeout m/s [, target, time]."""
+    """Operation Report: mode, handles, door condition, timeout min/s [, target mode, duration (v3)]."""
 
     cc: ClassVar[int] = CommandClass.DOOR_LOCK
     command: ClassVar[int] = DoorLockCommand.OPERATION_REPORT
@@ -96,40 +81,21 @@ class DoorLockOperationReport(CCCommand):
     target_mode: int | None = None
     duration: int | None = None
 
-    def to_payload(self) -> bytes:
-        for name in ("mode", "door_condition", "timeout_minutes", "timeout_seconds"):
-            check_byte(getattr(self, name), name)
-        check_byte(self.outside_handles, "outside handles", 0x0F)
-        check_byte(self.inside_handles, "inside handles", 0x0F)
-        out = bytes(
-            (
-                self.mode,
-                self.outside_handles << 4 | self.inside_handles,
-                self.door_condition,
-                self.timeout_minutes,
-                self.timeout_seconds,
-            )
-        )
-        if self.target_mode is not None:
-            check_byte(self.target_mode, "target mode")
-            duration = 0xFE if self.duration is None else self.duration
-            check_byte(duration, "duration")
-            out += bytes((self.target_mode, duration))
-        return out
+    schema = (
+        U8("mode"),
+        Bits(Part("outside_handles", 4, 4), Part("inside_handles", 0, 4)),
+        U8("door_condition"),
+        U8("timeout_minutes"),
+        U8("timeout_seconds"),
+        Optional(U8("target_mode"), U8("duration", none_as=0xFE)),
+    )
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 5, cls.__name__)
-        target = duration = None
-        if len(payload) >= 7:
-            target, duration = payload[5], payload[6]
-        return cls(
-            payload[0],
-            payload[1] >> 4,
-            payload[1] & 0x0F,
-            payload[2],
-            payload[3],
-            payload[4],
-            target,
-            duration,
-        )
+
+@register
+@dataclass(frozen=True, slots=True)
+class DoorLockOperationGet(CCCommand):
+    """Operation Get."""
+
+    cc: ClassVar[int] = CommandClass.DOOR_LOCK
+    command: ClassVar[int] = DoorLockCommand.OPERATION_GET
+    report = DoorLockOperationReport

@@ -8,17 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar, Self
+from typing import Any, ClassVar
 
-from radios.zwave.cc.base import (
-    CCCommand,
-    CommandClass,
-    check_byte,
-    encode_bitmask,
-    need,
-    parse_bitmask,
-    register,
-)
+from radios.zwave.cc.base import CCCommand, CommandClass, check_byte, register
+from radios.zwave.schema import U8, Bitmask, Custom, Flag, MaskLength, Optional, Reader, Reserved
 
 __all__ = [
     "AccessControlEvent",
@@ -103,112 +96,79 @@ class WaterEvent(IntEnum):
     LEAK = 0x02
 
 
-@register
-@dataclass(frozen=True, slots=True)
-class NotificationSupportedGet(CCCommand):
-    """Notification Supported Get (v2)."""
-
-    cc: ClassVar[int] = CommandClass.NOTIFICATION
-    command: ClassVar[int] = NotificationCommand.SUPPORTED_GET
+# Bitmasks whose length byte comes first (MaskLength); bit 0 (type/event 0) is reserved.
+_TYPES = Bitmask("types", 0, drop_zero=True)
+_EVENTS = Bitmask("events", 0, drop_zero=True, min_bytes=0)
 
 
 @register
 @dataclass(frozen=True, slots=True)
 class NotificationSupportedReport(CCCommand):
-    """Supported Report: V1 alarm flag|mask length(5), type bitmask (bit 0 of byte 0 = type 0, unused)."""
+    """Supported Report: v1 alarm flag|bitmask length(5), bitmask of types (bit 0 = type 0, reserved)."""
 
     cc: ClassVar[int] = CommandClass.NOTIFICATION
     command: ClassVar[int] = NotificationCommand.SUPPORTED_REPORT
     types: tuple[int, ...]
     v1_alarm: bool = False
 
-    def to_payload(self) -> bytes:
-        mask = encode_bitmask(self.types, 0)
-        check_byte(len(mask), "bitmask length", 0x1F)
-        return bytes(((0x80 if self.v1_alarm else 0) | len(mask),)) + mask
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        length = payload[0] & 0x1F
-        need(payload, 1 + length, cls.__name__)
-        types = tuple(t for t in parse_bitmask(payload[1 : 1 + length], 0) if t != 0)
-        return cls(types, bool(payload[0] & 0x80))
+    schema = (MaskLength(_TYPES, Flag("v1_alarm", 0x80)), _TYPES)
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class NotificationEventSupportedGet(CCCommand):
-    """Event Supported Get (v3): notification type."""
+class NotificationSupportedGet(CCCommand):
+    """Supported Get (v3): which notification types the node sends."""
 
     cc: ClassVar[int] = CommandClass.NOTIFICATION
-    command: ClassVar[int] = NotificationCommand.EVENT_SUPPORTED_GET
-    notification_type: int
-
-    def to_payload(self) -> bytes:
-        check_byte(self.notification_type, "notification type")
-        return bytes((self.notification_type,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0])
+    command: ClassVar[int] = NotificationCommand.SUPPORTED_GET
+    report = NotificationSupportedReport
 
 
 @register
 @dataclass(frozen=True, slots=True)
 class NotificationEventSupportedReport(CCCommand):
-    """Event Supported Report: type, mask length(5), event bitmask (bit 0 = event 0, unused)."""
+    """Event Supported Report: type, bitmask length(5), bitmask of events (bit 0 = event 0)."""
 
     cc: ClassVar[int] = CommandClass.NOTIFICATION
     command: ClassVar[int] = NotificationCommand.EVENT_SUPPORTED_REPORT
     notification_type: int
     events: tuple[int, ...]
 
-    def to_payload(self) -> bytes:
-        check_byte(self.notification_type, "notification type")
-        mask = encode_bitmask(self.events, 0, 0) if self.events else b""
-        check_byte(len(mask), "bitmask length", 0x1F)
-        return bytes((self.notification_type, len(mask))) + mask
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        length = payload[1] & 0x1F
-        need(payload, 2 + length, cls.__name__)
-        events = tuple(e for e in parse_bitmask(payload[2 : 2 + length], 0) if e != 0)
-        return cls(payload[0], events)
+    schema = (
+        U8("notification_type"),
+        MaskLength(_EVENTS),
+        _EVENTS,
+    )
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class NotificationGet(CCCommand):
-    """Notification Get: V1 alarm type [, notification type (v2) [, event (v3)]]."""
+class NotificationEventSupportedGet(CCCommand):
+    """Event Supported Get (v3): type."""
 
     cc: ClassVar[int] = CommandClass.NOTIFICATION
-    command: ClassVar[int] = NotificationCommand.GET
-    alarm_type: int = 0
-    notification_type: int | None = None
-    event: int | None = None
+    command: ClassVar[int] = NotificationCommand.EVENT_SUPPORTED_GET
+    notification_type: int
 
-    def to_payload(self) -> bytes:
-        out = bytes((self.alarm_type,))
-        if self.notification_type is not None:
-            check_byte(self.notification_type, "notification type")
-            out += bytes((self.notification_type,))
-            if self.event is not None:
-                check_byte(self.event, "event")
-                out += bytes((self.event,))
-        return out
+    schema = (U8("notification_type"),)
+    report = NotificationEventSupportedReport
+    matches = ("notification_type",)
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(
-            payload[0],
-            payload[1] if len(payload) >= 2 else None,
-            payload[2] if len(payload) >= 3 else None,
-        )
+
+def _read_params(r: Reader, values: dict[str, Any]) -> None:
+    flags = r.byte("parameter length")
+    values["params"] = r.take(flags & 0x1F, "event parameters")
+    if flags & 0x80:
+        values["sequence"] = r.byte("sequence number")
+
+
+def _write_params(obj: Any, out: bytearray) -> None:
+    check_byte(len(obj.params), "event parameter length", 0x1F)
+    out.append((0x80 if obj.sequence is not None else 0) | len(obj.params))
+    out += obj.params
+    if obj.sequence is not None:
+        check_byte(obj.sequence, "sequence number")
+        out.append(obj.sequence)
 
 
 @register
@@ -226,56 +186,49 @@ class NotificationReport(CCCommand):
     params: bytes = b""
     sequence: int | None = None
 
-    def to_payload(self) -> bytes:
-        check_byte(self.alarm_type, "alarm type")
-        check_byte(self.alarm_level, "alarm level")
-        out = bytes((self.alarm_type, self.alarm_level))
-        if self.notification_type is None:
-            return out
-        check_byte(self.notification_type, "notification type")
-        check_byte(self.event or 0, "event")
-        check_byte(self.status, "status")
-        check_byte(len(self.params), "event parameter length", 0x1F)
-        flags = (0x80 if self.sequence is not None else 0) | len(self.params)
-        out += bytes((0, self.status, self.notification_type, self.event or 0, flags)) + self.params
-        if self.sequence is not None:
-            check_byte(self.sequence, "sequence number")
-            out += bytes((self.sequence,))
-        return out
+    schema = (
+        U8("alarm_type"),
+        U8("alarm_level"),
+        Optional(
+            Reserved(),
+            U8("status"),
+            U8("notification_type"),
+            U8("event", none_as=0),
+            Optional(Custom(_read_params, _write_params), key="notification_type", at_least=1),
+            key="notification_type",
+        ),
+    )
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        if len(payload) < 6:
-            return cls(payload[0], payload[1])
-        params = b""
-        sequence = None
-        if len(payload) >= 7:
-            length = payload[6] & 0x1F
-            need(payload, 7 + length, f"{cls.__name__} event parameters")
-            params = payload[7 : 7 + length]
-            if payload[6] & 0x80:
-                need(payload, 8 + length, f"{cls.__name__} sequence number")
-                sequence = payload[7 + length]
-        return cls(payload[0], payload[1], payload[4], payload[5], payload[3], params, sequence)
+
+@register
+@dataclass(frozen=True, slots=True)
+class NotificationGet(CCCommand):
+    """Get: V1 alarm type [, notification type [, event (v3)]]."""
+
+    cc: ClassVar[int] = CommandClass.NOTIFICATION
+    command: ClassVar[int] = NotificationCommand.GET
+    alarm_type: int = 0
+    notification_type: int | None = None
+    event: int | None = None
+
+    schema = (U8("alarm_type"), Optional(U8("notification_type"), Optional(U8("event"))))
+    report = NotificationReport
+
+    def answered_by(self, report: CCCommand) -> bool:
+        """A report of the asked type; 0xFF asks for "the first pending of any type" (v2)."""
+        if not isinstance(report, NotificationReport):
+            return False
+        return self.notification_type is None or self.notification_type in (report.notification_type, 0xFF)
 
 
 @register
 @dataclass(frozen=True, slots=True)
 class NotificationSet(CCCommand):
-    """Notification Set: type, status (0x00 off / 0xFF on)."""
+    """Set: type, status (0x00 off, 0xFF on) — turn a type's unsolicited reports off or on."""
 
     cc: ClassVar[int] = CommandClass.NOTIFICATION
     command: ClassVar[int] = NotificationCommand.SET
     notification_type: int
     status: int
 
-    def to_payload(self) -> bytes:
-        check_byte(self.notification_type, "notification type")
-        check_byte(self.status, "status")
-        return bytes((self.notification_type, self.status))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        return cls(payload[0], payload[1])
+    schema = (U8("notification_type"), U8("status"))

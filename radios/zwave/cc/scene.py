@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar, Self
+from typing import Any, ClassVar
 
-from radios.zwave.cc.base import (
-    CCCommand,
-    CommandClass,
-    check_byte,
-    encode_bitmask,
-    need,
-    parse_bitmask,
-    register,
-)
+from radios.zwave.cc.base import CCCommand, CommandClass, check_byte, encode_bitmask, parse_bitmask, register
+from radios.zwave.schema import U8, Bits, Custom, Flag, Part, Reader
 
 __all__ = [
     "CentralSceneCommand",
@@ -49,19 +42,39 @@ class KeyAttribute(IntEnum):
     PRESSED_5X = 6
 
 
-@register
-@dataclass(frozen=True, slots=True)
-class CentralSceneSupportedGet(CCCommand):
-    """Supported Get."""
+def _read_key_masks(r: Reader, values: dict[str, Any]) -> None:
+    count = values["scene_count"]
+    if not r.remaining:
+        return
+    flags = r.byte("flags")
+    width = (flags >> 1) & 0b11
+    if width == 0:  # a v2 report without key attribute masks: nothing more to learn
+        return
+    identical = bool(flags & 1)
+    entries = 1 if identical else count
+    if entries == 0:
+        return
+    data = r.take(width * entries, "key attribute bitmasks")
+    values["key_attributes"] = tuple(
+        parse_bitmask(data[i * width : (i + 1) * width], 0) for i in range(entries)
+    )
+    values["identical"], values["slow_refresh"] = identical, bool(flags & 0x80)
 
-    cc: ClassVar[int] = CommandClass.CENTRAL_SCENE
-    command: ClassVar[int] = CentralSceneCommand.SUPPORTED_GET
+
+def _write_key_masks(obj: Any, out: bytearray) -> None:
+    if not obj.key_attributes:
+        return
+    masks = [encode_bitmask(keys, 0) for keys in obj.key_attributes]
+    width = max(len(m) for m in masks)
+    check_byte(width, "key attribute bitmask bytes", 3)
+    out.append((0x80 if obj.slow_refresh else 0) | width << 1 | (1 if obj.identical else 0))
+    out += b"".join(m.ljust(width, b"\x00") for m in masks)
 
 
 @register
 @dataclass(frozen=True, slots=True)
 class CentralSceneSupportedReport(CCCommand):
-    """Supported Report: scene count [, slow refresh|mask bytes<<1|identical, key attribute masks]."""
+    """Supported Report: scene count [, slow refresh|width(2)|identical, key attribute masks (v2)]."""
 
     cc: ClassVar[int] = CommandClass.CENTRAL_SCENE
     command: ClassVar[int] = CentralSceneCommand.SUPPORTED_REPORT
@@ -71,6 +84,8 @@ class CentralSceneSupportedReport(CCCommand):
     identical: bool = False
     slow_refresh: bool = False
 
+    schema = (U8("scene_count"), Custom(_read_key_masks, _write_key_masks))
+
     def keys_of(self, scene: int) -> tuple[int, ...]:
         """Supported key attributes of a scene (1-based); all of v1's three when unknown."""
         if not self.key_attributes:
@@ -78,29 +93,15 @@ class CentralSceneSupportedReport(CCCommand):
         index = 0 if self.identical else scene - 1
         return self.key_attributes[index] if 0 <= index < len(self.key_attributes) else ()
 
-    def to_payload(self) -> bytes:
-        check_byte(self.scene_count, "scene count")
-        if not self.key_attributes:
-            return bytes((self.scene_count,))
-        masks = [encode_bitmask(keys, 0) for keys in self.key_attributes]
-        width = max(len(m) for m in masks)
-        check_byte(width, "key attribute bitmask bytes", 3)
-        flags = (0x80 if self.slow_refresh else 0) | width << 1 | (1 if self.identical else 0)
-        return bytes((self.scene_count, flags)) + b"".join(m.ljust(width, b"\x00") for m in masks)
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        width = (payload[1] >> 1) & 0b11 if len(payload) >= 2 else 0
-        if width == 0:  # v1, or a v2 report without key attribute masks: nothing more to learn
-            return cls(payload[0])
-        identical = bool(payload[1] & 1)
-        entries = 1 if identical else payload[0]
-        if entries == 0:
-            return cls(payload[0])
-        need(payload, 2 + width * entries, cls.__name__)
-        keys = tuple(parse_bitmask(payload[2 + i * width : 2 + (i + 1) * width], 0) for i in range(entries))
-        return cls(payload[0], keys, identical, bool(payload[1] & 0x80))
+@register
+@dataclass(frozen=True, slots=True)
+class CentralSceneSupportedGet(CCCommand):
+    """Supported Get."""
+
+    cc: ClassVar[int] = CommandClass.CENTRAL_SCENE
+    command: ClassVar[int] = CentralSceneCommand.SUPPORTED_GET
+    report = CentralSceneSupportedReport
 
 
 @register
@@ -115,16 +116,7 @@ class CentralSceneNotification(CCCommand):
     scene: int
     slow_refresh: bool = False
 
-    def to_payload(self) -> bytes:
-        check_byte(self.sequence, "sequence number")
-        check_byte(self.key_attribute, "key attribute", 7)
-        check_byte(self.scene, "scene number")
-        return bytes((self.sequence, (0x80 if self.slow_refresh else 0) | self.key_attribute, self.scene))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 3, cls.__name__)
-        return cls(payload[0], payload[1] & 0b111, payload[2], bool(payload[1] & 0x80))
+    schema = (U8("sequence"), Bits(Flag("slow_refresh", 0x80), Part("key_attribute", 0, 3)), U8("scene"))
 
 
 @register
@@ -136,10 +128,4 @@ class CentralSceneConfigurationSet(CCCommand):
     command: ClassVar[int] = CentralSceneCommand.CONFIGURATION_SET
     slow_refresh: bool
 
-    def to_payload(self) -> bytes:
-        return bytes((0x80 if self.slow_refresh else 0,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(bool(payload[0] & 0x80))
+    schema = (Bits(Flag("slow_refresh", 0x80)),)

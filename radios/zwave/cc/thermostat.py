@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar, Self
+from typing import ClassVar
 
-from radios.zwave.cc.base import (
-    CCCommand,
-    CommandClass,
-    check_byte,
-    encode_bitmask,
-    encode_scaled,
-    need,
-    parse_bitmask,
-    parse_scaled,
-    register,
-)
+from radios.zwave.cc.base import CCCommand, CommandClass, Scaled, register
+from radios.zwave.schema import Bitmask, Bits, Part
 
 __all__ = [
     "SetpointType",
@@ -95,20 +86,25 @@ class SetpointType(IntEnum):
 @register
 @dataclass(frozen=True, slots=True)
 class ThermostatModeSet(CCCommand):
-    """Mode Set: mode in the low 5 bits."""
+    """Mode Set: mode(5)."""
 
     cc: ClassVar[int] = CommandClass.THERMOSTAT_MODE
     command: ClassVar[int] = ThermostatModeCommand.SET
     mode: int
 
-    def to_payload(self) -> bytes:
-        check_byte(self.mode, "thermostat mode", 0x1F)
-        return bytes((self.mode,))
+    schema = (Bits(Part("mode", 0, 5)),)
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0] & 0x1F)
+
+@register
+@dataclass(frozen=True, slots=True)
+class ThermostatModeReport(CCCommand):
+    """Mode Report: mode(5)."""
+
+    cc: ClassVar[int] = CommandClass.THERMOSTAT_MODE
+    command: ClassVar[int] = ThermostatModeCommand.REPORT
+    mode: int
+
+    schema = (Bits(Part("mode", 0, 5)),)
 
 
 @register
@@ -118,25 +114,19 @@ class ThermostatModeGet(CCCommand):
 
     cc: ClassVar[int] = CommandClass.THERMOSTAT_MODE
     command: ClassVar[int] = ThermostatModeCommand.GET
+    report = ThermostatModeReport
 
 
 @register
 @dataclass(frozen=True, slots=True)
-class ThermostatModeReport(CCCommand):
-    """Mode Report: mode in the low 5 bits (manufacturer data of mode 0x1F is not modelled)."""
+class ThermostatModeSupportedReport(CCCommand):
+    """Supported Report: bitmask of modes (bit 0 of byte 0 = mode 0, off)."""
 
     cc: ClassVar[int] = CommandClass.THERMOSTAT_MODE
-    command: ClassVar[int] = ThermostatModeCommand.REPORT
-    mode: int
+    command: ClassVar[int] = ThermostatModeCommand.SUPPORTED_REPORT
+    modes: tuple[int, ...]
 
-    def to_payload(self) -> bytes:
-        check_byte(self.mode, "thermostat mode", 0x1F)
-        return bytes((self.mode,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0] & 0x1F)
+    schema = (Bitmask("modes", 0),)
 
 
 @register
@@ -146,29 +136,12 @@ class ThermostatModeSupportedGet(CCCommand):
 
     cc: ClassVar[int] = CommandClass.THERMOSTAT_MODE
     command: ClassVar[int] = ThermostatModeCommand.SUPPORTED_GET
-
-
-@register
-@dataclass(frozen=True, slots=True)
-class ThermostatModeSupportedReport(CCCommand):
-    """Supported Report: bitmask of modes, bit 0 of byte 0 = Off."""
-
-    cc: ClassVar[int] = CommandClass.THERMOSTAT_MODE
-    command: ClassVar[int] = ThermostatModeCommand.SUPPORTED_REPORT
-    modes: tuple[int, ...]
-
-    def to_payload(self) -> bytes:
-        return encode_bitmask(self.modes, 0)
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(parse_bitmask(payload, 0))
+    report = ThermostatModeSupportedReport
 
 
 @dataclass(frozen=True, slots=True)
 class _SetpointValue(CCCommand):
-    """Shared layout of Setpoint Set and Report: type (low 4 bits), precision|scale|size, value."""
+    """setpoint type(4), precision|scale|size, value."""
 
     setpoint_type: int
     scale: int
@@ -176,21 +149,13 @@ class _SetpointValue(CCCommand):
     precision: int | None = None
     size: int | None = None
 
-    def to_payload(self) -> bytes:
-        check_byte(self.setpoint_type, "setpoint type", 0x0F)
-        return bytes((self.setpoint_type,)) + encode_scaled(self.value, self.scale, self.precision, self.size)
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        scaled, _ = parse_scaled(payload, 1, cls.__name__)
-        return cls(payload[0] & 0x0F, scaled.scale, scaled.value, scaled.precision, scaled.size)
+    schema = (Bits(Part("setpoint_type", 0, 4)), Scaled())
 
 
 @register
 @dataclass(frozen=True, slots=True)
 class ThermostatSetpointSet(_SetpointValue):
-    """Setpoint Set: type (low 4 bits), precision|scale|size, value."""
+    """Setpoint Set: type, value."""
 
     cc: ClassVar[int] = CommandClass.THERMOSTAT_SETPOINT
     command: ClassVar[int] = ThermostatSetpointCommand.SET
@@ -198,27 +163,8 @@ class ThermostatSetpointSet(_SetpointValue):
 
 @register
 @dataclass(frozen=True, slots=True)
-class ThermostatSetpointGet(CCCommand):
-    """Setpoint Get: type (low 4 bits)."""
-
-    cc: ClassVar[int] = CommandClass.THERMOSTAT_SETPOINT
-    command: ClassVar[int] = ThermostatSetpointCommand.GET
-    setpoint_type: int
-
-    def to_payload(self) -> bytes:
-        check_byte(self.setpoint_type, "setpoint type", 0x0F)
-        return bytes((self.setpoint_type,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(payload[0] & 0x0F)
-
-
-@register
-@dataclass(frozen=True, slots=True)
 class ThermostatSetpointReport(_SetpointValue):
-    """Setpoint Report: type (low 4 bits), precision|scale|size, value."""
+    """Setpoint Report: type (0 = the asked type is not supported), value."""
 
     cc: ClassVar[int] = CommandClass.THERMOSTAT_SETPOINT
     command: ClassVar[int] = ThermostatSetpointCommand.REPORT
@@ -226,26 +172,40 @@ class ThermostatSetpointReport(_SetpointValue):
 
 @register
 @dataclass(frozen=True, slots=True)
-class ThermostatSetpointSupportedGet(CCCommand):
-    """Setpoint Supported Get."""
+class ThermostatSetpointGet(CCCommand):
+    """Setpoint Get: type(4)."""
 
     cc: ClassVar[int] = CommandClass.THERMOSTAT_SETPOINT
-    command: ClassVar[int] = ThermostatSetpointCommand.SUPPORTED_GET
+    command: ClassVar[int] = ThermostatSetpointCommand.GET
+    setpoint_type: int
+
+    schema = (Bits(Part("setpoint_type", 0, 4)),)
+    report = ThermostatSetpointReport
+
+    def answered_by(self, report: CCCommand) -> bool:
+        """A report of the asked type, or of type 0 (the node does not support the asked one)."""
+        if not isinstance(report, ThermostatSetpointReport):
+            return False
+        return report.setpoint_type in (self.setpoint_type, SetpointType.NOT_SUPPORTED)
 
 
 @register
 @dataclass(frozen=True, slots=True)
 class ThermostatSetpointSupportedReport(CCCommand):
-    """Supported Report: bitmask, bit n = type n (heating 1 and cooling 2 agree in both interpretations)."""
+    """Supported Report: bitmask of setpoint types (bit 0 of byte 0 = type 0, unused)."""
 
     cc: ClassVar[int] = CommandClass.THERMOSTAT_SETPOINT
     command: ClassVar[int] = ThermostatSetpointCommand.SUPPORTED_REPORT
     types: tuple[int, ...]
 
-    def to_payload(self) -> bytes:
-        return encode_bitmask(self.types, 0)
+    schema = (Bitmask("types", 0, drop_zero=True),)
 
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, cls.__name__)
-        return cls(tuple(t for t in parse_bitmask(payload, 0) if t != 0))
+
+@register
+@dataclass(frozen=True, slots=True)
+class ThermostatSetpointSupportedGet(CCCommand):
+    """Supported Get."""
+
+    cc: ClassVar[int] = CommandClass.THERMOSTAT_SETPOINT
+    command: ClassVar[int] = ThermostatSetpointCommand.SUPPORTED_GET
+    report = ThermostatSetpointSupportedReport
