@@ -47,6 +47,7 @@ from hub_core.model import (
     DeviceRemoved,
     HubEvent,
     Notification,
+    Protocol,
     RuleFired,
     StateChanged,
 )
@@ -178,6 +179,7 @@ async def run_demo(
         for protocol in list(runtime.hub.radios):
             with contextlib.suppress(HubError):
                 await runtime.hub.set_inclusion(protocol, 60)
+        await _set_ble_demo_key(runtime, out)
         tasks.append(loop.create_task(_install_sample_rules(runtime, out)))
         tasks.append(loop.create_task(_simulate_life(runtime, rng)))
         tasks.append(loop.create_task(_phone_via_cloud(runtime, relay, rng, out)))
@@ -208,6 +210,23 @@ async def _banner(agent: Agent, runtime: Runtime, relay: DevRelay, out: TextIO) 
         print(f"  token:   {issued.token}", file=out)
     print(f"  cloud:   development relay at {relay.url} (mutual TLS); it plays the phone app below", file=out)
     print("  opening inclusion: the simulated household joins now", file=out, flush=True)
+
+
+async def _set_ble_demo_key(runtime: Runtime, out: TextIO) -> None:
+    """The encrypted BTHome sensor gets its bindkey, as `POST /api/v1/devices/{id}/key` would set it."""
+    from radios.ble.keys import BindkeyTarget
+
+    radio = runtime.hub.radios.get(Protocol.BLE)
+    if not isinstance(radio, BindkeyTarget):
+        return
+    from radios.sim.ble_radio import CONTACT_ID, DEMO_KEY
+
+    try:
+        await radio.set_bindkey(CONTACT_ID, DEMO_KEY)
+    except (HubError, ValueError) as exc:
+        print(f"{_clock()}  key         {CONTACT_ID}: not set ({exc})", file=out, flush=True)
+        return
+    print(f"{_clock()}  key         {CONTACT_ID}: BTHome bindkey set, it decrypts now", file=out, flush=True)
 
 
 async def _phone_via_cloud(runtime: Runtime, relay: DevRelay, rng: random.Random, out: TextIO) -> None:
@@ -288,7 +307,8 @@ class EventPrinter:
             device = event.device
             self._names[device.id] = device.name
             caps = ", ".join(device.capabilities)
-            return f"{when}  joined      {self._label(device.id)}  {device.model} ({caps})"
+            needs_key = ", needs its key" if device.needs_key else ""
+            return f"{when}  joined      {self._label(device.id)}  {device.model} ({caps}){needs_key}"
         if isinstance(event, DeviceRemoved):
             return f"{when}  removed     {self._label(event.device)}"
         if isinstance(event, DeviceOnline):

@@ -68,36 +68,38 @@ class SimBleRadio(BleRadio):
 
     def advertise_all(self) -> None:
         """One advertisement from every household device."""
-        rnd = self._random
+        for advertise in (self._climate, self._contact, self._motion):
+            advertise(self._random)
+        self.air.advertise_switch(self.switch)
+
+    def simulate_activity(self, rng: random.Random) -> None:
+        """One household device advertises something plausible (the demo calls this now and then)."""
+        rng.choice([self._climate, self._contact, self._motion])(rng)
+
+    def _next_packet(self) -> int:
         self._packet = (self._packet + 1) % 256
+        return self._packet
+
+    def _climate(self, rng: random.Random) -> None:
+        values: list[tuple[str, float]] = [
+            ("packet_id", self._next_packet()),
+            ("temperature", round(21 + rng.uniform(-0.5, 0.5), 2)),
+            ("humidity", round(45 + rng.uniform(-2, 2), 2)),
+            ("battery", 87),
+        ]
+        self.air.advertise_bthome(CLIMATE, "Living room climate", bthome_service_data(values))
+
+    def _contact(self, rng: random.Random) -> None:
         self._counter += 1
-        self.air.advertise_bthome(
-            CLIMATE,
-            "Living room climate",
-            bthome_service_data(
-                [
-                    ("packet_id", self._packet),
-                    ("temperature", round(21 + rnd.uniform(-0.5, 0.5), 2)),
-                    ("humidity", round(45 + rnd.uniform(-2, 2), 2)),
-                    ("battery", 87),
-                ]
-            ),
-        )
-        self.air.advertise_bthome(
-            CONTACT,
-            "Front door",
-            bthome_service_data(
-                [("contact", rnd.random() < 0.2), ("battery", 64)],
-                key=DEMO_KEY,
-                counter=self._counter,
-                mac=CONTACT,
-            ),
-        )
-        values: list[tuple[str, float]] = [("packet_id", self._packet), ("motion", rnd.random() < 0.3)]
-        if rnd.random() < 0.2:
+        values: list[tuple[str, float]] = [("contact", rng.random() < 0.2), ("battery", 64)]
+        data = bthome_service_data(values, key=DEMO_KEY, counter=self._counter, mac=CONTACT)
+        self.air.advertise_bthome(CONTACT, "Front door", data)
+
+    def _motion(self, rng: random.Random) -> None:
+        values: list[tuple[str, float]] = [("packet_id", self._next_packet()), ("motion", rng.random() < 0.3)]
+        if rng.random() < 0.2:
             values.append(("button", 1))
         self.air.advertise_bthome(MOTION, "Hall motion", bthome_service_data(values))
-        self.air.advertise_switch(self.switch)
 
     async def _activity(self, interval: float) -> None:
         while True:
