@@ -73,6 +73,8 @@ def render(info: dict[str, Any]) -> str:
             lines.append("LAN TLS:      off ([lan] tls = false; loopback only)")
         else:
             lines.append(f"LAN TLS:      {lan['fingerprint'] or 'no certificate yet (made at first start)'}")
+        if lan.get("http_parser"):
+            lines.append(f"LAN parser:   {lan['http_parser']}")
     for radio in info["radios"]:
         lines.append(f"radio:        {radio['protocol']} on {radio['port']}")
     if not info["radios"]:
@@ -125,13 +127,16 @@ def _lan(config: Config) -> dict[str, Any] | None:
         return None
     scheme = "https" if config.lan.tls else "http"
     fingerprint = None
+    parser = None
     with contextlib.suppress(ModuleNotFoundError):
         tls = importlib.import_module("hub_agent.lan.tls")
         fingerprint = tls.fingerprint(config.hub.data_dir) if config.lan.tls else None
+        parser = importlib.import_module("hub_agent.lan.httpparser").kind()
     return {
         "url": f"{scheme}://{config.lan.host}:{config.lan.port}/",
         "tls": config.lan.tls,
         "fingerprint": fingerprint,
+        "http_parser": parser,
     }
 
 

@@ -35,6 +35,7 @@ SPELLINGS = {
     "mit license": "MIT",
     "mozilla public license 2.0 (mpl 2.0)": "MPL-2.0",
     "python software foundation license": "PSF-2.0",
+    "psfl": "PSF-2.0",  # defusedxml (via pip-audit): the Python Software Foundation License
 }
 
 #: Distributions whose metadata names no licence clearly, and why each is acceptable.
