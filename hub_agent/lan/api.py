@@ -64,8 +64,6 @@ INCLUSION_MAX_SECONDS = 254  # Zigbee permit-join's ceiling; Z-Wave inclusion is
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: The id of the token that authenticated a request.
 TOKEN_ID = web.RequestKey("token_id", str)
-#: The server's limits, for module-level helpers such as read_json.
-LIMITS = web.AppKey("limits", Limits)
 #: What a token that is not printable ASCII is checked as: never valid, so it counts as a failed guess.
 _NOT_A_TOKEN = "not-a-token"  # noqa: S105  (a placeholder, not a secret)
 
@@ -122,7 +120,7 @@ async def read_json(request: web.Request) -> Any:
         raise ApiError(413, "too_large", f"body is {request.content_length} bytes; the limit is {MAX_BODY}")
     try:
         # A body trickled in byte by byte is slowloris again: it gets the same time as a request head.
-        async with asyncio.timeout(request.app.get(LIMITS, Limits()).header_timeout):
+        async with asyncio.timeout(request.app[LAN_API].limits.header_timeout):
             raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, "too_large", f"body is larger than the limit of {MAX_BODY} bytes") from None
@@ -297,7 +295,7 @@ class LanApi:
             resource.add_route(route.method, route.handler)
             if route.public:
                 self._public.add(route.name)
-        app[LIMITS] = self.limits
+        app[LAN_API] = self
         app.on_response_prepare.append(self._headers)
         app.on_shutdown.append(self._close_websockets)
         self._load_assets()
@@ -626,3 +624,7 @@ class LanApi:
 
 def _problem_json(problem: RuleProblem) -> dict[str, str]:
     return {"path": problem.path, "message": problem.message}
+
+
+#: The LanApi serving an application, for module-level helpers such as read_json (its limits).
+LAN_API = web.AppKey("lan_api", LanApi)

@@ -71,7 +71,7 @@ class ConnectionGate:
         *,
         refused: Callable[[str], None] = lambda reason: None,
     ) -> None:
-        self.limits = limits
+        self._limits = limits
         self.inner = inner
         self.context = context
         self.refused = refused
@@ -81,6 +81,17 @@ class ConnectionGate:
         self._by_handler: dict[int, GatedConnection] = {}
         self.handshake_slots = asyncio.Semaphore(limits.max_handshakes)
         self._tasks = TaskGroup("lan-tls", limit=limits.max_connections + 16)
+
+    @property
+    def limits(self) -> Limits:
+        """The limits in force."""
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: Limits) -> None:
+        """New limits for new connections (the handshake slots are remade; tests change limits live)."""
+        self._limits = limits
+        self.handshake_slots = asyncio.Semaphore(limits.max_handshakes)
 
     def __call__(self) -> GatedConnection:
         return GatedConnection(self)

@@ -119,6 +119,8 @@ class LanServer:
             max_field_size=limits.max_header_bytes,
             max_headers=limits.max_headers,
             keepalive_timeout=limits.header_timeout,
+            # An unread body is not drained (aiohttp's default keeps reading it for 10 s): close instead.
+            lingering_time=0,
         )
         await runner.setup()
         assert runner.server is not None
