@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hub_agent import __version__
-from hub_agent.ota import EXIT_REBOOT
+from hub_agent.ota import EXIT_REBOOT, faults
 from hub_agent.ota.backend import InstallProgress, SlotInfo, SlotStatus
 from hub_agent.ota.errors import BackendError
 from hub_agent.ota.state import fsync_dir, read_json, write_atomic
@@ -113,6 +113,7 @@ class DirSlots:
         # Not bootable while being written: a power cut from here on boots the current slot.
         state["slots"][target] = {"state": "writing", "version": None, "attempts": 0}
         self._save(state)
+        faults.point("dir:slot-marked-writing")
         image = self.folder / f"{target}.img"
         progress(0)
         try:
@@ -120,6 +121,7 @@ class DirSlots:
             fsync_dir(self.folder)
         except OSError:
             self._copy(bundle, image, progress)
+        faults.point("dir:bundle-moved")
         self.bytes_written += image.stat().st_size
         progress(90)
         digest = _sha256(image)
@@ -129,6 +131,7 @@ class DirSlots:
         state["slots"][target] = {"state": "trial", "version": str(version), "attempts": TRIAL_ATTEMPTS}
         state["primary"] = target
         self._save(state)
+        faults.point("dir:primary-switched")
         progress(100)
         log.info("slot %s holds %s and is primary from the next boot", target, version)
         return target

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import aiohttp
 
+from hub_agent.ota import faults
 from hub_agent.ota.errors import OtaError, UntrustedUpdate
 from hub_agent.ota.metadata import Offer
 from hub_core.backoff import Backoff
@@ -154,6 +155,8 @@ class Downloader:
                         os.fsync(fd)
                         unsynced = 0
                     progress(have, offer.length)
+                    if have * 2 >= offer.length:
+                        faults.point("download:partial")
                 os.fsync(fd)
             finally:
                 os.close(fd)

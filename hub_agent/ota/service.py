@@ -19,6 +19,7 @@ from typing import Any
 
 from hub_agent import __version__
 from hub_agent.config import OtaSection
+from hub_agent.ota import faults
 from hub_agent.ota.backend import SlotBackend
 from hub_agent.ota.control import ControlServer, socket_path
 from hub_agent.ota.download import Downloader
@@ -139,6 +140,13 @@ class OtaService:
             if not self._booted:
                 await self._settle_boot()
                 self._booted = True
+                if not self.rebooted.is_set():
+                    log.info(
+                        "OTA ready: slot %s, version %s, %s",
+                        self.current_slot,
+                        self.current_version,
+                        self.phase.value,
+                    )
             self.settled.set()
             while True:
                 await self.clock.sleep(self.section.check_interval)
@@ -195,10 +203,12 @@ class OtaService:
             window,
         )
         deadline = self.clock.monotonic() + window
+        faults.point("boot:trial")
         while True:
             failures = await self.probe.failures()
             if not failures:
                 await self.backend.mark_good()
+                faults.point("health:marked-good")
                 await self._accept(state)
                 log.info("slot %s (%s) is healthy: marked good", self.current_slot, self.current_version)
                 self._set(Phase.IDLE, 100)
@@ -213,8 +223,10 @@ class OtaService:
         )
         log.error("%s; marking it bad and rolling back", error)
         await self.backend.mark_bad()
+        faults.point("health:marked-bad")
         state = replace(state, pending=None, failed=self.current_version, last_error=error)
         await asyncio.to_thread(self.states.save, state)
+        faults.point("health:bad-saved")
         self._set(Phase.FAILED, error=error)
         await self._reboot()
 
@@ -270,6 +282,7 @@ class OtaService:
     async def check(self) -> Offer | None:
         """Refresh the TUF metadata; return (and remember) an update newer than anything installed."""
         self._set(Phase.CHECKING, 0)
+        faults.point("check:start")
         trust = await asyncio.to_thread(load_trust, self.data_dir, self.section.repository, self.section.root)
         fetcher = VerifiedFetcher(self._context)
         try:
@@ -277,6 +290,7 @@ class OtaService:
             offer = await asyncio.to_thread(repo.latest)
         finally:
             fetcher.close()
+        faults.point("check:refreshed")
         state = await asyncio.to_thread(self.states.load)
         floor = max(state.highest or self.current_version, self.current_version)
         if offer is not None and offer.version <= floor:
@@ -308,6 +322,7 @@ class OtaService:
         self._set(Phase.DOWNLOADING, 0)
         downloader = Downloader(self.folder / "downloads", self._context)
         bundle = await downloader.fetch(offer, self._download_progress)
+        faults.point("download:verified")
         status = await self.backend.status()
         target = next((s.name for s in status.slots if s.name != status.booted), None)
         if target is None:
@@ -315,10 +330,12 @@ class OtaService:
         self._set(Phase.INSTALLING, 0)
         state = replace(state, pending=Pending(offer.version, target, "installing"))
         await asyncio.to_thread(self.states.save, state)
+        faults.point("install:intent-saved")
         sha256 = dict(offer.hashes)["sha256"]
         slot = await self.backend.install(bundle, offer.version, sha256, self._install_progress)
         state = replace(state, pending=Pending(offer.version, slot, "installed"), last_error=None)
         await asyncio.to_thread(self.states.save, state)
+        faults.point("install:installed-saved")
         self.last_error = None
         self._set(Phase.PENDING_REBOOT, 100)
         log.info(
