@@ -8,7 +8,8 @@
     interview_queries / interview_follow_ups / answers / NodeCapabilities.absorb: the interview, as data
     capabilities_of(caps)                  canonical capability names
 
-One module per CC family: switch, sensor, notification, lock, thermostat, scene, transport, management.
+One module per CC family: switch, sensor, notification, lock, thermostat, scene, transport, management;
+the mapping to the canonical model in values, reports (-> events), actions (<- commands), interview.
 """
 
 from __future__ import annotations
@@ -16,22 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub_core.errors import ProtocolError
+from radios.zwave.cc.actions import command_to_ccs, state_queries
 from radios.zwave.cc.base import CCCommand, CommandClass, NoOperation, UnknownCC, parse_cc, registered
 from radios.zwave.cc.capabilities import NodeCapabilities, capabilities_of
+from radios.zwave.cc.interview import answers, expected_response, interview_follow_ups, interview_queries
 from radios.zwave.cc.lock import *  # noqa: F403
 from radios.zwave.cc.management import *  # noqa: F403
-from radios.zwave.cc.mapping import (
-    answers,
-    command_to_ccs,
-    expected_response,
-    interview_follow_ups,
-    interview_queries,
-    level_to_zwave,
-    report_to_events,
-    state_queries,
-    zwave_to_level,
-)
 from radios.zwave.cc.notification import *  # noqa: F403
+from radios.zwave.cc.reports import report_to_events
 from radios.zwave.cc.scene import *  # noqa: F403
 from radios.zwave.cc.sensor import *  # noqa: F403
 from radios.zwave.cc.switch import *  # noqa: F403
@@ -43,6 +36,7 @@ from radios.zwave.cc.transport import (
     SupervisionReport,
     SupervisionStatus,
 )
+from radios.zwave.cc.values import level_to_zwave, zwave_to_level
 
 
 @dataclass(frozen=True, slots=True)
