@@ -7,6 +7,7 @@ server's control socket and the store file, in a worker thread (they are blockin
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -621,3 +622,54 @@ async def test_store_lookups_for_unknown_token_ids_are_rate_limited(lan: Any) ->
     finally:
         lan.runtime.db.read = real_read
     assert reads == 20  # the burst; the clock did not move, so no refill
+
+
+@pytest.mark.peer
+async def test_a_rebinding_page_in_a_real_browser_reads_nothing_and_cannot_pair(
+    start_lan: Any, tmp_path: Path
+) -> None:
+    """Chromium loads an attacker's page from a name that resolves to the hub (`*.localhost` is
+    loopback to Chromium: the effect of DNS rebinding), then scripts same-origin requests at the hub."""
+    from lan.test_lan_browser import Page, chromium
+
+    async with start_lan(tls_on=False) as lan:
+        code = await open_window(lan)
+        origin = f"http://evil.localhost:{lan.server.bound_port}"
+        async with chromium(tmp_path / "profile", "unused") as cdp:
+            target = await cdp.send("Target.createTarget", {"url": "about:blank"})
+            attached = await cdp.send(
+                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+            )
+            page = Page(cdp, attached["sessionId"])
+            for domain in ("Page", "Runtime"):
+                await cdp.send(f"{domain}.enable", {}, page.session)
+            # The attacker's server serves the page itself; later requests reach the hub.
+            await cdp.send("Fetch.enable", {"patterns": [{"urlPattern": "*/attack"}]}, page.session)
+            paused = cdp.expect("Fetch.requestPaused")
+            loaded = cdp.expect("Page.loadEventFired")
+            navigate = asyncio.ensure_future(
+                cdp.send("Page.navigate", {"url": f"{origin}/attack"}, page.session)
+            )
+            request = await asyncio.wait_for(paused, 15)
+            html = base64.b64encode(b"<!doctype html><title>evil</title>").decode()
+            await cdp.send(
+                "Fetch.fulfillRequest",
+                {"requestId": request["requestId"], "responseCode": 200, "body": html},
+                page.session,
+            )
+            await navigate
+            await asyncio.wait_for(loaded, 15)
+            assert await page.js("document.title") == "evil"
+            answers = await page.js(
+                f"""Promise.all([
+                    fetch('/api/v1/health').then(r => r.status),
+                    fetch('/', {{cache: 'no-store'}}).then(r => r.status),
+                    fetch('/api/v1/pair', {{method: 'POST', headers: {{'Content-Type': 'text/plain'}},
+                        body: JSON.stringify({{code: {json.dumps(code)}}})}}).then(r => r.status),
+                    fetch('/api/v1/pair', {{method: 'POST', headers: {{'Content-Type': 'application/json'}},
+                        body: JSON.stringify({{code: {json.dumps(code)}}})}}).then(r => r.status),
+                ])"""
+            )
+        assert answers == [421, 421, 421, 421]
+        assert await lan.runtime.db.read(list_tokens) == []
+        assert lan.server.pairing.is_open(lan.clock[0])  # the owner can still pair
