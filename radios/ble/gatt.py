@@ -91,6 +91,11 @@ class GattSwitch:
                 device=self.device,
             )
 
+    def abort(self, why: str) -> None:
+        """Fail a command waiting for its confirmation now (the adapter went away)."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(DeliveryFailed(f"{self.device}: {why}", device=self.device))
+
     async def close(self) -> None:
         """Disconnect (if connected) and forget the connection."""
         self._cancel_idle()

@@ -30,6 +30,7 @@ from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
+from hub_core import ratelog
 from hub_core.errors import DeliveryFailed, DeliveryTimeout, InvalidCommand, RadioUnavailable, UnknownDevice
 from hub_core.model import (
     ButtonPressed,
@@ -94,6 +95,8 @@ class _Known:
     interval: float | None = None
     sleepy: bool = False
     last_encrypted: dict[str, bytes] | None = None
+    #: the service data last decoded: BlueZ re-reports it with every RSSI or connection change
+    last_data: bytes = b""
     announced: bool = False
 
 
@@ -234,6 +237,7 @@ class BleRadio(Radio):
     async def _close_links(self) -> None:
         for known in self._known.values():
             if known.switch is not None:
+                known.switch.abort(f"Bluetooth adapter {self.adapter} went away")
                 await known.switch.close()
 
     async def _supervise(self) -> None:
@@ -342,6 +346,9 @@ class BleRadio(Radio):
         data = service_data.get(BTHOME_UUID)
         if data is None:
             return
+        if data == known.last_data:
+            return  # the same advertisement again (or re-reported), not news: a button is pressed once
+        known.last_data = data
         known.sleepy = bool(data[0] & 0b100) if data else False
         if is_encrypted(service_data):
             known.last_encrypted = {BTHOME_UUID: data}
@@ -356,7 +363,14 @@ class BleRadio(Radio):
         if reading.verdict is not Verdict.OK:
             if reading.verdict is not Verdict.DUPLICATE:
                 self._refuse(reading.verdict.value)
-                log.warning("BLE %s: advertisement refused (%s)", known.device.id, reading.verdict.value)
+                ratelog.log(
+                    log,
+                    "ble.refused",
+                    logging.WARNING,
+                    "BLE %s: advertisement refused (%s)",
+                    known.device.id,
+                    reading.verdict.value,
+                )
             return
         attributes = dict(reading.attributes or {})
         capabilities = set(known.device.capabilities) | set(attributes)
@@ -435,11 +449,14 @@ class BleRadio(Radio):
             raise DeliveryTimeout(
                 f"{command.device} did not confirm within {self.command_timeout:g} s", device=command.device
             ) from None
-        except BleakError as exc:
-            if self.state is not RadioState.RUNNING:
+        except (BleakError, DeliveryFailed, OSError, EOFError) as exc:
+            # a link that drops may mean the adapter went: ask it now rather than at the next poll
+            if self.state is not RadioState.RUNNING or await self.watch.probe() != self._token:
                 raise RadioUnavailable(
                     f"Bluetooth adapter {self.adapter} went away", device=command.device
                 ) from None
+            if isinstance(exc, DeliveryFailed):
+                raise
             raise DeliveryFailed(f"{command.device}: {exc}", device=command.device) from None
 
     def _connector(self, known: _Known) -> Any:

@@ -71,6 +71,8 @@ class SimSwitch:
     connectable: bool = True
     listeners: list[Callable[[bytes], None]] = field(default_factory=list)
     writes: int = 0
+    #: set at each write (tests await it)
+    written: asyncio.Event = field(default_factory=asyncio.Event)
 
     def set(self, on: bool) -> None:
         """Change state (a write, or someone pressing the device's button) and notify subscribers."""
@@ -258,6 +260,7 @@ class SimClient(BaseBleakClient):
         if characteristic.uuid != SWITCH_CONTROL or len(data) != 1 or data[0] not in (0, 1):
             raise BleakError("write not permitted")
         switch.writes += 1
+        switch.written.set()
         if switch.responsive:
             asyncio.get_running_loop().call_soon(switch.set, data[0] == 1)
 

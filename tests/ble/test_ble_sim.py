@@ -11,8 +11,8 @@ import pytest
 from ble_helpers import Recorder
 
 from hub_core.errors import DeliveryTimeout, InvalidCommand, RadioUnavailable, UnknownDevice
-from hub_core.model import ButtonPressed, Command, DeviceAdded, StateChanged, ble_device_id
-from radios.base import RadioState
+from hub_core.model import ButtonPressed, Command, DeviceAdded, DeviceOnline, StateChanged, ble_device_id
+from radios.base import RadioContext, RadioState
 from radios.ble.keys import WrongKey
 from radios.ble.radio import BleRadio
 from radios.sim.ble_air import SimAdapterWatch, SimAir, SimSwitch, bthome_service_data
@@ -163,3 +163,66 @@ async def test_adapter_off_fails_commands_then_recovers(world) -> None:
     assert radio.recoveries == 1
     await radio.execute(Command(device, "on"))
     assert switch.on
+
+
+async def test_adapter_lost_during_a_command_is_radio_unavailable(world) -> None:
+    radio, air, _ = world
+    switch = SimSwitch(SWITCH, "Lamp", responsive=False)
+    air.add_switch(switch)
+    await radio.set_inclusion(60)
+    air.advertise_switch(switch)
+    radio.command_timeout = 30  # the adapter's loss, not the timeout, must end the command
+    command = asyncio.create_task(radio.execute(Command(ble_device_id(SWITCH), "on")))
+    await switch.written.wait()  # the write is on the air; the device will never answer
+    air.set_powered(False)
+    with pytest.raises(RadioUnavailable, match="went away"):
+        await command
+
+
+async def test_silent_device_goes_offline_and_back_online(world) -> None:
+    radio, air, rec = world
+    radio.min_silence = 0.2
+    await radio.set_inclusion(60)
+    air.advertise_bthome(PLAIN, "t", bthome_service_data([("packet_id", 1), ("temperature", 20.0)]))
+    device = ble_device_id(PLAIN)
+    await rec.wait_for(added(device))
+    await rec.wait_for(lambda e: isinstance(e, DeviceOnline) and e.device == device and not e.online)
+    air.advertise_bthome(PLAIN, "t", bthome_service_data([("packet_id", 2), ("temperature", 20.5)]))
+    await rec.wait_for(lambda e: isinstance(e, DeviceOnline) and e.device == device and e.online)
+
+
+async def test_a_reported_again_advertisement_is_not_a_second_button_press(world) -> None:
+    radio, air, rec = world
+    await radio.set_inclusion(60)
+    data = bthome_service_data([("button", 1)])  # no packet id: only the bytes tell repeats apart
+    air.advertise_bthome(PLAIN, "b", data)
+    air.advertise_bthome(PLAIN, "b", data)  # BlueZ re-reports with each RSSI change
+    assert sum(isinstance(e, ButtonPressed) for e in rec.events) == 1
+
+
+async def test_keys_survive_a_restart(tmp_path: Path) -> None:
+    air = SimAir()
+    device = ble_device_id(SECRET)
+    first = Recorder()
+    radio = BleRadio(first.context(tmp_path), "sim", watch=SimAdapterWatch(air), backends=sim_backends(air))
+    await radio.start()
+    await radio.set_inclusion(60)
+    air.advertise_bthome(
+        SECRET, "Door", bthome_service_data([("contact", 1)], key=KEY, counter=1, mac=SECRET)
+    )
+    await radio.set_bindkey(device, KEY)
+    joined = [e for e in first.events if isinstance(e, DeviceAdded)][-1].device
+    await radio.stop()
+    assert not joined.needs_key
+
+    second = Recorder()
+    ctx = RadioContext(tmp_path, second.emit, known_devices={device: joined}, state_reader=second.state_of)
+    again = BleRadio(ctx, "sim", watch=SimAdapterWatch(air), backends=sim_backends(air))
+    await again.start()
+    try:
+        air.advertise_bthome(
+            SECRET, "Door", bthome_service_data([("contact", 0)], key=KEY, counter=2, mac=SECRET)
+        )
+        await second.wait_for(lambda e: isinstance(e, StateChanged) and e.value == "closed")
+    finally:
+        await again.stop()
