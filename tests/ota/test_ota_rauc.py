@@ -137,3 +137,49 @@ async def test_rauc_unhealthy_slot_marked_bad_and_the_bootloader_falls_back(
         status = ota.status()
         assert status["current"] == {"version": "0.1.0", "slot": "rootfs.0"}
         assert "did not come up" in status["last_error"] or "not healthy" in status["last_error"]
+
+
+@pytest.mark.parametrize("cut_at", [0, 30, 70, 100])
+async def test_rauc_service_killed_mid_install_leaves_a_good_slot(
+    rauc: tuple[RaucHub, tuple[Path, Path, Path]],
+    server: RepoServer,
+    repo: TufRepo,
+    test_ca: UpdateCA,
+    tmp_path: Path,
+    cut_at: int,
+) -> None:
+    """Power cut while RAUC writes (progress >= cut_at %): the next boot runs a good slot; a retry works."""
+    hub, pki = rauc
+    image = bytes(range(256)) * (12 * 1024)  # 3 MiB: RAUC reports progress while writing it
+    repo.add_target("hub-1.2.0.raucb", await make_bundle(tmp_path / "build", image, "1.2.0", pki), "1.2.0")
+    repo.publish()
+    config = _config(tmp_path, server, repo, test_ca, hub)
+    async with booted(config) as (_agent, ota):
+        await asyncio.wait_for(ota.settled.wait(), 20)
+        ota.start_install(None)
+        await wait_status(
+            ota,
+            lambda s: (
+                (s["state"] == "installing" and s["progress"] >= cut_at) or s["state"] == "pending_reboot"
+            ),
+            timeout=60,
+        )
+        await hub.kill_service()  # the power goes: RAUC dies, and the agent with it (stopped below)
+    slot = await _reboot(hub)
+    state_b = hub.bootloader_file("state.B")
+    marked = state_b.read_text().strip() if state_b.exists() else "untouched"
+    print(f"RAUC killed at >= {cut_at}%: boots {slot}, B {marked}")
+    state = hub.bootloader_file(f"state.{slot}")
+    assert not state.exists() or state.read_text().strip() == "good"
+    for _ in range(2):
+        async with booted(config) as (_agent, ota):
+            await asyncio.wait_for(ota.settled.wait(), 20)
+            if ota.status()["current"]["version"] == "1.2.0":
+                break
+            assert ota.status()["current"]["slot"] == "rootfs.0"
+            ota.start_install(None)
+            await asyncio.wait_for(ota.rebooted.wait(), 60)
+        assert await _reboot(hub) == "B"
+    else:
+        raise AssertionError("the update did not complete after the power cut")
+    assert hub.slots["B"].read_bytes()[: len(image)] == image
