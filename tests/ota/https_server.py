@@ -123,30 +123,42 @@ class RepoServer:
         file = (self.folder / path).resolve()
         if not file.is_relative_to(self.folder.resolve()) or not file.is_file():
             return web.Response(status=404)
-        data = file.read_bytes() + fault.extra
+        size = file.stat().st_size + len(fault.extra)
         start = 0
         status = 200
         headers = {}
         if rng and not fault.ignore_range and rng.startswith("bytes=") and rng.endswith("-"):
             start = int(rng[6:-1])
-            if start >= len(data):
+            if start >= size:
                 return web.Response(status=416)
             status = 206
-            headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-        body = data[start:]
+            headers["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
         response = web.StreamResponse(status=status, headers=headers)
-        response.content_length = len(body)
+        response.content_length = size - start
         await response.prepare(request)
-        if fault.drop_after is not None:
-            cut = fault.drop_after
-            fault.drop_after = None
-            await response.write(body[:cut])
-            self.bytes_sent += min(cut, len(body))
+        budget = fault.drop_after
+        fault.drop_after = None
+        sent = 0
+        # Streamed from the file in chunks, so serving a big bundle does not inflate the process's RSS.
+        with file.open("rb") as source:
+            source.seek(min(start, file.stat().st_size))
+            while chunk := source.read(256 * 1024):
+                sent += await self._send(response, chunk, budget, sent)
+                if budget is not None and sent >= budget:
+                    break
+            if fault.extra and (budget is None or sent < budget):
+                offset = max(0, start - file.stat().st_size)
+                sent += await self._send(response, fault.extra[offset:], budget, sent)
+        self.bytes_sent += sent
+        if budget is not None:
             assert request.transport is not None
-            request.transport.close()
+            request.transport.close()  # the connection drops mid-body
             return response
-        for offset in range(0, len(body), 256 * 1024):
-            await response.write(body[offset : offset + 256 * 1024])
-        self.bytes_sent += len(body)
         await response.write_eof()
         return response
+
+    async def _send(self, response: web.StreamResponse, chunk: bytes, budget: int | None, sent: int) -> int:
+        if budget is not None:
+            chunk = chunk[: max(0, budget - sent)]
+        await response.write(chunk)
+        return len(chunk)
