@@ -1,0 +1,72 @@
+"""A real `hub-agent run` (subprocess, TLS on loopback) under a bounded mixed flood: malformed HTTP,
+wrong and non-UTF-8 tokens, log-forging paths, numbers beyond float range, slowloris heads and event
+clients that never read. Asserted: zero 5xx, health answers throughout, no traceback and no forged
+line in the log, log bytes and RSS growth bounded, acknowledged data intact."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hostile.attacker import (
+    LOG_LINE,
+    MALFORMED,
+    OWNER,
+    bad_token_requests,
+    close_all,
+    event_clients,
+    flood,
+    huge_number_requests,
+    running_agent,
+    slow_clients,
+)
+
+pytestmark = [pytest.mark.peer, pytest.mark.slow, pytest.mark.timeout(180)]
+
+RULE = {
+    "id": "kept",
+    "name": "acknowledged before the flood",
+    "triggers": [{"type": "hub_start"}],
+    "actions": [{"type": "notify", "message": "hello"}],
+}
+
+
+async def test_the_agent_survives_a_mixed_flood_with_bounded_log_and_memory(
+    tmp_path: Path, _no_lingering_tasks: None
+) -> None:
+    async with running_agent(tmp_path, "header_timeout = 2\nmax_connections_per_client = 400\n") as agent:
+        assert await agent.owner("PUT", "/api/v1/rules/kept", json.dumps(RULE).encode()) == 200
+        assert await agent.health() == 200
+        before_rss, before_log = agent.rss_kb(), agent.log_bytes
+
+        await flood(agent, list(MALFORMED), times=40)  # 240 malformed requests
+        assert await agent.health() == 200
+        await flood(agent, bad_token_requests(agent), times=50)  # 200 bad tokens
+        assert await agent.health() == 200
+        await flood(agent, huge_number_requests(agent), times=25, local=OWNER)  # 100 overflowing bodies
+        assert await agent.health() == 200
+        before_slow = agent.rss_kb()
+        slow = await slow_clients(agent, 300)  # TLS established, request head never finished
+        readers = await event_clients(agent, 30)
+        assert await agent.health() == 200  # served while 330 hostile connections are open
+        peak_rss = agent.rss_kb()
+        await close_all(slow + readers)
+        assert await agent.health() == 200
+
+        statuses = dict(agent.statuses)
+        assert not [s for s in statuses if s >= 500], statuses
+        assert await agent.owner("GET", "/api/v1/rules/kept") == 200
+        flood_log = agent.log_bytes - before_log
+        growth_kb = peak_rss - before_rss
+
+    log = "".join(agent.lines)
+    assert "Traceback" not in log
+    forged = [line for line in agent.lines if not LOG_LINE.match(line)]
+    assert not forged, forged[:5]
+    # ~750 hostile requests and 180 hostile connections: a few dozen rate-limited lines, not one each.
+    assert flood_log < 16 * 1024, log[-4000:]
+    assert growth_kb < 32 * 1024, f"RSS grew {growth_kb} KiB"
+    # Idle TLS connections cost ~320 KB each before (asyncio's 256 KiB read buffer per connection).
+    assert peak_rss - before_slow < 12 * 1024, f"330 idle connections took {peak_rss - before_slow} KiB"
+    assert statuses.get(400, 0) >= 200 and statuses.get(401, 0) + statuses.get(429, 0) >= 150
