@@ -131,10 +131,11 @@ def U32(name: str) -> UInt:
 
 @dataclass(frozen=True, slots=True)
 class Flag:
-    """A bool attribute stored in the bits of `mask`."""
+    """A bool attribute: read as "any bit of `mask` set", written as `value` (default: `mask`)."""
 
     name: str
     mask: int
+    value: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,11 +169,101 @@ class Bits(Field):
         for part in self.parts:
             value = getattr(obj, part.name)
             if isinstance(part, Flag):
-                byte |= part.mask if value else 0
+                byte |= (part.mask if part.value is None else part.value) if value else 0
             else:
                 check_range(value, part.name.replace("_", " "), (1 << part.width) - 1)
                 byte |= value << part.shift
         out.append(byte)
+
+
+class Bool(Field):
+    """A byte read as "not zero", written as 0 or 1."""
+
+    size = 1
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def read(self, r: Reader, values: dict[str, Any]) -> None:
+        values[self.name] = r.byte(self.name) != 0
+
+    def write(self, obj: Any, out: bytearray) -> None:
+        out.append(int(bool(getattr(obj, self.name))))
+
+
+class Enum(Field):
+    """A byte converted by `kind` (an IntEnum or IntFlag); a value `kind` refuses is a ProtocolError."""
+
+    size = 1
+
+    def __init__(self, name: str, kind: Callable[[int], Any], label: str | None = None) -> None:
+        self.name = name
+        self.kind = kind
+        self.label = label or name
+
+    def read(self, r: Reader, values: dict[str, Any]) -> None:
+        byte = r.byte(self.name)
+        try:
+            values[self.name] = self.kind(byte)
+        except ValueError:
+            raise ProtocolError(f"{r.what}: unknown {self.label} 0x{byte:02x}") from None
+
+    def write(self, obj: Any, out: bytearray) -> None:
+        value = int(getattr(obj, self.name))
+        check_range(value, self.label, 0xFF)
+        out.append(value)
+
+
+class Data(Field):
+    """A length byte and that many bytes; `nonempty` refuses a zero length."""
+
+    size = 1
+
+    def __init__(self, name: str, *, nonempty: bool = False) -> None:
+        self.name = name
+        self.nonempty = nonempty
+
+    def read(self, r: Reader, values: dict[str, Any]) -> None:
+        length = r.byte(f"{self.name} length")
+        if self.nonempty and not length:
+            raise ProtocolError(f"{r.what}: empty {self.name}")
+        values[self.name] = r.take(length, self.name)
+
+    def write(self, obj: Any, out: bytearray) -> None:
+        data = getattr(obj, self.name)
+        check_range(len(data), f"{self.name} length", 0xFF)
+        out.append(len(data))
+        out += data
+
+
+class Text(Field):
+    """NUL-terminated ASCII (undecodable bytes replaced)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def read(self, r: Reader, values: dict[str, Any]) -> None:
+        end = r.data.find(b"\x00", r.pos)
+        if end < 0:
+            raise ProtocolError(f"{r.what}: no NUL-terminated {self.name}")
+        values[self.name] = r.data[r.pos : end].decode("ascii", "replace")
+        r.pos = end + 1
+
+    def write(self, obj: Any, out: bytearray) -> None:
+        out += getattr(obj, self.name).encode("ascii", "replace") + b"\x00"
+
+
+class Trailer(Field):
+    """Constant bytes we write (a fixed tail the peer expects) and ignore when reading."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self, r: Reader, values: dict[str, Any]) -> None:
+        return
+
+    def write(self, obj: Any, out: bytearray) -> None:
+        out += self.data
 
 
 class Reserved(Field):
@@ -264,8 +355,8 @@ def encode_bitmask(values: Iterable[int], first: int, min_bytes: int = 1) -> byt
 
 
 class Bitmask(Field):
-    """A bitmask of numbers (bit 0 of byte 0 = `first`), to the end of the payload or of `length`
-    bytes given by a preceding Part (`length_from`); `drop_zero` hides the reserved bit for 0."""
+    """A bitmask of numbers (bit 0 of byte 0 = `first`), to the end of the payload (at most `limit`
+    bytes) or of the length a preceding `MaskLength` read; `drop_zero` hides the reserved bit for 0."""
 
     def __init__(
         self,
@@ -277,7 +368,9 @@ class Bitmask(Field):
         length_from: str | None = None,
         min_bytes: int = 1,
         maximum: int | None = None,
+        limit: int | None = None,
     ) -> None:
+        self.limit = limit
         self.name = name
         self.first = first
         self.drop_zero = drop_zero
@@ -292,7 +385,7 @@ class Bitmask(Field):
         else:
             if self.required and not r.remaining:
                 r.take(1, self.name)
-            mask = r.rest()
+            mask = r.rest() if self.limit is None else r.take(min(self.limit, r.remaining), self.name)
         numbers = parse_bitmask(mask, self.first)
         values[self.name] = tuple(n for n in numbers if n) if self.drop_zero else numbers
 

@@ -114,9 +114,9 @@ def test_unknown_function_is_not_an_error() -> None:
     ("frame", "message"),
     [
         (Frame(FrameType.RESPONSE, FunctionId.GET_CONTROLLER_VERSION, b"Z-Wave"), "NUL"),
-        (Frame(FrameType.REQUEST, FunctionId.SEND_DATA, b"\x01"), "SendData callback"),
+        (Frame(FrameType.REQUEST, FunctionId.SEND_DATA, b"\x01"), "SendDataCallback: needs 2 payload bytes"),
         (Frame(FrameType.REQUEST, FunctionId.SEND_DATA, b"\x01\x09"), "TxStatus"),
-        (Frame(FrameType.REQUEST, FunctionId.APPLICATION_COMMAND_HANDLER, b"\x00\x02\x05\x25"), "command"),
+        (Frame(FrameType.REQUEST, FunctionId.APPLICATION_COMMAND_HANDLER, b"\x00\x02\x05\x25"), "for data"),
         (Frame(FrameType.REQUEST, FunctionId.APPLICATION_COMMAND_HANDLER, b"\x00\x02\x00"), "empty"),
         (Frame(FrameType.RESPONSE, FunctionId.MEMORY_GET_ID, b"\x01\x02"), "MemoryGetId"),
     ],

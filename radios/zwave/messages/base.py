@@ -1,7 +1,9 @@
 """The shape every Serial API message shares, the function ids, and frame -> message parsing.
 
-Rules of this file: messages are frozen dataclasses; a class declares its function id, its frame type
-and what it expects back (a response? a callback?). `from_payload` raises only ProtocolError.
+Rules of this file: messages are frozen dataclasses; a class declares its function id, its frame type,
+what it expects back (a response? a callback?) and its payload layout once, as `schema`
+(radios/zwave/schema.py), which `to_payload`/`from_payload` read and write. `from_payload` raises
+only ProtocolError.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import ClassVar, Self, TypeVar
 
 from hub_core.errors import ProtocolError
 from radios.zwave.frame import Frame, FrameType
+from radios.zwave.schema import Schema, decode, encode
 from radios.zwave.transaction import Completion
 
 
@@ -49,15 +52,17 @@ class Message:
     __slots__ = ()
     function: ClassVar[FunctionId]
     frame_type: ClassVar[FrameType] = FrameType.REQUEST
+    #: The payload layout after the function id, in wire order.
+    schema: ClassVar[Schema] = ()
 
     def to_payload(self) -> bytes:
         """The payload bytes after the function id."""
-        return b""
+        return encode(self, self.schema)
 
     @classmethod
     def from_payload(cls, payload: bytes) -> Self:
         """Parse a payload; raise ProtocolError if it is malformed."""
-        return cls()
+        return decode(cls, cls.schema, payload, cls.__name__)
 
     def to_frame(self) -> Frame:
         """The whole frame."""

@@ -4,23 +4,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntFlag
-from typing import ClassVar, Self
+from typing import Any, ClassVar
 
-from hub_core.errors import ProtocolError
 from radios.zwave.frame import FrameType
-from radios.zwave.messages.base import (
-    FunctionId,
-    Message,
-    Request,
-    incoming,
-    need,
-    node_bitmask,
-    outgoing,
-    to_node_bitmask,
+from radios.zwave.messages.base import FunctionId, Message, Request, incoming, outgoing
+from radios.zwave.schema import (
+    U8,
+    U16,
+    U32,
+    Bitmask,
+    Bool,
+    Custom,
+    Enum,
+    MaskLength,
+    Optional,
+    Reader,
+    Text,
+    Trailer,
 )
 from radios.zwave.transaction import Completion
 
 NODE_BITMASK_LENGTH = 29  # 232 classic nodes
+#: Node ids as a bitmask (bit 0 of byte 0 = node 1) after its length byte (INS12350 InitData).
+_NODE_IDS = Bitmask("node_ids", 1, required=False, min_bytes=NODE_BITMASK_LENGTH, maximum=232)
+
+
+def _read_version(r: Reader, values: dict[str, Any]) -> None:
+    values["firmware_version"] = f"{r.byte('firmware major')}.{r.byte('firmware minor')}"
+
+
+def _write_version(obj: Any, out: bytearray) -> None:
+    major, _, minor = obj.firmware_version.partition(".")
+    out += bytes((int(major), int(minor or 0)))
 
 
 @outgoing
@@ -42,15 +57,7 @@ class GetControllerVersionResponse(Message):
     version: str
     library_type: int
 
-    def to_payload(self) -> bytes:
-        return self.version.encode("ascii", "replace") + b"\x00" + bytes((self.library_type,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        end = payload.find(b"\x00")
-        if end < 0 or end + 1 >= len(payload):
-            raise ProtocolError("GetControllerVersion response: no NUL-terminated version and library type")
-        return cls(payload[:end].decode("ascii", "replace"), payload[end + 1])
+    schema = (Text("version"), U8("library_type"))
 
 
 @outgoing
@@ -75,29 +82,13 @@ class GetSerialApiCapabilitiesResponse(Message):
     product_id: int
     supported_functions: tuple[int, ...]
 
-    def to_payload(self) -> bytes:
-        major, _, minor = self.firmware_version.partition(".")
-        mask = bytearray(32)
-        for function in self.supported_functions:
-            mask[(function - 1) // 8] |= 1 << ((function - 1) % 8)
-        return (
-            bytes((int(major), int(minor or 0)))
-            + self.manufacturer_id.to_bytes(2, "big")
-            + self.product_type.to_bytes(2, "big")
-            + self.product_id.to_bytes(2, "big")
-            + bytes(mask)
-        )
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 8, "GetSerialApiCapabilities response")
-        return cls(
-            f"{payload[0]}.{payload[1]}",
-            int.from_bytes(payload[2:4], "big"),
-            int.from_bytes(payload[4:6], "big"),
-            int.from_bytes(payload[6:8], "big"),
-            node_bitmask(payload[8:40]),
-        )
+    schema = (
+        Custom(_read_version, _write_version),
+        U16("manufacturer_id"),
+        U16("product_type"),
+        U16("product_id"),
+        Bitmask("supported_functions", 1, required=False, min_bytes=32, limit=32),
+    )
 
 
 @outgoing
@@ -119,13 +110,7 @@ class MemoryGetIdResponse(Message):
     home_id: int
     node_id: int
 
-    def to_payload(self) -> bytes:
-        return self.home_id.to_bytes(4, "big") + bytes((self.node_id,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 5, "MemoryGetId response")
-        return cls(int.from_bytes(payload[:4], "big"), payload[4])
+    schema = (U32("home_id"), U8("node_id"))
 
 
 @outgoing
@@ -150,26 +135,14 @@ class GetSerialApiInitDataResponse(Message):
     chip_type: int = 0
     chip_version: int = 0
 
-    def to_payload(self) -> bytes:
-        return (
-            bytes((self.api_version, self.capabilities, NODE_BITMASK_LENGTH))
-            + to_node_bitmask(self.node_ids, NODE_BITMASK_LENGTH)
-            + bytes((self.chip_type, self.chip_version))
-        )
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 3, "GetSerialApiInitData response")
-        length = payload[2]
-        need(payload, 3 + length, "GetSerialApiInitData response node list")
-        rest = payload[3 + length :]
-        return cls(
-            payload[0],
-            payload[1],
-            node_bitmask(payload[3 : 3 + length]),
-            rest[0] if rest else 0,
-            rest[1] if len(rest) > 1 else 0,
-        )
+    schema = (
+        U8("api_version"),
+        U8("capabilities"),
+        MaskLength(_NODE_IDS, width=8),
+        _NODE_IDS,
+        Optional(U8("chip_type")),
+        Optional(U8("chip_version")),
+    )
 
 
 class ControllerCapability(IntFlag):
@@ -200,13 +173,7 @@ class GetControllerCapabilitiesResponse(Message):
     frame_type: ClassVar[FrameType] = FrameType.RESPONSE
     capabilities: ControllerCapability
 
-    def to_payload(self) -> bytes:
-        return bytes((int(self.capabilities),))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, "GetControllerCapabilities response")
-        return cls(ControllerCapability(payload[0]))
+    schema = (Enum("capabilities", ControllerCapability),)
 
 
 @outgoing
@@ -231,11 +198,5 @@ class SerialApiStarted(Message):
     wakeup_reason: int
     watchdog_started: bool = False
 
-    def to_payload(self) -> bytes:
-        # reason, watchdog, device option mask, generic, specific, CC list length (0)
-        return bytes((self.wakeup_reason, int(self.watchdog_started), 0x01, 0x02, 0x01, 0x00))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, "SerialApiStarted")
-        return cls(payload[0], bool(payload[1]))
+    # reason, watchdog; we write device option mask, generic, specific, CC list length (0) for emulators
+    schema = (U8("wakeup_reason"), Bool("watchdog_started"), Trailer(bytes((0x01, 0x02, 0x01, 0x00))))

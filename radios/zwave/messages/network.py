@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from radios.zwave.frame import FrameType
 from radios.zwave.messages.base import FunctionId, Message, Request, incoming, need, outgoing
+from radios.zwave.schema import U8, Bits, Bool, Custom, Enum, Field, Flag, Optional, Reader, Reserved
 from radios.zwave.transaction import Completion
 
 
@@ -36,6 +37,29 @@ class NodeInfo:
         return cls(data[0], data[1], data[2], tuple(ccs))
 
 
+class NodeInfoField(Field):
+    """A length byte and a NIF (`info`); absent, or shorter than the three class bytes, is None."""
+
+    def read(self, r: Reader, values: dict[str, Any]) -> None:
+        length = r.byte("node info length") if r.remaining else 0
+        if length >= 3:
+            values["info"] = NodeInfo.from_bytes(r.take(length, "node info"))
+
+    def write(self, obj: Any, out: bytearray) -> None:
+        nif = obj.info.to_bytes() if obj.info is not None else b""
+        out.append(len(nif))
+        out += nif
+
+
+def _read_callback(r: Reader, values: dict[str, Any]) -> None:
+    # A request parsed back (emulators): callback id 0 is the final STOP that gets no callback.
+    values["callback"] = values["session_id"] != 0
+
+
+def _write_nothing(obj: Any, out: bytearray) -> None:
+    return
+
+
 # --- node protocol info ---------------------------------------------------------------------
 
 
@@ -48,13 +72,7 @@ class GetNodeProtocolInfoRequest(Request):
     expects_response: ClassVar[bool] = True
     node_id: int
 
-    def to_payload(self) -> bytes:
-        return bytes((self.node_id,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, "GetNodeProtocolInfo request")
-        return cls(payload[0])
+    schema = (U8("node_id"),)
 
 
 @incoming
@@ -71,22 +89,16 @@ class GetNodeProtocolInfoResponse(Message):
     generic: int
     specific: int
 
-    def to_payload(self) -> bytes:
-        capability = (0x80 if self.listening else 0) | (0x40 if self.routing else 0) | 0x13
-        security = 0x20 if self.frequent_listening else 0  # FLiRS 1000 ms
-        return bytes((capability, security, 0, self.basic, self.generic, self.specific))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 6, "GetNodeProtocolInfo response")
-        return cls(
-            listening=bool(payload[0] & 0x80),
-            routing=bool(payload[0] & 0x40),
-            frequent_listening=bool(payload[1] & 0x60),
-            basic=payload[3],
-            generic=payload[4],
-            specific=payload[5],
-        )
+    # capability byte: listening|routing|speed bits (0x13 written: 40k/100k, as real sticks report);
+    # security byte: FLiRS 250/1000 ms bits (we write 1000 ms); a reserved byte; the device classes.
+    schema = (
+        Bits(Flag("listening", 0x80), Flag("routing", 0x40), fixed=0x13),
+        Bits(Flag("frequent_listening", 0x60, 0x20)),
+        Reserved(),
+        U8("basic"),
+        U8("generic"),
+        U8("specific"),
+    )
 
 
 # --- node information ------------------------------------------------------------------------
@@ -112,13 +124,7 @@ class RequestNodeInfoRequest(Request):
             ),
         )
 
-    def to_payload(self) -> bytes:
-        return bytes((self.node_id,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, "RequestNodeInfo request")
-        return cls(payload[0])
+    schema = (U8("node_id"),)
 
 
 @incoming
@@ -130,13 +136,7 @@ class RequestNodeInfoResponse(Message):
     frame_type: ClassVar[FrameType] = FrameType.RESPONSE
     sent: bool
 
-    def to_payload(self) -> bytes:
-        return bytes((int(self.sent),))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, "RequestNodeInfo response")
-        return cls(payload[0] != 0)
+    schema = (Bool("sent"),)
 
 
 class UpdateState(IntEnum):
@@ -161,19 +161,7 @@ class ApplicationUpdate(Message):
     node_id: int
     info: NodeInfo | None = None
 
-    def to_payload(self) -> bytes:
-        nif = self.info.to_bytes() if self.info is not None else b""
-        return bytes((self.state, self.node_id, len(nif))) + nif
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, "ApplicationUpdate")
-        length = payload[2] if len(payload) > 2 else 0
-        info = None
-        if length >= 3:
-            need(payload, 3 + length, "ApplicationUpdate node info")
-            info = NodeInfo.from_bytes(payload[3 : 3 + length])
-        return cls(payload[0], payload[1], info)
+    schema = (U8("state"), U8("node_id"), NodeInfoField())
 
 
 # --- inclusion / exclusion -------------------------------------------------------------------
@@ -231,13 +219,7 @@ class _AddRemoveRequest(Request):
     def with_callback_id(self, callback_id: int) -> Self:
         return dataclasses.replace(self, session_id=callback_id)
 
-    def to_payload(self) -> bytes:
-        return bytes((int(self.mode), self.session_id))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, cls.__name__)
-        return cls(AddRemoveMode(payload[0]), payload[1], payload[1] != 0)
+    schema = (Enum("mode", AddRemoveMode), U8("session_id"), Custom(_read_callback, _write_nothing))
 
 
 @outgoing
@@ -257,20 +239,7 @@ class _AddRemoveCallback(Message):
     node_id: int = 0
     info: NodeInfo | None = None
 
-    def to_payload(self) -> bytes:
-        nif = self.info.to_bytes() if self.info is not None else b""
-        return bytes((self.session_id, self.status, self.node_id, len(nif))) + nif
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, f"{cls.__name__}")
-        node_id = payload[2] if len(payload) > 2 else 0
-        length = payload[3] if len(payload) > 3 else 0
-        info = None
-        if length >= 3:
-            need(payload, 4 + length, f"{cls.__name__} node info")
-            info = NodeInfo.from_bytes(payload[4 : 4 + length])
-        return cls(payload[0], payload[1], node_id, info)
+    schema = (U8("session_id"), U8("status"), Optional(U8("node_id")), NodeInfoField())
 
 
 @incoming
@@ -309,13 +278,7 @@ class IsFailedNodeRequest(Request):
     expects_response: ClassVar[bool] = True
     node_id: int
 
-    def to_payload(self) -> bytes:
-        return bytes((self.node_id,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, "IsFailedNode request")
-        return cls(payload[0])
+    schema = (U8("node_id"),)
 
 
 @incoming
@@ -327,13 +290,7 @@ class IsFailedNodeResponse(Message):
     frame_type: ClassVar[FrameType] = FrameType.RESPONSE
     failed: bool
 
-    def to_payload(self) -> bytes:
-        return bytes((int(self.failed),))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, "IsFailedNode response")
-        return cls(payload[0] != 0)
+    schema = (Bool("failed"),)
 
 
 class RemoveFailedStatus(IntEnum):
@@ -366,13 +323,7 @@ class RemoveFailedNodeRequest(Request):
     def with_callback_id(self, callback_id: int) -> Self:
         return dataclasses.replace(self, session_id=callback_id)
 
-    def to_payload(self) -> bytes:
-        return bytes((self.node_id, self.session_id))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, "RemoveFailedNode request")
-        return cls(payload[0], payload[1])
+    schema = (U8("node_id"), U8("session_id"))
 
 
 @incoming
@@ -384,13 +335,7 @@ class RemoveFailedNodeResponse(Message):
     frame_type: ClassVar[FrameType] = FrameType.RESPONSE
     result: int
 
-    def to_payload(self) -> bytes:
-        return bytes((self.result,))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, "RemoveFailedNode response")
-        return cls(payload[0])
+    schema = (U8("result"),)
 
 
 @incoming
@@ -402,10 +347,4 @@ class RemoveFailedNodeCallback(Message):
     session_id: int
     status: int
 
-    def to_payload(self) -> bytes:
-        return bytes((self.session_id, self.status))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, "RemoveFailedNode callback")
-        return cls(payload[0], payload[1])
+    schema = (U8("session_id"), U8("status"))

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import ClassVar, Self
 
-from hub_core.errors import ProtocolError
 from radios.zwave.frame import FrameType
-from radios.zwave.messages.base import FunctionId, Message, Request, incoming, need, outgoing
+from radios.zwave.messages.base import FunctionId, Message, Request, incoming, outgoing
+from radios.zwave.schema import U8, U16, Bool, Data, Enum, Optional, UInt
 from radios.zwave.transaction import Completion
 
 
@@ -62,20 +62,7 @@ class SendDataRequest(Request):
     def with_callback_id(self, callback_id: int) -> Self:
         return dataclasses.replace(self, session_id=callback_id)
 
-    def to_payload(self) -> bytes:
-        return bytes((self.node_id, len(self.data))) + self.data + bytes((int(self.options), self.session_id))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, "SendData request")
-        length = payload[1]
-        need(payload, 4 + length, "SendData request")
-        return cls(
-            payload[0],
-            payload[2 : 2 + length],
-            TransmitOptions(payload[2 + length]),
-            payload[3 + length],
-        )
+    schema = (U8("node_id"), Data("data"), Enum("options", TransmitOptions), U8("session_id"))
 
 
 @incoming
@@ -87,13 +74,7 @@ class SendDataResponse(Message):
     frame_type: ClassVar[FrameType] = FrameType.RESPONSE
     accepted: bool
 
-    def to_payload(self) -> bytes:
-        return bytes((int(self.accepted),))
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 1, "SendData response")
-        return cls(payload[0] != 0)
+    schema = (Bool("accepted"),)
 
 
 @incoming
@@ -106,18 +87,7 @@ class SendDataCallback(Message):
     status: TransmitStatus
     tx_ticks: int = 0
 
-    def to_payload(self) -> bytes:
-        return bytes((self.session_id, self.status)) + self.tx_ticks.to_bytes(2, "big")
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 2, "SendData callback")
-        try:
-            status = TransmitStatus(payload[1])
-        except ValueError:
-            raise ProtocolError(f"SendData callback: unknown TxStatus 0x{payload[1]:02x}") from None
-        ticks = int.from_bytes(payload[2:4], "big") if len(payload) >= 4 else 0
-        return cls(payload[0], status, ticks)
+    schema = (U8("session_id"), Enum("status", TransmitStatus, "TxStatus"), Optional(U16("tx_ticks")))
 
 
 @outgoing
@@ -144,18 +114,9 @@ class ApplicationCommandHandler(Message):
     data: bytes
     rssi: int | None = None
 
-    def to_payload(self) -> bytes:
-        tail = b"" if self.rssi is None else bytes((self.rssi & 0xFF,))
-        return bytes((self.status, self.node_id, len(self.data))) + self.data + tail
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> Self:
-        need(payload, 3, "ApplicationCommandHandler")
-        length = payload[2]
-        need(payload, 3 + length, "ApplicationCommandHandler command")
-        if length == 0:
-            raise ProtocolError("ApplicationCommandHandler: empty command")
-        rssi = payload[3 + length] if len(payload) > 3 + length else None
-        if rssi is not None and rssi > 127:
-            rssi -= 256
-        return cls(payload[0], payload[1], payload[3 : 3 + length], rssi)
+    schema = (
+        U8("status"),
+        U8("node_id"),
+        Data("data", nonempty=True),
+        Optional(UInt("rssi", signed=True)),
+    )
