@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from pathlib import Path
 
 from hub_agent.ota import EXIT_REBOOT
@@ -93,3 +94,48 @@ async def test_unhealthy_slot_is_marked_bad_and_rolled_back(
         assert status["current"] == {"version": "0.1.0", "slot": "A"}
         assert "not healthy" in status["last_error"]
     assert str(StateFile(tmp_path / "hub" / "data").load().failed) == "1.2.0"
+
+
+class _QuickClock:
+    """The system clock, but sleeping only yields: the reboot gate's polling runs at loop speed."""
+
+    def __init__(self) -> None:
+        self.sleeps = 0
+
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        await asyncio.sleep(0)
+
+
+async def test_no_reboot_while_a_rule_is_in_a_delay_or_scene(
+    server: RepoServer, repo: TufRepo, test_ca: UpdateCA, tmp_path: Path
+) -> None:
+    repo.add_target("hub-1.2.0.bundle", BUNDLE, "1.2.0")
+    repo.publish()
+    config = _config(tmp_path, server, repo, test_ca, auto_install=True)
+    async with booted(config) as (agent, ota):
+        await asyncio.wait_for(ota.settled.wait(), 10)
+        busy = asyncio.Event()
+        checks = 0
+
+        def rule_running() -> bool:
+            nonlocal checks
+            checks += 1
+            if checks == 5:
+                busy.set()
+            return checks < 50  # a delay that ends after 50 looks
+
+        ota.busy = rule_running
+        ota.clock = _QuickClock()
+        ota.on_offer({"version": "1.2.0"})  # the cloud's ota_available, with auto_install
+        await asyncio.wait_for(busy.wait(), 20)
+        assert ota.status()["state"] == "pending_reboot"
+        assert not agent.exit_requested.is_set()  # installed, but waiting for the rule
+        await asyncio.wait_for(agent.exit_requested.wait(), 20)
+        assert checks == 50 and agent.exit_code == EXIT_REBOOT
