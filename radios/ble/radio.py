@@ -50,6 +50,7 @@ from radios.ble.adapter import AdapterWatch, BlueZAdapterWatch
 from radios.ble.bthome import BTHOME_UUID, BTHomeDevice, Reading, Verdict, is_bthome, is_encrypted
 from radios.ble.gatt import IDLE_SECONDS, SWITCH_MODEL, SWITCH_SERVICE, GattSwitch
 from radios.ble.keys import KeyStore, WrongKey
+from radios.ble.settings import check_adapter
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +64,11 @@ MIN_SILENCE = 60.0
 SILENCE_FACTOR = 5.0
 MAX_SILENCE = 1800.0
 
+_SWITCH_UUID_LE = bytes.fromhex(SWITCH_SERVICE.replace("-", ""))[::-1]  # on air, UUIDs are little-endian
 _OR_PATTERNS = [
     OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, b"\xd2\xfc"),
-    OrPattern(
-        0,
-        AdvertisementDataType.COMPLETE_LIST_SERVICE_UUID128,
-        bytes.fromhex(SWITCH_SERVICE.replace("-", ""))[::-1],
-    ),
+    OrPattern(0, AdvertisementDataType.COMPLETE_LIST_SERVICE_UUID128, _SWITCH_UUID_LE),
+    OrPattern(0, AdvertisementDataType.INCOMPLETE_LIST_SERVICE_UUID128, _SWITCH_UUID_LE),
 ]
 
 
@@ -118,7 +117,8 @@ class BleRadio(Radio):
         min_silence: float = MIN_SILENCE,
     ) -> None:
         super().__init__(ctx)
-        self.adapter = adapter
+        # the name goes into D-Bus object paths: only hciN (or "sim" with its own watch) is accepted
+        self.adapter = adapter if watch is not None else check_adapter(adapter)
         self.watch: AdapterWatch = watch if watch is not None else BlueZAdapterWatch(adapter)
         self.backends = backends or BleakBackends()
         self.poll_interval = poll_interval

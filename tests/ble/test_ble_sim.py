@@ -226,3 +226,9 @@ async def test_keys_survive_a_restart(tmp_path: Path) -> None:
         await second.wait_for(lambda e: isinstance(e, StateChanged) and e.value == "closed")
     finally:
         await again.stop()
+
+
+@pytest.mark.parametrize("name", ["", "hci", "hci0/../x", "wlan0", "hci0 "])
+def test_adapter_names_other_than_hci_n_are_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValueError, match="not a BlueZ adapter name"):
+        BleRadio(Recorder().context(tmp_path), name)
