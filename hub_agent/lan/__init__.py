@@ -2,6 +2,9 @@
 
 server.LanServer      the supervised part: TLS, aiohttp app, control socket, mDNS, token cache
 api                   route table, auth and error middlewares, JSON handlers
+access                pairing with a code, owner tokens, the Host/Origin guard (docs/security.md)
+errors                ApiError and the JSON error body
+httpparser            whether aiohttp's compiled HTTP parser is in use
 events                the events WebSocket with back-pressure
 tokens                token format, hashing, the lan_tokens table, the in-memory cache
 pairing               the pairing window and the failed-attempt limiter (pure, clock passed in)
