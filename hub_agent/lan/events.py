@@ -23,6 +23,7 @@ from hub_agent.lan.limits import Limits
 from hub_agent.lan.metrics import LanMetrics
 from hub_core import ratelog
 from hub_core.bus import EventBus, Overflow, Subscription, SubscriptionClosed
+from hub_core.model import HubEvent
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ async def _send_loop(api: EventsHost, client: EventClient) -> None:
         if transport is not None and transport.get_write_buffer_size() > buffer_limit:
             await _too_slow(api, ws, conn, f"more than {buffer_limit} bytes unsent")
             return
-        text = json.dumps(event.to_json(), separators=(",", ":"))
+        text = _encode(event)
         try:
             async with asyncio.timeout(SEND_TIMEOUT):
                 await ws.send_str(text)
@@ -149,6 +150,21 @@ async def _send_loop(api: EventsHost, client: EventClient) -> None:
             return
         except ConnectionError:
             return
+
+
+class _LastEncoded:
+    """The last event's JSON text: every client sends the same event in turn, so it is encoded once,
+    not once per client (200 clients made each state change cost 200 `json.dumps`)."""
+
+    event: object = None
+    text = ""
+
+
+def _encode(event: HubEvent) -> str:
+    if _LastEncoded.event is not event:
+        _LastEncoded.text = json.dumps(event.to_json(), separators=(",", ":"))
+        _LastEncoded.event = event
+    return _LastEncoded.text
 
 
 def api_transport(ws: web.WebSocketResponse) -> asyncio.Transport | None:
