@@ -15,25 +15,26 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub_agent import __version__
 from hub_agent.config import OtaSection
 from hub_agent.ota import faults
 from hub_agent.ota.backend import SlotBackend
 from hub_agent.ota.control import ControlServer, socket_path
-from hub_agent.ota.download import Downloader
 from hub_agent.ota.errors import OtaError, VersionRefused
 from hub_agent.ota.health import HealthProbe
-from hub_agent.ota.https import VerifiedFetcher, ssl_context
-from hub_agent.ota.metadata import Offer, UpdateRepository
 from hub_agent.ota.state import OtaState, Pending, StateFile, load_trust, ota_dir, save_owner_trust
-from hub_agent.ota.trustroot import check_root
 from hub_agent.ota.versions import Version, parse_version
 from hub_agent.runtime import Runtime
 from hub_core.backoff import Clock, SystemClock
 from hub_core.model import UpdateProgress
 from hub_core.tasks import TaskGroup
+
+if TYPE_CHECKING:
+    import ssl
+
+    from hub_agent.ota.metadata import Offer
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,15 @@ class OtaService:
         self.rebooted = asyncio.Event()
         self._lock = asyncio.Lock()
         self._booted = False
-        self._context = ssl_context(section.ca)
+        self._ssl: ssl.SSLContext | None = None
+
+    def _context(self) -> ssl.SSLContext:
+        """The repository's TLS context, made on first use (TUF, urllib3 and aiohttp load only then)."""
+        if self._ssl is None:
+            from hub_agent.ota.https import ssl_context
+
+            self._ssl = ssl_context(self.section.ca)
+        return self._ssl
 
     # --- status -------------------------------------------------------------------------------
 
@@ -283,8 +292,11 @@ class OtaService:
         """Refresh the TUF metadata; return (and remember) an update newer than anything installed."""
         self._set(Phase.CHECKING, 0)
         faults.point("check:start")
+        from hub_agent.ota.https import VerifiedFetcher
+        from hub_agent.ota.metadata import UpdateRepository
+
         trust = await asyncio.to_thread(load_trust, self.data_dir, self.section.repository, self.section.root)
-        fetcher = VerifiedFetcher(self._context)
+        fetcher = VerifiedFetcher(self._context())
         try:
             repo = UpdateRepository(trust.repository, trust.root, self.folder / "tuf", fetcher)
             offer = await asyncio.to_thread(repo.latest)
@@ -320,7 +332,9 @@ class OtaService:
             log.info("update %s failed before: not installing it automatically", offer.version)
             return
         self._set(Phase.DOWNLOADING, 0)
-        downloader = Downloader(self.folder / "downloads", self._context)
+        from hub_agent.ota.download import Downloader
+
+        downloader = Downloader(self.folder / "downloads", self._context())
         bundle = await downloader.fetch(offer, self._download_progress)
         faults.point("download:verified")
         status = await self.backend.status()
@@ -386,6 +400,8 @@ class OtaService:
             raise OtaError(
                 "the pairing window is closed: press the hub's button (or run 'hub-agent pair') first"
             )
+        from hub_agent.ota.trustroot import check_root
+
         check_root(root)
         await asyncio.to_thread(save_owner_trust, self.data_dir, repository, root)
         self.runtime.facts["update_trust"] = "owner"
