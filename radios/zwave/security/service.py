@@ -92,6 +92,7 @@ class ZWaveSecurity:
         *,
         notify: Callable[[InclusionNotice], None] = lambda notice: None,
         nonce_timeout: float = NONCE_TIMEOUT,
+        pin_timeout: float = kex.TAI2,
         clock: Callable[[], float] = time.monotonic,
         entropy: Callable[[int], bytes] = os.urandom,
     ) -> None:
@@ -99,6 +100,7 @@ class ZWaveSecurity:
         self._grants = grants
         self._notify = notify
         self._nonce_timeout = nonce_timeout
+        self._pin_timeout = pin_timeout  # TAI2 (240 s) in service; tests shorten it
         self._clock = clock
         self._entropy = entropy
         self._s2 = S2Session(dict(keys.keys), entropy=entropy)
@@ -426,7 +428,8 @@ class ZWaveSecurity:
             case kex.SendNetworkKey(key=key):
                 await self._perform(boot, kex.Send(NetworkKeyReport(key, self._keys[key]), None), deadline)
             case kex.ArmTimer(seconds=seconds):
-                return asyncio.get_running_loop().time() + seconds
+                wait = self._pin_timeout if seconds == kex.TAI2 else seconds
+                return asyncio.get_running_loop().time() + wait
             case kex.AskPin(dsk=dsk):
                 boot.awaiting_pin = True
                 self._notify(InclusionNotice("pin_required", node_id, dsk=dsk))

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from zwave_peer import PEER_DIR, PeerMissing, ZWavePeer, household_node
 
+from hub_core.errors import InvalidCommand
 from hub_core.model import Command, DeviceAdded, DeviceId, StateChanged
 from hubtest.zwave_events import EventLog
 from radios.base import RadioContext
@@ -46,7 +47,8 @@ def pin_of(node_id: int) -> str:
 
 def secure_lock(classes: list[int]) -> dict[str, Any]:
     node: dict[str, Any] = json.loads(json.dumps(household_node("lock")))
-    node["capabilities"]["commandClasses"].append({"ccId": 0x9F, "version": 1})
+    if set(classes) & {S2_UNAUTH, S2_AUTH, S2_AC}:
+        node["capabilities"]["commandClasses"].append({"ccId": 0x9F, "version": 1})
     if S0 in classes:
         node["capabilities"]["commandClasses"].append({"ccId": 0x98, "version": 1})
     node["capabilities"]["securityClasses"] = classes
@@ -76,13 +78,15 @@ def s2_peer(keys_file: Path) -> Iterator[ZWavePeer]:
 class SecureHome:
     """A ZWaveRadio with ZWaveSecurity on the seam, on the S2 mock."""
 
-    def __init__(self, peer: ZWavePeer, data_dir: Path, keys_file: Path) -> None:
+    def __init__(self, peer: ZWavePeer, data_dir: Path, keys_file: Path, pin_timeout: float = 240.0) -> None:
         self.peer = peer
         self.events = EventLog()
         self.notices: list[InclusionNotice] = []
         self.notice_seen = asyncio.Event()
         self.grants = GrantStore(data_dir / "zwave-security.json")
-        self.security = ZWaveSecurity(load_or_create(keys_file), self.grants, notify=self._notice)
+        self.security = ZWaveSecurity(
+            load_or_create(keys_file), self.grants, notify=self._notice, pin_timeout=pin_timeout
+        )
         ctx = RadioContext(data_dir, self.events, state_reader=self.events.state_of)
         self.radio = ZWaveRadio(ctx, peer.url, encapsulation=self.security, bootstrap=self.security)
         self.security.attach(self.radio.link.transmit_raw, self._ids)
@@ -104,12 +108,15 @@ class SecureHome:
                 self.notice_seen.clear()
                 await self.notice_seen.wait()
 
-    async def include(self, node: dict[str, Any], pin: str | None = None) -> DeviceAdded:
+    async def include(
+        self, node: dict[str, Any], pin: str | None = None, wait_pin: bool = False
+    ) -> DeviceAdded:
         mark = self.events.mark()
         await self.peer.include(node)
         await self.radio.set_inclusion(60)
-        if pin is not None:
+        if pin is not None or wait_pin:
             await self.notice("pin_required")
+        if pin is not None:
             self.security.enter_pin(pin)
         device = f"zwave-{node['id']}"
         event = await self.events.wait_for(
@@ -128,10 +135,11 @@ class SecureHome:
 @pytest.fixture
 async def home(s2_peer: ZWavePeer, tmp_path: Path, keys_file: Path) -> AsyncIterator[SecureHome]:
     s2_peer.reset([])
-    home = SecureHome(s2_peer, tmp_path, keys_file)
+    home = SecureHome(s2_peer, tmp_path, keys_file, pin_timeout=2.0)
     await home.radio.start()
     try:
         yield home
+        await home.radio.settle()
     finally:
         await home.radio.stop()
         await home.security.close()
@@ -161,5 +169,77 @@ async def test_an_access_control_lock_needs_the_pin(home: SecureHome) -> None:
     await asyncio.wait_for(home.radio.execute(Command(DeviceId("zwave-5"), "unlock")), WAIT)
     await home.events.wait_for(
         lambda e: isinstance(e, StateChanged) and e.attribute == "lock" and e.value == "unlocked", since=mark
+    )
+    assert await home.sent_plain(LOCK) == []
+
+
+async def test_a_wrong_pin_includes_the_lock_without_security(home: SecureHome) -> None:
+    wrong = f"{(int(pin_of(LOCK)) + 1) % 65536:05d}"
+    await home.include(secure_lock([S2_UNAUTH, S2_AUTH]), pin=wrong)
+    failed = await home.notice("security_failed")
+    assert failed.reason is not None and "wrong PIN" in failed.reason
+    assert home.security.security_of(LOCK) == "none"
+    assert home.security.granted(LOCK) == frozenset()
+
+
+async def test_no_pin_in_time_falls_back_with_the_reason(home: SecureHome) -> None:
+    await home.include(secure_lock([S2_UNAUTH, S2_AUTH, S2_AC]), wait_pin=True)
+    failed = await home.notice("security_failed")
+    assert failed.reason is not None and "timed out" in failed.reason
+    assert home.security.security_of(LOCK) == "none"
+    with pytest.raises(InvalidCommand, match="no Z-Wave node is waiting"):
+        home.security.enter_pin(pin_of(LOCK))
+
+
+async def test_plain_reports_from_a_secure_lock_are_refused(home: SecureHome) -> None:
+    await home.include(secure_lock([S2_UNAUTH]))
+    mark = home.events.mark()
+    # A forged plain Notification Report "lock jammed", then a real (encrypted) report after a command.
+    await home.peer.report(LOCK, bytes.fromhex("7105000000ff060b00"))
+    await asyncio.wait_for(home.radio.execute(Command(DeviceId("zwave-5"), "lock")), WAIT)
+    await home.events.wait_for(
+        lambda e: isinstance(e, StateChanged) and e.attribute == "lock" and e.value == "locked", since=mark
+    )
+    changes = [
+        e.value for e in home.events.events[mark:] if isinstance(e, StateChanged) and e.attribute == "lock"
+    ]
+    assert changes == ["locked"]
+
+
+async def test_after_a_hub_restart_the_nonces_resynchronise(
+    home: SecureHome, tmp_path: Path, keys_file: Path
+) -> None:
+    await home.include(secure_lock([S2_UNAUTH, S2_AC]), pin=pin_of(LOCK))
+    mark = home.events.mark()
+    await asyncio.wait_for(home.radio.execute(Command(DeviceId("zwave-5"), "lock")), WAIT)
+    await home.events.wait_for(lambda e: isinstance(e, StateChanged) and e.value == "locked", since=mark)
+    await home.radio.settle()
+    await home.radio.stop()
+    await home.security.close()
+    # A new process: no SPAN on our side, while the lock still holds its old one.
+    again = SecureHome(home.peer, tmp_path, keys_file)
+    await again.radio.start()
+    try:
+        await again.radio.settle()
+        assert again.security.security_of(LOCK) == "S2_AccessControl"  # from the grants file
+        mark = again.events.mark()
+        await asyncio.wait_for(again.radio.execute(Command(DeviceId("zwave-5"), "unlock")), WAIT)
+        await again.events.wait_for(
+            lambda e: isinstance(e, StateChanged) and e.attribute == "lock" and e.value == "unlocked",
+            since=mark,
+        )
+        assert await again.sent_plain(LOCK) == []
+    finally:
+        await again.radio.stop()
+        await again.security.close()
+
+
+async def test_an_s0_lock_joins_with_the_network_key_and_takes_commands(home: SecureHome) -> None:
+    await home.include(secure_lock([S0]))
+    assert home.security.security_of(LOCK) == "S0_Legacy"
+    mark = home.events.mark()
+    await asyncio.wait_for(home.radio.execute(Command(DeviceId("zwave-5"), "lock")), WAIT)
+    await home.events.wait_for(
+        lambda e: isinstance(e, StateChanged) and e.attribute == "lock" and e.value == "locked", since=mark
     )
     assert await home.sent_plain(LOCK) == []

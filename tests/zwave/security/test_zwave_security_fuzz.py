@@ -51,7 +51,7 @@ def _hub_in(state: str) -> S2Session:
     if state == "local_ei":
         hub.nonce_report(2)
     elif state == "span":
-        node = S2Session(KEY, home_id=1, own_node_id=2)
+        node = S2Session(KEY, home_id=1, own_node_id=2, entropy=lambda n: b"\x10" * n)  # its seq: 0x10
         node.set_granted(1, set(KEY))
         report = decode_s2(hub.nonce_report(2))
         node.on_nonce_report(1, report)  # type: ignore[arg-type]
@@ -66,7 +66,7 @@ def test_s2_open_raises_only_security_errors(state: str, data: bytes) -> None:
     with contextlib.suppress(SecurityError):
         hub.open(2, data)
     # Whatever came in, the session still works: a fresh nonce exchange gets a frame through.
-    node = S2Session(KEY, home_id=1, own_node_id=2)
+    node = S2Session(KEY, home_id=1, own_node_id=2, entropy=lambda n: b"\x20" * n)  # not a duplicate seq
     node.set_granted(1, set(KEY))
     node.on_nonce_report(1, decode_s2(hub.nonce_report(2)))  # type: ignore[arg-type]
     assert hub.open(2, node.seal(1, b"\x25\x03\xff")).payload == b"\x25\x03\xff"
