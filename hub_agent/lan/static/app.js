@@ -55,6 +55,7 @@ async function signIn(token) {
   $("#app-view").hidden = false;
   $("#signout").hidden = false;
   loadRules();
+  loadUpdate();
   connectEvents();
 }
 
@@ -241,7 +242,43 @@ function connectEvents() {
   };
 }
 
+// --- software update (GET/POST /api/v1/update; live through "update" events) -----------------------
+
+async function loadUpdate() {
+  try {
+    renderUpdate(await api("GET", "/update"));
+  } catch (error) {
+    $("#update").textContent = error.message;  // e.g. "over-the-air updates are not configured ..."
+  }
+}
+
+function renderUpdate(status) {
+  const current = status.current || {};
+  const available = status.available;
+  const busy = !["idle", "failed"].includes(status.state);
+  let text = `Running ${current.version} (slot ${current.slot || "?"}). `;
+  text += available ? `Update ${available.version} available (${Math.round(available.length / 1e6 * 10) / 10} MB). ` : "No update available. ";
+  if (busy) text += `${status.state.replace("_", " ")} ${status.progress}%`;
+  if (status.update_trust === "owner") text += " Updates come from the owner's repository.";
+  $("#update").textContent = text;
+  $("#update-error").textContent = status.last_error || "";
+  $("#update-actions").hidden = false;
+  $("#update-check").disabled = busy;
+  $("#update-install").hidden = !available;
+  $("#update-install").disabled = busy;
+  $("#update-install").textContent = available ? `Install ${available.version}` : "Install";
+}
+
+async function updateAction(path, body) {
+  try {
+    renderUpdate(await api("POST", path, body));
+  } catch (error) {
+    $("#update-error").textContent = error.message;
+  }
+}
+
 function onEvent(event) {
+  if (event.type === "update") { renderUpdate(event); return; }
   if (event.type === "state") applyState(event);
   else if (event.type === "device_added") { state.devices.set(event.device.id, event.device); renderDevices(); }
   else if (event.type === "device_removed") { state.devices.delete(event.device); renderDevices(); }
@@ -266,6 +303,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("#token").value.trim()); });
   $("#pair").addEventListener("click", () => pair());
   $("#signout").addEventListener("click", () => signOut());
+  $("#update-check").addEventListener("click", () => updateAction("/update/check"));
+  $("#update-install").addEventListener("click", () => updateAction("/update/install", {}));
   for (const button of document.querySelectorAll("[data-include]")) {
     button.addEventListener("click", () => include(button.dataset.include));
   }
