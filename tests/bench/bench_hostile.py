@@ -121,6 +121,10 @@ async def bench(count: int, slow: int, readers: int, flood_seconds: float) -> No
             after_events_rss = agent.rss_kb()
             await close_all(held + held_readers)
             closed_rss = agent.rss_kb()
+            # A second wave: does the memory the first one left behind get reused, or does it add up?
+            again = await slow_clients(agent, slow) + await event_clients(agent, readers)
+            again_rss = agent.rss_kb()
+            await close_all(again)
 
             log_before = agent.log_bytes
             started = time.monotonic()
@@ -132,12 +136,16 @@ async def bench(count: int, slow: int, readers: int, flood_seconds: float) -> No
         print(f"hub-agent run (TLS, loopback) under attack; {count} commands per phase")
         print(f"  at rest            : RSS {rest_rss / 1024:.1f} MB; command {percentiles(rest)}")
         print(
-            f"  {len(held)} slow TLS + {len(held_readers)} non-reading event clients (opened in {open_s:.1f} s): "
+            f"  {len(held)} slow TLS + {len(held_readers)} non-reading event clients "
+            f"(opened in {open_s:.1f} s): "
             f"RSS {loaded_rss / 1024:.1f} MB (+{(loaded_rss - rest_rss) / 1024:.1f})"
         )
         print(f"  command while held : {percentiles(loaded)}")
         print(f"  RSS after {count} events to the non-readers: {after_events_rss / 1024:.1f} MB")
-        print(f"  RSS after all closed: {closed_rss / 1024:.1f} MB")
+        print(
+            f"  RSS after all closed: {closed_rss / 1024:.1f} MB; "
+            f"with a second wave open: {again_rss / 1024:.1f} MB"
+        )
         print(
             f"  flood: {sent} malformed/wrong-token requests in {elapsed:.1f} s ({sent / elapsed:.0f}/s): "
             f"{flood_log} log bytes = {flood_log / elapsed * 60 / 1024:.1f} KiB/min"
