@@ -28,6 +28,7 @@ from hub_core.model import (
     DeviceId,
     DeviceOnline,
     DeviceRemoved,
+    InclusionUpdate,
     Protocol,
     StateChanged,
     Value,
@@ -152,6 +153,8 @@ class Hub:
             if event.device not in self._devices:
                 return self._reject(event, "unknown device")
             return event
+        if isinstance(event, InclusionUpdate):
+            return event  # about a device still joining: the registry may not know it yet
         return self._reject(event, "unknown event type")
 
     def _hold_early(self, device: DeviceId, attribute: str, value: Value) -> None:

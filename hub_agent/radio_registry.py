@@ -22,9 +22,15 @@ def _zwave(section: ZWaveSection, ctx: RadioContext) -> Radio:
         from radios.sim.zwave_radio import SimZWaveRadio
 
         return SimZWaveRadio(ctx)
-    from radios.zwave.radio import ZWaveRadio
+    if section.security_keys is None:
+        from radios.zwave.radio import ZWaveRadio
 
-    return ZWaveRadio(ctx, section.port)
+        return ZWaveRadio(ctx, section.port)
+    # S2/S0: the keys are loaded (or created 0600) now, before the radio starts; a bad file is a ConfigError.
+    from radios.zwave.security.keystore import load_or_create
+    from radios.zwave.security.secure_radio import SecureZWaveRadio
+
+    return SecureZWaveRadio(ctx, section.port, load_or_create(section.security_keys))
 
 
 def _zigbee(section: ZigbeeSection, ctx: RadioContext) -> Radio:

@@ -174,6 +174,8 @@ class Device:
     state: Mapping[str, Value] = field(default_factory=dict)
     #: an encrypted BLE device whose key is not set yet (CONTRACT 9.2); shown only when true
     needs_key: bool = False
+    #: Z-Wave only (CONTRACT 9.2): the highest security class granted, or "none"; None elsewhere
+    security: str | None = None
 
     def to_json(self) -> JSONObject:
         """The CONTRACT device JSON."""
@@ -189,6 +191,8 @@ class Device:
         }
         if self.needs_key:
             out["needs_key"] = True
+        if self.security is not None:
+            out["security"] = self.security
         return out
 
     @classmethod
@@ -204,6 +208,7 @@ class Device:
             capabilities=tuple(str(c) for c in data.get("capabilities", ())),
             state=dict(data.get("state", {})),
             needs_key=bool(data.get("needs_key", False)),
+            security=str(data["security"]) if data.get("security") is not None else None,
         )
 
 
@@ -416,8 +421,32 @@ class DeviceOnline:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class InclusionUpdate:
+    """A joining device needs the user (a DSK PIN) or finished/failed its security bootstrapping."""
+
+    device: DeviceId
+    state: str  # pin_required | secured | security_failed
+    dsk: str | None = None  # pin_required: the DSK with its first 5 digits hidden
+    security: str | None = None  # secured: the class granted
+    reason: str | None = None  # security_failed: why (e.g. a KEX Fail from the node, a timeout)
+    ts: float = field(default_factory=now)
+
+    def to_json(self) -> JSONObject:
+        """The CONTRACT 9.3 `inclusion` event."""
+        out: JSONObject = {"type": "inclusion", "state": self.state, "device": self.device}
+        for key in ("dsk", "security", "reason"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        out["ts"] = rfc3339(self.ts)
+        return out
+
+
 #: The one event type that crosses the radio interface.
-DeviceEvent: TypeAlias = StateChanged | ButtonPressed | DeviceAdded | DeviceRemoved | DeviceOnline
+DeviceEvent: TypeAlias = (
+    StateChanged | ButtonPressed | DeviceAdded | DeviceRemoved | DeviceOnline | InclusionUpdate
+)
 
 
 @dataclass(frozen=True, slots=True)

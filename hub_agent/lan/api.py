@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -26,7 +26,12 @@ from hub_agent.hub import COMMAND_TIMEOUT
 from hub_agent.lan import events
 from hub_agent.lan.access import LanAccess
 from hub_agent.lan.ble_routes import BleRoutes
+from hub_agent.lan.bodies import BODY_RULES, MAX_BODY, BodyRules, body_object, read_json
+from hub_agent.lan.bodies import invalid as _invalid
+from hub_agent.lan.bodies import json_kind as _json_kind
+from hub_agent.lan.bodies import number_field as _number_field
 from hub_agent.lan.errors import ApiError, error_response
+from hub_agent.lan.inclusion_routes import InclusionRoutes
 from hub_agent.lan.limits import ConnectionGate, Limits
 from hub_agent.lan.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from hub_agent.lan.metrics import LanMetrics
@@ -52,13 +57,11 @@ from hub_core.errors import (
     RuleProblem,
     UnknownDevice,
 )
-from hub_core.model import Protocol, show_value
+from hub_core.model import Protocol
 
 log = logging.getLogger(__name__)
 
 API = "/api/v1"
-#: Bodies are small JSON objects; a rule with many actions is the largest, far below this.
-MAX_BODY = 64 * 1024
 INCLUSION_MAX_SECONDS = 254  # Zigbee permit-join's ceiling; Z-Wave inclusion is shorter in practice
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -108,84 +111,6 @@ _HTTP_CODES = {
     429: "rate_limited",
     503: "unavailable",
 }
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-async def read_json(request: web.Request) -> Any:
-    """The request body as JSON (None if empty); ApiError 413/400 for oversized or malformed bodies."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise ApiError(413, "too_large", f"body is {request.content_length} bytes; the limit is {MAX_BODY}")
-    try:
-        # A body trickled in byte by byte is slowloris again: it gets the same time as a request head.
-        async with asyncio.timeout(request.app[LAN_API].limits.header_timeout):
-            raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise ApiError(413, "too_large", f"body is larger than the limit of {MAX_BODY} bytes") from None
-    except TimeoutError:
-        raise ApiError(408, "timeout", "the body did not arrive in time") from None
-    return parse_json_body(raw)
-
-
-def parse_json_body(raw: bytes) -> Any:
-    """Decode a body: None if empty, else strict JSON (no NaN/Infinity); ApiError 413/400 otherwise."""
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, "too_large", f"body is {len(raw)} bytes; the limit is {MAX_BODY}")
-    if not raw.strip():
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, "bad_json", f"body is not UTF-8 (byte {exc.start})") from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise ApiError(
-            400, "bad_json", f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
-
-
-def _invalid(field_name: str, message: str) -> ApiError:
-    return ApiError(422, "invalid_body", message, field=field_name)
-
-
-def body_object(data: Any, allowed: Iterable[str], *, required: Iterable[str] = ()) -> dict[str, Any]:
-    """Check that `data` is an object with only `allowed` keys and every `required` one."""
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise _invalid("$", f"body must be a JSON object, not {_json_kind(data)}")
-    allowed = list(allowed)
-    for key in data:
-        if key not in allowed:
-            raise _invalid(key, f"unknown field {key!r} (allowed: {', '.join(allowed)})")
-    for key in required:
-        if key not in data:
-            raise _invalid(key, f"field {key!r} is required")
-    return data
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return {str: "a string", list: "an array", type(None): "null"}.get(type(value), "an object")
-
-
-def _number_field(data: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _invalid(key, f"{key} must be a number, not {_json_kind(value)}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _invalid(key, f"{key} must be a finite number")
-    if not low <= value <= high:  # compared before any conversion: a huge int cannot overflow
-        raise _invalid(key, f"{key} must be between {low:g} and {high:g}, not {show_value(value)}")
-    return float(value)
 
 
 def bearer_token(request: web.Request, *, allow_subprotocol: bool) -> str | None:
@@ -282,6 +207,7 @@ class LanApi:
             Route("GET", "/metrics", self.metrics_text, "metrics"),
             *(Route(*entry) for entry in UpdateRoutes(self.runtime).table()),
             *(Route(*entry) for entry in BleRoutes(self.runtime).table()),
+            *(Route(*entry) for entry in InclusionRoutes(self.runtime).table()),
         ]
 
     def build_app(self) -> web.Application:
@@ -295,7 +221,7 @@ class LanApi:
             resource.add_route(route.method, route.handler)
             if route.public:
                 self._public.add(route.name)
-        app[LAN_API] = self
+        app[BODY_RULES] = BodyRules(lambda: self.limits.header_timeout)
         app.on_response_prepare.append(self._headers)
         app.on_shutdown.append(self._close_websockets)
         self._load_assets()
@@ -502,9 +428,12 @@ class LanApi:
 
     async def start_inclusion(self, request: web.Request) -> web.StreamResponse:
         """Let devices join one radio for `seconds` (default 60)."""
-        data = body_object(await read_json(request), ["protocol", "seconds"], required=["protocol"])
+        allowed = ["protocol", "seconds", "security"]
+        data = body_object(await read_json(request), allowed, required=["protocol"])
         protocol = self._protocol(data["protocol"])
         seconds = _number_field(data, "seconds", 60, 1, INCLUSION_MAX_SECONDS)
+        if "security" in data:  # Z-Wave: "auto" (S2, else S0 for locks) or "none" (CONTRACT 9.3)
+            InclusionRoutes(self.runtime).security_option(protocol, data["security"])
         await self._set_inclusion(protocol, seconds)
         shown = int(seconds) if seconds.is_integer() else seconds
         return web.json_response({"status": "ok", "protocol": protocol.value, "seconds": shown})
@@ -624,7 +553,3 @@ class LanApi:
 
 def _problem_json(problem: RuleProblem) -> dict[str, str]:
     return {"path": problem.path, "message": problem.message}
-
-
-#: The LanApi serving an application, for module-level helpers such as read_json (its limits).
-LAN_API = web.AppKey("lan_api", LanApi)

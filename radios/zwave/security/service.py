@@ -150,6 +150,13 @@ class ZWaveSecurity:
         best = highest(self.granted(node_id))
         return best.wire_name if best is not None else "none"
 
+    def forget_later(self, node_id: int) -> None:
+        """`forget` for a synchronous listener (the registry's on_forget); saves in the background."""
+        try:
+            self._tasks.spawn(self.forget(node_id), f"forget node {node_id}")
+        except TooManyTasks:
+            log.warning("zwave: could not forget the keys of node %d now (busy)", node_id)
+
     async def forget(self, node_id: int) -> None:
         """The node left the network: drop its grants and nonces."""
         self._sync_home()

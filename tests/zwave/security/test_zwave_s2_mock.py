@@ -20,15 +20,13 @@ import pytest
 from zwave_peer import PEER_DIR, PeerMissing, ZWavePeer, household_node
 
 from hub_core.errors import InvalidCommand
-from hub_core.model import Command, DeviceAdded, DeviceId, StateChanged
+from hub_core.model import Command, DeviceAdded, DeviceId, InclusionUpdate, StateChanged
 from hubtest.zwave_events import EventLog
 from radios.base import RadioContext
-from radios.zwave.radio import ZWaveRadio
 from radios.zwave.security.classes import dsk_hidden
-from radios.zwave.security.grants import GrantStore
 from radios.zwave.security.keystore import load_or_create
 from radios.zwave.security.primitives import x25519_keypair
-from radios.zwave.security.service import InclusionNotice, ZWaveSecurity
+from radios.zwave.security.secure_radio import SecureZWaveRadio
 
 pytestmark = pytest.mark.peer
 WAIT = 20.0
@@ -76,37 +74,24 @@ def s2_peer(keys_file: Path) -> Iterator[ZWavePeer]:
 
 
 class SecureHome:
-    """A ZWaveRadio with ZWaveSecurity on the seam, on the S2 mock."""
+    """The production SecureZWaveRadio (ZWaveSecurity on the radio's seam) on the S2 mock."""
 
     def __init__(self, peer: ZWavePeer, data_dir: Path, keys_file: Path, pin_timeout: float = 240.0) -> None:
         self.peer = peer
         self.events = EventLog()
-        self.notices: list[InclusionNotice] = []
-        self.notice_seen = asyncio.Event()
-        self.grants = GrantStore(data_dir / "zwave-security.json")
-        self.security = ZWaveSecurity(
-            load_or_create(keys_file), self.grants, notify=self._notice, pin_timeout=pin_timeout
-        )
         ctx = RadioContext(data_dir, self.events, state_reader=self.events.state_of)
-        self.radio = ZWaveRadio(ctx, peer.url, encapsulation=self.security, bootstrap=self.security)
-        self.security.attach(self.radio.link.transmit_raw, self._ids)
+        self.radio = SecureZWaveRadio(
+            ctx, peer.url, load_or_create(keys_file), security={"pin_timeout": pin_timeout}
+        )
+        self.security = self.radio.security
+        self.grants_file = data_dir / "zwave-security.json"
 
-    def _ids(self) -> tuple[int, int]:
-        info = self.radio.controller.info if self.radio.controller is not None else None
-        return (info.home_id, info.node_id) if info is not None else (0, 1)
-
-    def _notice(self, notice: InclusionNotice) -> None:
-        self.notices.append(notice)
-        self.notice_seen.set()
-
-    async def notice(self, state: str) -> InclusionNotice:
-        async with asyncio.timeout(WAIT):
-            while True:
-                for notice in self.notices:
-                    if notice.state == state:
-                        return notice
-                self.notice_seen.clear()
-                await self.notice_seen.wait()
+    async def notice(self, state: str) -> InclusionUpdate:
+        event = await self.events.wait_for(
+            lambda e: isinstance(e, InclusionUpdate) and e.state == state, since=0, timeout=WAIT
+        )
+        assert isinstance(event, InclusionUpdate)
+        return event
 
     async def include(
         self, node: dict[str, Any], pin: str | None = None, wait_pin: bool = False
@@ -117,7 +102,7 @@ class SecureHome:
         if pin is not None or wait_pin:
             await self.notice("pin_required")
         if pin is not None:
-            self.security.enter_pin(pin)
+            self.radio.enter_pin(pin)
         device = f"zwave-{node['id']}"
         event = await self.events.wait_for(
             lambda e: isinstance(e, DeviceAdded) and e.device.id == device, since=mark, timeout=WAIT
@@ -142,12 +127,12 @@ async def home(s2_peer: ZWavePeer, tmp_path: Path, keys_file: Path) -> AsyncIter
         await home.radio.settle()
     finally:
         await home.radio.stop()
-        await home.security.close()
         assert s2_peer.errors() == []
 
 
 async def test_an_s2_unauthenticated_lock_joins_and_takes_only_encrypted_commands(home: SecureHome) -> None:
-    await home.include(secure_lock([S2_UNAUTH]))
+    added = await home.include(secure_lock([S2_UNAUTH]))
+    assert added.device.to_json()["security"] == "S2_Unauthenticated"
     assert home.security.security_of(LOCK) == "S2_Unauthenticated"
     assert (await home.notice("secured")).security == "S2_Unauthenticated"
     mark = home.events.mark()
@@ -156,7 +141,7 @@ async def test_an_s2_unauthenticated_lock_joins_and_takes_only_encrypted_command
         lambda e: isinstance(e, StateChanged) and e.attribute == "lock" and e.value == "locked", since=mark
     )
     assert await home.sent_plain(LOCK) == []  # interview and command: all under S2
-    saved = json.loads((home.grants.path or Path()).read_text())
+    saved = json.loads(home.grants_file.read_text())
     assert next(iter(saved.values())) == {"5": ["S2_Unauthenticated"]}
 
 
@@ -164,6 +149,8 @@ async def test_an_access_control_lock_needs_the_pin(home: SecureHome) -> None:
     await home.include(secure_lock([S2_UNAUTH, S2_AUTH, S2_AC]), pin=pin_of(LOCK))
     required = await home.notice("pin_required")
     assert required.dsk == dsk_hidden(node_public_key(LOCK)[:16])
+    assert str(required.to_json()["dsk"]).startswith("xxxxx-") and required.device == "zwave-5"
+    assert pin_of(LOCK) not in str(required.to_json())
     assert home.security.security_of(LOCK) == "S2_AccessControl"
     mark = home.events.mark()
     await asyncio.wait_for(home.radio.execute(Command(DeviceId("zwave-5"), "unlock")), WAIT)
@@ -215,7 +202,6 @@ async def test_after_a_hub_restart_the_nonces_resynchronise(
     await home.events.wait_for(lambda e: isinstance(e, StateChanged) and e.value == "locked", since=mark)
     await home.radio.settle()
     await home.radio.stop()
-    await home.security.close()
     # A new process: no SPAN on our side, while the lock still holds its old one.
     again = SecureHome(home.peer, tmp_path, keys_file)
     await again.radio.start()
@@ -231,7 +217,6 @@ async def test_after_a_hub_restart_the_nonces_resynchronise(
         assert await again.sent_plain(LOCK) == []
     finally:
         await again.radio.stop()
-        await again.security.close()
 
 
 async def test_an_s0_lock_joins_with_the_network_key_and_takes_commands(home: SecureHome) -> None:

@@ -1,0 +1,74 @@
+"""`SecureZWaveRadio`: the Z-Wave radio with `ZWaveSecurity` on its Security seam.
+
+The keys are loaded (or created) by the caller before the radio is built, so a bad keys file
+stops the start-up with a ConfigError naming it. Grants live in `<data_dir>/zwave-security.json`.
+Devices carry `security` (their highest class, or "none"); bootstrapping news reaches the hub as
+`InclusionUpdate` events (`pin_required` with the masked DSK, `secured`, `security_failed`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from hub_core.errors import InvalidCommand
+from hub_core.model import Device, DeviceId, InclusionUpdate
+from radios.base import RadioContext
+from radios.zwave.node import NodeRecord
+from radios.zwave.radio import ZWaveRadio
+
+from .grants import GrantStore
+from .keystore import NetworkKeys
+from .service import InclusionNotice, ZWaveSecurity
+from .target import POLICIES, PinTarget
+
+GRANTS_FILE = "zwave-security.json"
+__all__ = ["GRANTS_FILE", "PinTarget", "SecureZWaveRadio"]
+
+
+class SecureZWaveRadio(ZWaveRadio):
+    """ZWaveRadio + S2/S0: encapsulation, bootstrapping at inclusion, PIN entry, `security` on devices."""
+
+    def __init__(self, ctx: RadioContext, port: str, keys: NetworkKeys, **options: Any) -> None:
+        security = ZWaveSecurity(
+            keys, GrantStore(ctx.data_dir / GRANTS_FILE), notify=self._notice, **options.pop("security", {})
+        )
+        super().__init__(ctx, port, encapsulation=security, bootstrap=security, **options)
+        self.security = security
+        security.attach(self.link.transmit_raw, self._network_ids)
+        describe = self.registry.describe
+
+        def described(record: NodeRecord, endpoint: int) -> Device:
+            return replace(describe(record, endpoint), security=security.security_of(record.node_id))
+
+        self.registry.describe = described
+        self.registry.on_forget.append(security.forget_later)
+
+    def _network_ids(self) -> tuple[int, int]:
+        info = self.controller.info if self.controller is not None else None
+        return (info.home_id, info.node_id) if info is not None else (0, 1)
+
+    def _notice(self, notice: InclusionNotice) -> None:
+        device = DeviceId(f"zwave-{notice.node_id}")
+        self.ctx.emit(InclusionUpdate(device, notice.state, notice.dsk, notice.security, notice.reason))
+
+    async def stop(self) -> None:
+        """Stop the radio, then the security layer's pending answers."""
+        await super().stop()
+        await self.security.close()
+
+    def enter_pin(self, pin: str) -> None:
+        """The DSK PIN the joining node waits for; InvalidCommand if none waits or it is malformed."""
+        self.security.enter_pin(pin)
+
+    def set_security_policy(self, policy: str) -> None:
+        """`auto` (S2 when supported, else S0 for locks) or `none` for the next inclusions."""
+        if policy not in POLICIES:
+            raise InvalidCommand(f"security must be one of {', '.join(POLICIES)}")
+        self.security.policy = policy
+
+    async def set_inclusion(self, seconds: float) -> None:
+        """Open or close inclusion; closing also abandons a key exchange still waiting for the user."""
+        if seconds <= 0:
+            self.security.cancel()
+        await super().set_inclusion(seconds)
