@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub_agent.lan import control, tls
-from hub_agent.lan.api import ApiError, body_object, parse_json_body
+from hub_agent.lan.bodies import body_object, parse_json_body
+from hub_agent.lan.errors import ApiError
 from hub_agent.lan.mdns import Advertisement
 from hub_agent.lan.pairing import FailureLimiter, PairingWindow
 from hub_agent.lan.tokens import (
