@@ -359,7 +359,8 @@ class LanApi:
                 "hub_id": runtime.hub_id,
                 "api": API,
                 "tls": self.tls,
-                "update_trust": runtime.facts.get("update_trust", "vendor"),
+                # Only with [ota]: "owner" once the owner trusts their own repository (docs/ota.md).
+                **({"update_trust": trust} if (trust := runtime.facts.get("update_trust")) else {}),
             }
         )
 

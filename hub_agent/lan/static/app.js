@@ -245,6 +245,10 @@ function connectEvents() {
 // --- software update (GET/POST /api/v1/update; live through "update" events) -----------------------
 
 async function loadUpdate() {
+  // /health carries update_trust only when the hub has [ota]; without it the section stays hidden.
+  const health = await fetch(`${API}/health`).then((r) => r.json()).catch(() => ({}));
+  if (!("update_trust" in health)) return;
+  $("#software").hidden = false;
   try {
     renderUpdate(await api("GET", "/update"));
   } catch (error) {
@@ -278,7 +282,7 @@ async function updateAction(path, body) {
 }
 
 function onEvent(event) {
-  if (event.type === "update") { renderUpdate(event); return; }
+  if (event.type === "update") { if (!$("#software").hidden) renderUpdate(event); return; }
   if (event.type === "state") applyState(event);
   else if (event.type === "device_added") { state.devices.set(event.device.id, event.device); renderDevices(); }
   else if (event.type === "device_removed") { state.devices.delete(event.device); renderDevices(); }
