@@ -175,7 +175,10 @@ class Runner:
         else:
             self.dropped += 1
             if mode is not Mode.SINGLE:
-                log.warning(
+                ratelog.log(
+                    log,
+                    "rules.dropped",
+                    logging.WARNING,
                     "rule %s: %s limit of %d reached, trigger %r dropped",
                     rule.id,
                     mode,

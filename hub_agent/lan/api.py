@@ -308,7 +308,7 @@ class LanApi:
         if token_id is None:
             self.limiter.failed(client, now)
             self.metrics.auth_failures.inc()
-            log.info("LAN API: rejected a token from %s", client)
+            ratelog.log(log, "lan.bad_token", logging.INFO, "LAN API: rejected a token from %s", client)
             raise ApiError(401, "unauthorized", "the token is not valid (revoked, or never issued)")
         if self.tokens.used(token_id, now):
             self.runtime.db.submit_nowait(touch_token(token_id, time.time()))

@@ -22,6 +22,7 @@ from typing import Any
 
 from hub_agent.config import RulesSection
 from hub_agent.runtime import Runtime
+from hub_core import ratelog
 from hub_core.clock import Clock, SystemClock
 from hub_core.errors import RuleError, RuleProblem
 from hub_core.model import DeviceAdded, HubEvent, JSONObject, Notification, StateChanged, rfc3339
@@ -305,7 +306,7 @@ class RulesService:
 
     def _record_fault(self, fault: Fault) -> None:
         self.faults += 1
-        log.error("rule %s: %s", fault.rule, fault.error)
+        ratelog.log(log, "rules.fault", logging.ERROR, "rule %s: %s", fault.rule, fault.error)
         self._record_error(fault.rule, fault.error)
 
     def _retry_broken(self) -> None:
@@ -329,7 +330,8 @@ class RulesService:
 
     def _record_error(self, rule_id: str, error: str | None) -> None:
         if error is not None:
-            log.warning("rule %s: %s", rule_id, error)
+            # A rule whose device is gone fails at every trigger: bounded, and counted in /metrics.
+            ratelog.log(log, "rules.failed", logging.WARNING, "rule %s: %s", rule_id, error)
         self._last_error[rule_id] = error
         self.runtime.db.submit_nowait(_save_error(rule_id, error, self.clock.now()))
 
@@ -355,7 +357,7 @@ class RulesService:
             f"stopped: fired {count} times within a minute (limit {limit}), probably a loop of rules "
             "triggering each other; fix it and enable the rule again"
         )
-        log.error("rule %s %s", rule_id, message)
+        ratelog.log(log, "rules.runaway", logging.ERROR, "rule %s %s", rule_id, message)
         if rule_id in self._rules:
             self._set_enabled(rule_id, False)
         self._record_error(rule_id, message)
