@@ -228,3 +228,25 @@ async def test_an_s0_lock_joins_with_the_network_key_and_takes_commands(home: Se
         lambda e: isinstance(e, StateChanged) and e.attribute == "lock" and e.value == "locked", since=mark
     )
     assert await home.sent_plain(LOCK) == []
+
+
+async def test_supervision_travels_inside_s2(home: SecureHome) -> None:
+    node = secure_lock([S2_UNAUTH])
+    node["capabilities"]["commandClasses"].append({"ccId": 0x6C, "version": 1})
+    await home.include(node)
+    plaintexts: list[bytes] = []
+    encapsulate = home.security.encapsulate
+
+    async def recording(node_id: int, payload: bytes) -> bytes:
+        plaintexts.append(payload)
+        return await encapsulate(node_id, payload)
+
+    home.security.encapsulate = recording  # type: ignore[method-assign]
+    mark = home.events.mark()
+    await asyncio.wait_for(home.radio.execute(Command(DeviceId("zwave-5"), "lock")), WAIT)
+    await home.events.wait_for(
+        lambda e: isinstance(e, StateChanged) and e.attribute == "lock" and e.value == "locked", since=mark
+    )
+    # Supervision Get (0x6C 0x01) wrapping Door Lock Operation Set, handed to S2 as one payload.
+    assert any(p[:2] == b"\x6c\x01" and p.endswith(b"\x62\x01\xff") for p in plaintexts), plaintexts
+    assert await home.sent_plain(LOCK) == []
