@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -60,6 +60,7 @@ from radios.zwave.messages import (
     UnknownMessage,
     UpdateState,
 )
+from radios.zwave.scheduler import Priority
 from radios.zwave.transaction import DEFAULT_TIMEOUTS, Failure, Timeouts
 
 log = logging.getLogger(__name__)
@@ -252,8 +253,8 @@ class Controller:
                     return
         self._on_message(message)
 
-    async def _request(self, request: Request, kind: type[T]) -> T:
-        result = await self.driver.request(request)
+    async def _request(self, request: Request, kind: type[T], priority: Priority = Priority.CONTROLLER) -> T:
+        result = await self.driver.request(request, priority=priority)
         if not isinstance(result.response, kind):
             raise TransactionFailed(
                 f"{type(request).__name__}: unexpected response {result.response!r}",
@@ -264,10 +265,13 @@ class Controller:
 
     # --- SendData -----------------------------------------------------------------------------------
 
-    async def send_data(self, node_id: int, data: bytes) -> SendDataCallback:
-        """Send CC bytes to a node; return the callback (check its status) or raise on a jammed stick."""
+    async def send_data(
+        self, node_id: int, data: bytes, *, priority: Priority = Priority.USER, key: Hashable | None = None
+    ) -> SendDataCallback:
+        """Send CC bytes to a node in its turn (see scheduler.py); return the callback (check its
+        status) or raise on a jammed stick."""
         try:
-            result = await self.driver.request(SendDataRequest(node_id, data))
+            result = await self.driver.request(SendDataRequest(node_id, data), priority=priority, key=key)
         except TransactionFailed as exc:
             if exc.reason == "NO_CALLBACK":
                 await self._unjam()
@@ -312,7 +316,9 @@ class Controller:
 
     async def node_protocol_info(self, node_id: int) -> GetNodeProtocolInfoResponse:
         """What the controller knows about a node (listening, device class)."""
-        return await self._request(GetNodeProtocolInfoRequest(node_id), GetNodeProtocolInfoResponse)
+        return await self._request(
+            GetNodeProtocolInfoRequest(node_id), GetNodeProtocolInfoResponse, Priority.POLL
+        )
 
     async def request_node_info(self, node_id: int, timeout: float = NIF_TIMEOUT) -> NodeInfo | None:
         """Ask a node for its NIF; None if it did not answer.
@@ -322,7 +328,9 @@ class Controller:
         """
         try:
             result = await self.driver.request(
-                RequestNodeInfoRequest(node_id), timeouts=self._callback_within(timeout)
+                RequestNodeInfoRequest(node_id),
+                timeouts=self._callback_within(timeout),
+                priority=Priority.POLL,
             )
         except TransactionFailed as exc:
             if exc.reason != Failure.NO_CALLBACK.name:

@@ -1,8 +1,9 @@
 """The asyncio layer of the Serial API host: moves bytes, owns the timers, runs one transaction at a time.
 
 Rules of this file: protocol decisions live in `frame.py` (bytes <-> frames) and `transaction.py`
-(what a transaction does next); this module only performs their actions. Requests queue on a FIFO
-lock, so exactly one is outstanding (INS12350 6.1) until it is over: until its callback or, for a
+(what a transaction does next); this module only performs their actions. Requests wait for their turn
+at the `LinkGate`, in the link scheduler's order (priority, then arrival), so exactly one is
+outstanding (INS12350 6.1) until it is over: until its callback or, for a
 request that ends with an unsolicited frame (RequestNodeInfo's ApplicationUpdate), that frame. Such a
 request whose caller gives up runs on without it, and the next request waits for it to end.
 Frames that are not the current transaction's are parsed and handed to `on_message` in arrival
@@ -20,7 +21,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,7 @@ from radios.zwave.frame import (
     Nak,
     SerialProtocol,
 )
+from radios.zwave.gate import LinkGate
 from radios.zwave.messages import (
     FunctionId,
     Message,
@@ -48,6 +50,7 @@ from radios.zwave.messages import (
     UnknownMessage,
     parse_frame,
 )
+from radios.zwave.scheduler import Job, Priority
 
 log = logging.getLogger(__name__)
 TRACE = 5
@@ -187,7 +190,7 @@ class Driver:
         self._on_lost = on_lost
         self._protocol = SerialProtocol()
         self._link: _Link | None = None
-        self._lock = asyncio.Lock()
+        self._gate = LinkGate()
         self._callback_id = 0
         self._tx: tx.State | None = None
         self._tx_done: asyncio.Future[None] | None = None
@@ -227,61 +230,72 @@ class Driver:
 
     # --- requests --------------------------------------------------------------------------------
 
-    async def request(self, request: Request, *, timeouts: tx.Timeouts | None = None) -> Result:
-        """Run one transaction; return its response/callback or raise TransactionFailed/SerialClosed."""
-        async with self._lock:
-            if self._lingering is not None:
-                # asyncio.wait, not await: cancelling this request must not cancel that future.
-                await asyncio.wait({self._lingering})
-            if self._closed_error is not None:
-                raise SerialClosed(str(self._closed_error))
-            if request.wants_callback:
-                self._callback_id = tx.next_callback_id(self._callback_id)
-                request = request.with_callback_id(self._callback_id)
-            machine = tx.Request(
-                request.to_frame(),
-                expects_response=request.expects_response,
-                callback_id=request.callback_id,
-                zero_is_accepted=request.zero_is_accepted,
-                completion=request.completion,
+    async def request(
+        self,
+        request: Request,
+        *,
+        timeouts: tx.Timeouts | None = None,
+        priority: Priority = Priority.CONTROLLER,
+        key: Hashable | None = None,
+    ) -> Result:
+        """Run one transaction in its turn (`priority`; `key` coalesces or merges, see scheduler.py);
+        return its response/callback or raise TransactionFailed/SerialClosed."""
+        job = Job(priority, getattr(request, "node_id", None), key, type(request).__name__)
+        return await self._gate.run(job, lambda: self._transact(request, timeouts))
+
+    async def _transact(self, request: Request, timeouts: tx.Timeouts | None) -> Result:
+        if self._lingering is not None:
+            # asyncio.wait, not await: cancelling this request must not cancel that future.
+            await asyncio.wait({self._lingering})
+        if self._closed_error is not None:
+            raise SerialClosed(str(self._closed_error))
+        if request.wants_callback:
+            self._callback_id = tx.next_callback_id(self._callback_id)
+            request = request.with_callback_id(self._callback_id)
+        machine = tx.Request(
+            request.to_frame(),
+            expects_response=request.expects_response,
+            callback_id=request.callback_id,
+            zero_is_accepted=request.zero_is_accepted,
+            completion=request.completion,
+        )
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tx_done = done
+        state, actions = tx.start(machine, timeouts or self.timeouts)
+        self._tx = state
+        lingering = False
+        try:
+            self._perform(actions)
+            await done
+        except asyncio.CancelledError:
+            phase = self._tx.phase if self._tx is not None else None
+            if phase is tx.Phase.WAIT_CALLBACK and request.function == FunctionId.SEND_DATA:
+                # Nobody waits for this callback any more; free the stick for the next request.
+                self.write_unacknowledged(SendDataAbortRequest())
+            elif phase in (tx.Phase.WAIT_RESPONSE, tx.Phase.WAIT_CALLBACK) and machine.completion:
+                # Nothing aborts it: the stick stays busy until the completion frame comes
+                # (or the timer gives up), so the transaction runs on and the next one waits.
+                self._linger()
+                lingering = True
+            raise
+        finally:
+            state = self._tx
+            if not lingering:
+                self._tx = None
+                self._tx_done = None
+                self._cancel_timer()
+        assert state is not None
+        if state.phase is tx.Phase.FAILED:
+            failure = state.failure or tx.Failure.NO_ACK
+            raise TransactionFailed(
+                f"{type(request).__name__}: {failure.value} after {state.attempts} attempt(s)",
+                function=request.function,
+                reason=failure.name,
             )
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._tx_done = done
-            state, actions = tx.start(machine, timeouts or self.timeouts)
-            self._tx = state
-            lingering = False
-            try:
-                self._perform(actions)
-                await done
-            except asyncio.CancelledError:
-                phase = self._tx.phase if self._tx is not None else None
-                if phase is tx.Phase.WAIT_CALLBACK and request.function == FunctionId.SEND_DATA:
-                    # Nobody waits for this callback any more; free the stick for the next request.
-                    self.write_unacknowledged(SendDataAbortRequest())
-                elif phase in (tx.Phase.WAIT_RESPONSE, tx.Phase.WAIT_CALLBACK) and machine.completion:
-                    # Nothing aborts it: the stick stays busy until the completion frame comes
-                    # (or the timer gives up), so the transaction runs on and the next one waits.
-                    self._linger()
-                    lingering = True
-                raise
-            finally:
-                state = self._tx
-                if not lingering:
-                    self._tx = None
-                    self._tx_done = None
-                    self._cancel_timer()
-            assert state is not None
-            if state.phase is tx.Phase.FAILED:
-                failure = state.failure or tx.Failure.NO_ACK
-                raise TransactionFailed(
-                    f"{type(request).__name__}: {failure.value} after {state.attempts} attempt(s)",
-                    function=request.function,
-                    reason=failure.name,
-                )
-            return Result(
-                self._parse(state.response) if state.response is not None else None,
-                self._parse(state.callback) if state.callback is not None else None,
-            )
+        return Result(
+            self._parse(state.response) if state.response is not None else None,
+            self._parse(state.callback) if state.callback is not None else None,
+        )
 
     def _linger(self) -> None:
         """Let the transaction in flight run on without its caller, until it finishes or fails."""

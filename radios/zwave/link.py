@@ -1,16 +1,18 @@
 """Talking to one node over the controller: send, send and await the report, send supervised.
 
 Rules of this file: every outgoing CC goes through `_send_cc` (Multi Channel and Supervision wrapping,
-then the `Encapsulation` seam, then SendData) and every received payload through `receive` (the seam,
-then parsing and unwrapping). A node that does not acknowledge goes offline in the registry; one that
-does is heard. A stick that is gone raises `RadioUnavailable`; the node's silence `DeliveryFailed`.
+then the `Encapsulation` seam, then SendData at its `Priority`: user commands ahead of replies,
+wake-up queues, verification and interview traffic, see scheduler.py) and every received payload
+through `receive` (the seam, then parsing and unwrapping). A node that does not acknowledge goes
+offline in the registry; one that does is heard. A stick that is gone raises `RadioUnavailable`;
+the node's silence `DeliveryFailed`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from hub_core.errors import DeliveryFailed, DeliveryTimeout, ProtocolError, RadioUnavailable
 from radios.zwave.cc import CCCommand, Envelope, SupervisionStatus, encapsulate, parse_cc, unwrap
@@ -19,6 +21,7 @@ from radios.zwave.correlator import Correlator
 from radios.zwave.encapsulation import Encapsulation
 from radios.zwave.errors import NodeUnreachable
 from radios.zwave.nodes import NodeRegistry
+from radios.zwave.scheduler import Priority
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +48,18 @@ class NodeLink:
         self.correlator = Correlator()
         self.query_timeout = query_timeout
 
-    async def transmit_raw(self, node_id: int, payload: bytes, device: str | None = None) -> None:
-        """SendData `payload` as is (no encapsulation); NodeUnreachable (and offline) if not acknowledged."""
-        callback = await self._controller().send_data(node_id, payload)
+    async def transmit_raw(
+        self,
+        node_id: int,
+        payload: bytes,
+        device: str | None = None,
+        *,
+        priority: Priority = Priority.REPLY,
+        key: Hashable | None = None,
+    ) -> None:
+        """SendData `payload` as is (no encapsulation) in its turn; NodeUnreachable (and offline) if
+        the node did not acknowledge."""
+        callback = await self._controller().send_data(node_id, payload, priority=priority, key=key)
         if not transmit_ok(callback):
             self.registry.silent(node_id)
             raise NodeUnreachable(
@@ -59,11 +71,18 @@ class NodeLink:
         self.registry.heard(node_id)
 
     async def _send_cc(
-        self, node_id: int, endpoint: int, command: CCCommand, session: int = 0, device: str | None = None
+        self,
+        node_id: int,
+        endpoint: int,
+        command: CCCommand,
+        priority: Priority,
+        session: int = 0,
+        device: str | None = None,
+        key: Hashable | None = None,
     ) -> None:
         wrapped = encapsulate(command, endpoint, bool(session), session).to_bytes()
         payload = await self.encapsulation.encapsulate(node_id, wrapped)
-        await self.transmit_raw(node_id, payload, device)
+        await self.transmit_raw(node_id, payload, device, priority=priority, key=key)
 
     def receive(self, node_id: int, payload: bytes) -> Envelope | None:
         """A received payload, decapsulated and unwrapped; None if consumed by the seam or malformed."""
@@ -76,26 +95,32 @@ class NodeLink:
             log.warning("zwave: node %d sent malformed %s: %s", node_id, plain.hex(), exc)
             return None
 
-    async def send(self, node_id: int, command: CCCommand, endpoint: int = 0) -> bool:
-        """Send a command; True if the node acknowledged it."""
+    async def send(
+        self, node_id: int, command: CCCommand, endpoint: int = 0, priority: Priority = Priority.POLL
+    ) -> bool:
+        """Send a command (interview set-up by default); True if the node acknowledged it."""
         try:
-            await self._send_cc(node_id, endpoint, command)
+            await self._send_cc(node_id, endpoint, command, priority)
         except DeliveryFailed:
             return False
         return True
 
     async def send_quietly(self, node_id: int, command: CCCommand, endpoint: int = 0) -> None:
-        """Send and only log a failure (replies nobody waits for)."""
+        """Send a reply the node waits for (Supervision Report); only log a failure."""
         try:
-            await self._send_cc(node_id, endpoint, command)
+            await self._send_cc(node_id, endpoint, command, Priority.REPLY)
         except (DeliveryFailed, RadioUnavailable) as exc:
             log.info("zwave: could not send to node %d: %s", node_id, exc)
 
-    async def query(self, node_id: int, request: CCCommand, endpoint: int = 0) -> CCCommand | None:
-        """Send a Get and return the report that answers it; None if it did not come in time."""
+    async def query(
+        self, node_id: int, request: CCCommand, endpoint: int = 0, priority: Priority = Priority.POLL
+    ) -> CCCommand | None:
+        """Send a Get (interview, refresh, verification) and return the report that answers it; None
+        if it did not come in time. Duplicate Gets waiting for the link merge into one."""
         future = self.correlator.expect_report(node_id, endpoint, request)
         try:
-            await self._send_cc(node_id, endpoint, request)
+            key = (node_id, endpoint, request.to_bytes())
+            await self._send_cc(node_id, endpoint, request, priority, key=key)
             async with asyncio.timeout(self.query_timeout):
                 return await future
         except (TimeoutError, DeliveryFailed):
@@ -108,12 +133,15 @@ class NodeLink:
     ) -> None:
         """Send a command; if `supervised`, return only once the node reported success."""
         if not supervised:
-            await self._send_cc(node_id, endpoint, command, device=device)
+            # A newer command of the same kind to the same end point replaces this one while it waits.
+            key = (node_id, endpoint, command.cc, command.command)
+            await self._send_cc(node_id, endpoint, command, Priority.USER, device=device, key=key)
             return
+        # Not coalesced: each supervised command waits for the report of its own session.
         session = self.correlator.new_session()
         future = self.correlator.expect_supervision(session)
         try:
-            await self._send_cc(node_id, endpoint, command, session, device)
+            await self._send_cc(node_id, endpoint, command, Priority.USER, session, device)
             async with asyncio.timeout(SUPERVISION_TIMEOUT):
                 report = await future
         except TimeoutError:

@@ -9,6 +9,8 @@ job each:
     correlator.Correlator  which report answers which Get, which Supervision Report which session
     wakeup.WakeUpQueues    commands to sleeping nodes wait for the wake-up; No More Information after
     commands.Commands      canonical command -> CC commands -> (supervised) delivery
+    verify.Verifier        confirm a Set: Supervision, else the node's own report, else a late Get
+    gate + scheduler       who goes next on the Serial API link (driver.py asks; priorities)
     setup.NodeSetup        protocol info, NIF, interview, first values, announce
     inclusion.Inclusion    AddNode -> security bootstrap -> set-up; RemoveNode; RemoveFailedNode
     recovery.Recovery      stick vanished or restarted -> reconnect with hub_core.backoff.Backoff
@@ -46,8 +48,10 @@ from radios.zwave.messages import (
 from radios.zwave.node import NodeRecord
 from radios.zwave.nodes import NodeRegistry, parse_device_id
 from radios.zwave.recovery import Recovery
+from radios.zwave.scheduler import Priority
 from radios.zwave.setup import NodeSetup
 from radios.zwave.transaction import Timeouts
+from radios.zwave.verify import VERIFY_DELAY, Verifier
 from radios.zwave.wakeup import WakeUpQueues
 
 log = logging.getLogger(__name__)
@@ -71,6 +75,7 @@ class ZWaveRadio(Radio):
         soft_reset_wait: float = 1.5,
         encapsulation: Encapsulation | None = None,
         bootstrap: SecurityBootstrap | None = None,
+        verify_delay: float = VERIFY_DELAY,
     ) -> None:
         super().__init__(ctx)
         self.port = port
@@ -82,15 +87,21 @@ class ZWaveRadio(Radio):
         self.link = NodeLink(
             self._live_controller, self.registry, encapsulation or Plain(), query_timeout=query_timeout
         )
-        self.wakeups = WakeUpQueues(self.tasks, self.link.send, lambda node: node in self.setup.running)
+        self.wakeups = WakeUpQueues(
+            self.tasks,
+            lambda node, command: self.link.send(node, command, 0, Priority.WAKE_UP),
+            lambda node: node in self.setup.running,
+        )
         self.registry.on_forget.append(self.wakeups.forget)
         self.setup = NodeSetup(
             self._live_controller, self.registry, self.link, self.wakeups, self._is_running
         )
+        self.verifier = Verifier(self.link, self.tasks, verify_delay)
         self.commands = Commands(
             self.registry,
             self.link,
             self.wakeups,
+            self.verifier,
             state_of=ctx.state_of,
             check_running=self._live_controller,
             wait_running=self.wait_running,

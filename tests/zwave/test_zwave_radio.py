@@ -132,12 +132,19 @@ async def test_off_and_toggle_and_refresh(home: tuple[SimZWaveRadio, EventLog]) 
 
 
 async def test_supervised_set_waits_for_the_supervision_report(home: tuple[SimZWaveRadio, EventLog]) -> None:
-    radio, _ = home
+    radio, log = home
+    await radio.execute(cmd("zwave-5", "unlock"))
+    before = len(sent_cc(radio, 5))
+    mark = log.mark()
     await radio.execute(cmd("zwave-5", "lock"))
-    frames = sent_cc(radio, 5)
-    # Door Lock Operation Set inside Supervision Get (0x6C 0x01), then a plain Get to confirm.
-    assert any(f[:2] == b"\x6c\x01" and f[4:6] == b"\x62\x01" for f in frames)
-    assert frames[-1] == b"\x62\x02"
+    await radio.settle()
+    frames = sent_cc(radio, 5)[before:]
+    # Door Lock Operation Set inside Supervision Get (0x6C 0x01); the node's SUCCESS confirmed it,
+    # so no Door Lock Operation Get follows (issue 16): the Set's implied report is the new state.
+    assert frames and frames[0][:2] == b"\x6c\x01" and frames[0][4:6] == b"\x62\x01"
+    assert b"\x62\x02" not in frames
+    await log.state("zwave-5", "lock", "locked", since=mark)
+    assert radio.verifier.gets_saved >= 1
 
 
 async def test_unsolicited_reports_and_buttons(home: tuple[SimZWaveRadio, EventLog]) -> None:

@@ -72,6 +72,10 @@ class CCCommand:
         """Parse the bytes after the CC id and command id; raise ProtocolError if malformed."""
         return decode(cls, cls.schema, payload, cls.__name__)
 
+    def implied_report(self) -> CCCommand | None:
+        """For a Set: the report its success implies (the new state), if it can be known; else None."""
+        return None
+
     def answered_by(self, report: CCCommand) -> bool:
         """`report` answers this Get: of the `report` class, repeating the `matches` attributes."""
         if self.report is None or type(report) is not self.report:

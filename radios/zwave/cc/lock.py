@@ -64,6 +64,10 @@ class DoorLockOperationSet(CCCommand):
 
     schema = (U8("mode"),)
 
+    def implied_report(self) -> CCCommand:
+        """Carried out, the lock is in `mode`."""
+        return DoorLockOperationReport(self.mode)
+
 
 @register
 @dataclass(frozen=True, slots=True)

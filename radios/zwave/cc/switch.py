@@ -129,6 +129,10 @@ class BinarySwitchSet(_ValueSet):
     cc: ClassVar[int] = CommandClass.BINARY_SWITCH
     command: ClassVar[int] = BinarySwitchCommand.SET
 
+    def implied_report(self) -> CCCommand:
+        """Carried out, the switch is at `value`."""
+        return BinarySwitchReport(self.value)
+
 
 @register
 @dataclass(frozen=True, slots=True)
@@ -156,6 +160,12 @@ class MultilevelSwitchSet(_ValueSet):
 
     cc: ClassVar[int] = CommandClass.MULTILEVEL_SWITCH
     command: ClassVar[int] = MultilevelSwitchCommand.SET
+
+    def implied_report(self) -> CCCommand | None:
+        """Carried out at once, the level is `value`; unknown for 0xFF (last level) or a transition."""
+        if self.value == SwitchValue.ON or (self.duration not in (None, 0)):
+            return None
+        return MultilevelSwitchReport(self.value)
 
 
 @register

@@ -94,6 +94,10 @@ class ThermostatModeSet(CCCommand):
 
     schema = (Bits(Part("mode", 0, 5)),)
 
+    def implied_report(self) -> CCCommand:
+        """Carried out, the thermostat is in `mode`."""
+        return ThermostatModeReport(self.mode)
+
 
 @register
 @dataclass(frozen=True, slots=True)
@@ -159,6 +163,10 @@ class ThermostatSetpointSet(_SetpointValue):
 
     cc: ClassVar[int] = CommandClass.THERMOSTAT_SETPOINT
     command: ClassVar[int] = ThermostatSetpointCommand.SET
+
+    def implied_report(self) -> CCCommand:
+        """Carried out, the setpoint is `value`."""
+        return ThermostatSetpointReport(self.setpoint_type, self.scale, self.value, self.precision, self.size)
 
 
 @register
