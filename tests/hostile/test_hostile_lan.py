@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -174,6 +175,14 @@ async def test_one_address_cannot_take_every_connection(tmp_path: Path, _no_ling
         assert lan.server.metrics.refused.labels(reason="client_connections")._value.get() == 1
         for _, w in idle:
             await _close(w)
+        token = await lan.new_token()
+        async with (
+            lan.session(headers=auth(token)) as session,
+            session.get(lan.url + "/metrics", ssl=lan.ssl) as response,
+        ):
+            text = await response.text()
+        assert 'hub_lan_connections_refused_total{reason="client_connections"} 1.0' in text
+        assert re.search(r'hub_log_events_total\{cause="lan.refused.client_connections"\} [1-9]', text)
 
 
 async def test_the_total_connection_budget_answers_503_when_plain(

@@ -5,6 +5,7 @@ Every parser is fuzzed: it may only return a value or raise its documented error
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import os
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from hub_agent.lan import control, tls
 from hub_agent.lan.bodies import body_object, parse_json_body
 from hub_agent.lan.errors import ApiError
+from hub_agent.lan.limits import ConnectionGate, Limits
 from hub_agent.lan.mdns import Advertisement
 from hub_agent.lan.pairing import FailureLimiter, PairingWindow
 from hub_agent.lan.tokens import (
@@ -265,3 +267,30 @@ def test_advertisement_txt_and_names() -> None:
     assert "fingerprint" not in Advertisement("h", "1", 80, "/api/v1", None, False).txt()
     long = Advertisement("h" * 100, "1", 80, "/api/v1", None, False)
     assert len(long.instance_name().split(".")[0]) == 63
+
+
+# --- the connection gate's bookkeeping ------------------------------------------------------------
+
+
+def test_gate_admits_under_the_total_and_per_address_limits_and_releases() -> None:
+    refused: list[str] = []
+    gate = ConnectionGate(
+        Limits(max_connections=3, max_connections_per_client=2),
+        lambda: asyncio.Protocol(),
+        None,
+        refused=refused.append,
+    )
+    assert gate.admit("10.0.0.1") is None
+    assert gate.admit("10.0.0.1") is None
+    assert gate.admit("10.0.0.1") == "client_connections"  # one address cannot take them all
+    assert gate.admit("10.0.0.2") is None
+    assert gate.admit("10.0.0.3") == "connections"  # the fd budget
+    assert (gate.total, gate.per_client) == (3, {"10.0.0.1": 2, "10.0.0.2": 1})
+    gate.release("10.0.0.1")
+    gate.release("10.0.0.2")
+    assert gate.admit("10.0.0.3") is None
+    gate.release("10.0.0.3")
+    gate.release("10.0.0.1")
+    assert (gate.total, gate.per_client) == (0, {})
+    gate.refuse("connections", "10.0.0.9")
+    assert refused == ["connections"]
