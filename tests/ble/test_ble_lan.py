@@ -10,9 +10,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub_agent.agent import Agent
 from hub_agent.config import BleSection, Config, HubSection, LanSection
+from hub_agent.lan.ble_routes import parse_key_body
+from hub_agent.lan.errors import ApiError
 from hub_agent.lan.server import LanServer
 from hub_agent.lan.tokens import create_token
 from hub_core.model import Protocol
@@ -104,3 +108,17 @@ async def test_bad_key_requests_get_clear_errors(hub, path_id, body, raw, status
     got, answer = await client.call("POST", f"/api/v1/devices/{path_id}/key", body, raw)
     assert (got, answer["error"]) == (status, error)
     assert answer["message"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    raw=st.one_of(st.binary(max_size=300), st.from_regex(r'\{"key": *"[0-9a-fA-F]{0,40}"\}').map(str.encode))
+)
+def test_fuzz_key_bodies_give_a_key_or_a_documented_error(raw: bytes) -> None:
+    try:
+        key = parse_key_body(raw)
+    except ApiError as exc:
+        assert (exc.status, exc.code) in {(400, "bad_request"), (413, "too_large"), (422, "invalid")}
+        assert exc.message
+    else:
+        assert len(key) == 16

@@ -9,10 +9,22 @@ from pathlib import Path
 
 import pytest
 from ble_helpers import Recorder
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hub_core.errors import DeliveryTimeout, InvalidCommand, RadioUnavailable, UnknownDevice
-from hub_core.model import ButtonPressed, Command, DeviceAdded, DeviceOnline, StateChanged, ble_device_id
+from hub_core.model import (
+    CAPABILITIES,
+    ButtonPressed,
+    Command,
+    DeviceAdded,
+    DeviceOnline,
+    StateChanged,
+    ble_device_id,
+)
 from radios.base import RadioContext, RadioState
+from radios.ble.bthome import BTHOME_UUID
+from radios.ble.gatt import SWITCH_SERVICE
 from radios.ble.keys import WrongKey
 from radios.ble.radio import BleRadio
 from radios.sim.ble_air import SimAdapterWatch, SimAir, SimSwitch, bthome_service_data
@@ -232,3 +244,30 @@ async def test_keys_survive_a_restart(tmp_path: Path) -> None:
 def test_adapter_names_other_than_hci_n_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match="not a BlueZ adapter name"):
         BleRadio(Recorder().context(tmp_path), name)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    info=st.sampled_from([b"", b"\x40", b"\x41", b"\x44", b"\x45", b"\x20"]),
+    body=st.binary(max_size=40),
+    name=st.one_of(st.none(), st.text(max_size=40)),
+    switch=st.booleans(),
+)
+async def test_fuzz_advertisements_never_raise_into_bleak(
+    tmp_path: Path, info: bytes, body: bytes, name: str | None, switch: bool
+) -> None:
+    air = SimAir()
+    rec = Recorder()
+    radio = BleRadio(rec.context(tmp_path), "sim", watch=SimAdapterWatch(air), backends=sim_backends(air))
+    await radio.start()
+    try:
+        await radio.set_inclusion(60)
+        uuids = [SWITCH_SERVICE] if switch else []
+        air.advertise(PLAIN, name, service_data={BTHOME_UUID: info + body}, service_uuids=uuids)
+        air.advertise(PLAIN, name, service_data={BTHOME_UUID: body + info}, service_uuids=uuids)
+        for event in rec.events:
+            if isinstance(event, DeviceAdded):
+                assert event.device.id == ble_device_id(PLAIN)
+                assert set(event.device.capabilities) <= CAPABILITIES
+    finally:
+        await radio.stop()
