@@ -52,6 +52,8 @@ class SlotBackend(Protocol):
     name: str
     #: whether `install` can move the downloaded bundle instead of copying it (same filesystem)
     moves_bundle: bool
+    #: whether `reboot` restarts the machine (rauc) or only the agent (dir, whose boot step runs at start)
+    reboots_machine: bool
 
     async def status(self) -> SlotStatus:
         """Booted slot, primary slot, every slot's state and version."""

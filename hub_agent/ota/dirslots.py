@@ -54,6 +54,7 @@ class DirSlots:
         self.folder = Path(folder)
         self.exit_agent = exit_agent
         self.moves_bundle = True
+        self.reboots_machine = False
         self.boot_file = self.folder / BOOT_FILE
         self.bytes_written = 0  # slot bytes written by this process (for the benchmark)
 

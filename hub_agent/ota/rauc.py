@@ -51,6 +51,7 @@ class RaucSlots:
     def __init__(self, reboot_command: tuple[str, ...]) -> None:
         self.reboot_command = reboot_command
         self.moves_bundle = False  # RAUC reads the bundle in place: no copy either way
+        self.reboots_machine = True
         self._bus: MessageBus | None = None
         self._installer: ProxyInterface | None = None
         self._properties: ProxyInterface | None = None

@@ -24,7 +24,15 @@ from hub_agent.ota.backend import SlotBackend
 from hub_agent.ota.control import ControlServer, socket_path
 from hub_agent.ota.errors import OtaError, VersionRefused
 from hub_agent.ota.health import HealthProbe
-from hub_agent.ota.state import OtaState, Pending, StateFile, load_trust, ota_dir, save_owner_trust
+from hub_agent.ota.state import (
+    OtaState,
+    Pending,
+    StateFile,
+    current_boot_id,
+    load_trust,
+    ota_dir,
+    save_owner_trust,
+)
 from hub_agent.ota.versions import Version, parse_version
 from hub_agent.runtime import Runtime
 from hub_core.backoff import Clock, SystemClock
@@ -177,6 +185,21 @@ class OtaService:
         state = await asyncio.to_thread(self.states.load)
         self.last_error = state.last_error
         pending = state.pending
+        if (
+            pending is not None
+            and pending.phase == "installed"
+            and pending.slot != status.booted
+            and self.backend.reboots_machine
+            and pending.boot_id
+            and pending.boot_id == await asyncio.to_thread(current_boot_id)
+        ):
+            # Installed, but the machine has not rebooted yet (only the agent restarted): the new slot
+            # is still primary, so wait for the reboot window again rather than call it a failure.
+            log.info("update %s installed on slot %s: waiting to reboot", pending.version, pending.slot)
+            self.available = None
+            self._set(Phase.PENDING_REBOOT, 100)
+            self.tasks.spawn(self._reboot_when_idle(), "reboot")
+            return
         if pending is not None and pending.slot != status.booted:
             if pending.phase == "installed":
                 error = f"update to {pending.version} did not come up on slot {pending.slot}; rolled back"
@@ -347,7 +370,8 @@ class OtaService:
         faults.point("install:intent-saved")
         sha256 = dict(offer.hashes)["sha256"]
         slot = await self.backend.install(bundle, offer.version, sha256, self._install_progress)
-        state = replace(state, pending=Pending(offer.version, slot, "installed"), last_error=None)
+        boot_id = await asyncio.to_thread(current_boot_id)
+        state = replace(state, pending=Pending(offer.version, slot, "installed", boot_id), last_error=None)
         await asyncio.to_thread(self.states.save, state)
         faults.point("install:installed-saved")
         self.last_error = None
@@ -355,6 +379,10 @@ class OtaService:
         log.info(
             "update %s installed to slot %s; rebooting when no delay or scene is running", offer.version, slot
         )
+        await self._reboot_when_idle()
+
+    async def _reboot_when_idle(self) -> None:
+        """Reboot once no rule is in a delay, wait or scene (the reboot window)."""
         while self.busy():
             await self.clock.sleep(REBOOT_POLL)
         await self._reboot()

@@ -26,6 +26,21 @@ OWNER_ROOT = "owner-root.json"
 MAX_STATE = 64 * 1024
 
 
+#: Tests that simulate a reboot without one set this; on a hub it is never set.
+BOOT_ID_ENV = "HUB_AGENT_OTA_BOOT_ID"
+
+
+def current_boot_id() -> str:
+    """The kernel's id of this boot (a new one after every reboot), or "" if unknown."""
+    override = os.environ.get(BOOT_ID_ENV)
+    if override:
+        return override
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
 def ota_dir(data_dir: Path) -> Path:
     """Where OTA keeps its state, metadata cache and downloads."""
     return Path(data_dir) / "ota"
@@ -81,6 +96,8 @@ class Pending:
     version: Version
     slot: str
     phase: str = "installing"
+    #: the kernel boot id when it was installed: the same id later means "not rebooted yet"
+    boot_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +118,7 @@ class OtaState:
                 "version": str(self.pending.version),
                 "slot": self.pending.slot,
                 "phase": self.pending.phase,
+                "boot_id": self.pending.boot_id,
             }
         return {
             "highest": None if self.highest is None else str(self.highest),
@@ -124,7 +142,10 @@ def _parse(data: dict[str, Any], path: Path) -> OtaState:
                 raise ValueError("pending must be {version, slot, phase}")
             if raw.get("phase") not in ("installing", "installed"):
                 raise ValueError("pending phase must be installing or installed")
-            pending = Pending(parse_version(raw.get("version")), raw["slot"], raw["phase"])
+            boot = raw.get("boot_id", "")
+            if not isinstance(boot, str):
+                raise ValueError("pending boot_id must be a string")
+            pending = Pending(parse_version(raw.get("version")), raw["slot"], raw["phase"], boot)
         error = data.get("last_error")
         if error is not None and not isinstance(error, str):
             raise ValueError("last_error must be a string")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from hub_agent.ota.state import BOOT_ID_ENV
 from ota.harness import booted, wait_status, write_config
 from ota.https_server import RepoServer, UpdateCA
 from ota.rauc_peer import SLOT_SIZE, RaucHub, make_bundle, make_signing_pki
@@ -25,6 +28,7 @@ async def rauc(
     pki = make_signing_pki(tmp_path / "signing", "vendor")
     hub = RaucHub(tmp_path / "rauc", keyring=pki[0])
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", hub.address)
+    monkeypatch.setenv(BOOT_ID_ENV, "boot-0")  # each simulated reboot below sets a new one
     try:
         await hub.start_bus()
         await hub.start_service()
@@ -42,6 +46,7 @@ def _config(tmp_path: Path, server: RepoServer, repo: TufRepo, ca: UpdateCA, hub
 
 async def _reboot(hub: RaucHub) -> str:
     """Power-cycle the RAUC side: the bootloader picks a slot, the service starts for it."""
+    os.environ[BOOT_ID_ENV] = f"boot-{uuid.uuid4()}"
     await hub.kill_service()
     slot = hub.boot()
     await hub.start_service()
@@ -183,3 +188,30 @@ async def test_rauc_service_killed_mid_install_leaves_a_good_slot(
     else:
         raise AssertionError("the update did not complete after the power cut")
     assert hub.slots["B"].read_bytes()[: len(image)] == image
+
+
+async def test_rauc_agent_restart_before_the_reboot_keeps_the_update_pending(
+    rauc: tuple[RaucHub, tuple[Path, Path, Path]],
+    server: RepoServer,
+    repo: TufRepo,
+    test_ca: UpdateCA,
+    tmp_path: Path,
+) -> None:
+    """Only the agent restarts after the install (same boot): it waits to reboot again, no false rollback."""
+    hub, pki = rauc
+    repo.add_target("hub-1.2.0.raucb", await make_bundle(tmp_path / "build", IMAGE, "1.2.0", pki), "1.2.0")
+    repo.publish()
+    config = _config(tmp_path, server, repo, test_ca, hub)
+    async with booted(config) as (_agent, ota):
+        await asyncio.wait_for(ota.settled.wait(), 20)
+        ota.start_install(None)
+        await asyncio.wait_for(ota.rebooted.wait(), 60)
+    async with booted(config) as (_agent, ota):  # the machine did not reboot (boot id unchanged)
+        await asyncio.wait_for(ota.rebooted.wait(), 20)
+        status = ota.status()
+        assert (status["state"], status["last_error"]) == ("pending_reboot", None)
+    assert (tmp_path / "rebooted").read_text() == "reboot\nreboot\n"
+    assert await _reboot(hub) == "B"
+    async with booted(config) as (_agent, ota):
+        await asyncio.wait_for(ota.settled.wait(), 20)
+        assert ota.status()["current"] == {"version": "1.2.0", "slot": "rootfs.1"}
