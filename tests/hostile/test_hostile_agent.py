@@ -5,6 +5,7 @@ line in the log, log bytes and RSS growth bounded, acknowledged data intact."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -39,6 +40,15 @@ async def test_the_agent_survives_a_mixed_flood_with_bounded_log_and_memory(
         assert await agent.owner("PUT", "/api/v1/rules/kept", json.dumps(RULE).encode()) == 200
         assert await agent.health() == 200
         before_rss, before_log = agent.rss_kb(), agent.log_bytes
+        # The household's phone asks for health all through the flood, from its own address.
+        flooding = True
+        health: list[int] = []
+
+        async def poll_health() -> None:
+            while flooding:
+                health.append(await agent.health())
+
+        poller = asyncio.create_task(poll_health())
 
         await flood(agent, list(MALFORMED), times=40)  # 240 malformed requests
         assert await agent.health() == 200
@@ -52,7 +62,10 @@ async def test_the_agent_survives_a_mixed_flood_with_bounded_log_and_memory(
         assert await agent.health() == 200  # served while 330 hostile connections are open
         peak_rss = agent.rss_kb()
         await close_all(slow + readers)
+        flooding = False
+        await poller
         assert await agent.health() == 200
+        assert len(health) >= 5 and set(health) == {200}, health
 
         statuses = dict(agent.statuses)
         assert not [s for s in statuses if s >= 500], statuses
