@@ -91,6 +91,24 @@ class GattSwitch:
                 device=self.device,
             )
 
+    async def read(self) -> bool:
+        """Read the state characteristic (the `refresh` command); report it and return it."""
+        async with self._lock:
+            self._cancel_idle()
+            try:
+                client = await self._ensure()
+                data = await client.read_gatt_char(SWITCH_STATE)
+            except BaseException:
+                await self._drop()
+                raise
+            self._arm_idle()
+        if len(data) != 1 or data[0] not in (0, 1):
+            raise DeliveryFailed(
+                f"{self.device}: switch state {bytes(data).hex()} is not 00/01", device=self.device
+            )
+        self._on_state(self.device, data[0] == 1)
+        return data[0] == 1
+
     def abort(self, why: str) -> None:
         """Fail a command waiting for its confirmation now (the adapter went away)."""
         if self._waiter is not None and not self._waiter.done():

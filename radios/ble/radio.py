@@ -166,7 +166,7 @@ class BleRadio(Radio):
         """Stop scanning, close GATT connections and the adapter probe; safe to call twice."""
         await self._tasks.close()
         await self._stop_scanning()
-        await self._close_links()
+        await self.close_links()
         await self._tasks.close()
         await self.watch.close()
         self.running.clear()
@@ -234,7 +234,8 @@ class BleRadio(Radio):
                 async with asyncio.timeout(2.0):
                     await scanner.stop()
 
-    async def _close_links(self) -> None:
+    async def close_links(self) -> None:
+        """Disconnect every GATT link now (they also close after `gatt_idle` seconds unused)."""
         for known in self._known.values():
             if known.switch is not None:
                 known.switch.abort(f"Bluetooth adapter {self.adapter} went away")
@@ -254,7 +255,7 @@ class BleRadio(Radio):
             self._set_recovering()
             self._token = None
             await self._stop_scanning()
-            await self._close_links()
+            await self.close_links()
         if token is None:
             self._set_recovering()
             return
@@ -430,13 +431,15 @@ class BleRadio(Radio):
             raise InvalidCommand(
                 f"{command.device} is a sensor; it takes no {command.name}", device=command.device
             )
+        on: bool | None = None
         if command.name == "toggle":
             on = self.ctx.state_of(command.device).get("switch") != "on"
         elif command.name in ("on", "off"):
             on = command.name == "on"
-        else:
+        elif command.name != "refresh":
             raise InvalidCommand(
-                f"{command.device} supports on, off and toggle, not {command.name}", device=command.device
+                f"{command.device} supports on, off, toggle and refresh, not {command.name}",
+                device=command.device,
             )
         if known.ble is None:
             raise DeliveryFailed(
@@ -444,7 +447,10 @@ class BleRadio(Radio):
             )
         try:
             async with asyncio.timeout(self.command_timeout):
-                await known.switch.set(on)
+                if on is None:
+                    await known.switch.read()
+                else:
+                    await known.switch.set(on)
         except TimeoutError:
             raise DeliveryTimeout(
                 f"{command.device} did not confirm within {self.command_timeout:g} s", device=command.device

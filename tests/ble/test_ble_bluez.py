@@ -130,6 +130,12 @@ async def test_gatt_switch_write_and_notify(radio, peer: BlueZPeer) -> None:
     await rec.wait_for(lambda e: isinstance(e, StateChanged) and e.device == device and e.value == "on")
     assert int(peer.control.SwitchWrites(path)) == 2
 
+    # the link closes (idle); a change meanwhile is not notified, a refresh reads it
+    await ble.close_links()
+    peer.control.PressSwitch(path, 0)
+    await ble.execute(Command(device, "refresh"))
+    assert rec.state[device]["switch"] == "off"
+
 
 async def test_gatt_switch_that_does_not_answer_is_a_timeout(radio, peer: BlueZPeer) -> None:
     ble, rec = radio
