@@ -28,6 +28,7 @@ import {
 	generateAuthKey,
 	generateEncryptionKey,
 	keyPairFromRawECDHPrivateKey,
+	parseQRCodeString,
 } from "@zwave-js/core";
 import { BinarySwitchCCSet, Security2CCMessageEncapsulation, DoorLockCCOperationReport } from "@zwave-js/cc";
 
@@ -200,6 +201,36 @@ for (const [i, klass, name] of [
 		inbound_payload: hex(await report.serialize(nodeCtx)),
 		inbound,
 	});
+}
+
+// --- SmartStart / S2 QR code strings: built here, parsed by zwave-js ---------------------------------
+const pad = (n, width) => String(n).padStart(width, "0");
+function qrString(version, keys, dsk, tlvs) {
+	let body = pad(keys, 3);
+	for (let i = 0; i < 16; i += 2) body += pad((dsk[i] << 8) | dsk[i + 1], 5);
+	for (const [type, critical, value] of tlvs) body += pad(type * 2 + (critical ? 1 : 0), 2) + pad(value.length, 2) + value;
+	const checksum = createHash("sha1").update(body).digest().readUInt16BE(0);
+	return "90" + pad(version, 2) + pad(checksum, 5) + body;
+}
+const productType = [0, false, pad((0x40 << 8) | 0x03, 5) + pad(0x0b00, 5)];
+const productId = [1, false, pad(0x0090, 5) + pad(0x0001, 5) + pad(0x0236, 5) + pad((5 << 8) | 3, 5)];
+const uuid = [3, false, "00" + [...bytes("qr-uuid", 16)].reduce((acc, b, i, a) => (i % 2 ? acc : acc + pad((b << 8) | a[i + 1], 5)), "")];
+const qrInputs = [
+	qrString(1, 0x87, bytes("qr-dsk-0", 16), [productType, productId]),
+	qrString(0, 0x01, bytes("qr-dsk-1", 16), [productId, productType, [2, false, "05"], [4, false, "03"], uuid]),
+	qrString(1, 0x04, bytes("qr-dsk-2", 16), [productType, productId, [45, false, "123"]]),
+	qrString(1, 0x02, bytes("qr-dsk-3", 16), [productType, productId, [46, true, "1"]]),
+	qrString(1, 0x02, bytes("qr-dsk-4", 16), [productType]),
+];
+const broken = qrInputs[0].slice(0, 4) + pad((parseInt(qrInputs[0].slice(4, 9), 10) + 1) % 65536, 5) + qrInputs[0].slice(9);
+v.qr = [];
+for (const qr of [...qrInputs, broken]) {
+	try {
+		const parsed = await parseQRCodeString(qr);
+		v.qr.push({ qr, parsed });
+	} catch (e) {
+		v.qr.push({ qr, error: String(e.message ?? e) });
+	}
 }
 
 process.stdout.write(JSON.stringify(v, null, 1) + "\n");
