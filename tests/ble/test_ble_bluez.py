@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import dbus
 import pytest
 from ble_helpers import Recorder
 from bluez_peer import BlueZPeer, drop_bleak_manager
@@ -135,6 +136,8 @@ async def test_gatt_switch_write_and_notify(radio, peer: BlueZPeer) -> None:
     peer.control.PressSwitch(path, 0)
     await ble.execute(Command(device, "refresh"))
     assert rec.state[device]["switch"] == "off"
+    state_char = peer.conn.get_object("org.bluez", path + "/service0010/char0011")
+    assert len(dbus.Interface(state_char, "org.freedesktop.DBus.Mock").GetMethodCalls("ReadValue")) >= 1
 
 
 async def test_gatt_switch_that_does_not_answer_is_a_timeout(radio, peer: BlueZPeer) -> None:
