@@ -5,7 +5,10 @@ hub announces the need as an events message `{"type":"inclusion","state":"pin_re
 (DSK with its first 5 digits hidden). Answers: 200 `{"status":"ok"}`; 413 body over 256 bytes; 400 not
 JSON; 422 not exactly 5 digits, or no node waiting for a PIN; 503 no Z-Wave radio (or one without S2).
 A wrong PIN is not detectable here: the key exchange then fails and the event stream says why.
-Also `security_option()`: the `"security": "auto" | "none"` of `POST /api/v1/inclusion`.
+Also `security_option()`: the `"security": "auto" | "none"` of `POST /api/v1/inclusion`; and the SmartStart
+provisioning list: `GET /api/v1/zwave/provisioning` -> `{"entries": [{"dsk","name",...}]}`, `POST` with
+`{"qr": "90..."}` or `{"dsk": "12345-...", "name"?}` -> 201 entry (422 naming a bad QR code or DSK),
+`DELETE /api/v1/zwave/provisioning/{dsk}` -> 200, 404 if absent. A provisioned node joins without a PIN.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from hub_agent.lan.errors import ApiError
 from hub_agent.runtime import Runtime
 from hub_core.errors import InvalidCommand, RadioUnavailable
 from hub_core.model import Protocol
-from radios.zwave.security.target import PinTarget
+from radios.zwave.security.target import PinTarget, ProvisioningTarget
 
 API = "/api/v1"
 MAX_BODY = 256  # {"pin": "12345"} is 16 bytes
+MAX_PROVISIONING_BODY = 8192  # a QR code string is at most 4096 digits
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -35,7 +39,63 @@ class InclusionRoutes:
 
     def table(self) -> list[tuple[str, str, Handler, str]]:
         """The routes, for LanApi.routes()."""
-        return [("POST", f"{API}/inclusion/pin", self.enter_pin, "inclusion_pin")]
+        return [
+            ("POST", f"{API}/inclusion/pin", self.enter_pin, "inclusion_pin"),
+            ("GET", f"{API}/zwave/provisioning", self.list_provisioning, "zwave_provisioning"),
+            ("POST", f"{API}/zwave/provisioning", self.add_provisioning, "zwave_provisioning_add"),
+            (
+                "DELETE",
+                f"{API}/zwave/provisioning/{{dsk}}",
+                self.remove_provisioning,
+                "zwave_provisioning_delete",
+            ),
+        ]
+
+    def _provisioning(self) -> ProvisioningTarget:
+        try:
+            radio = self.runtime.hub.radio_for(Protocol.ZWAVE)
+        except RadioUnavailable as exc:
+            raise ApiError(503, exc.code, str(exc)) from None
+        if not isinstance(radio, ProvisioningTarget):
+            raise ApiError(503, "unavailable", "the Z-Wave radio of this hub has no provisioning list")
+        return radio
+
+    async def list_provisioning(self, request: web.Request) -> web.StreamResponse:
+        """The SmartStart provisioning list."""
+        return web.json_response({"entries": self._provisioning().provisioning_entries()})
+
+    async def add_provisioning(self, request: web.Request) -> web.StreamResponse:
+        """Register a node by `{"qr": "90..."}` or `{"dsk": "12345-...", "name"?}`: 201 with the entry."""
+        raw = await request.content.read(MAX_PROVISIONING_BODY + 1)
+        if len(raw) > MAX_PROVISIONING_BODY:
+            raise ApiError(413, "too_large", f"the body must be at most {MAX_PROVISIONING_BODY} bytes")
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise ApiError(400, "bad_json", "the body must be JSON") from None
+        if (
+            not isinstance(data, dict)
+            or not set(data) <= {"qr", "dsk", "name"}
+            or ("qr" in data) == ("dsk" in data)
+        ):
+            raise ApiError(422, "invalid", 'the body must be {"qr": "..."} or {"dsk": "...", "name"?: "..."}')
+        values = {k: data[k] for k in ("qr", "dsk", "name") if k in data}
+        if not all(isinstance(v, str) for v in values.values()):
+            raise ApiError(422, "invalid", "qr, dsk and name must be strings")
+        try:
+            entry = await self._provisioning().provision(
+                qr=values.get("qr"), dsk=values.get("dsk"), name=values.get("name", "")
+            )
+        except InvalidCommand as exc:
+            raise ApiError(422, "invalid", str(exc), field="qr" if "qr" in data else "dsk") from None
+        return web.json_response(entry, status=201)
+
+    async def remove_provisioning(self, request: web.Request) -> web.StreamResponse:
+        """Remove a provisioning entry by its DSK."""
+        dsk = request.match_info["dsk"]
+        if not await self._provisioning().unprovision(dsk):
+            raise ApiError(404, "not_found", f"no provisioning entry for DSK {dsk!r}")
+        return web.json_response({"status": "ok"})
 
     def _target(self) -> PinTarget:
         try:

@@ -8,6 +8,7 @@ Devices carry `security` (their highest class, or "none"); bootstrapping news re
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -19,10 +20,13 @@ from radios.zwave.radio import ZWaveRadio
 
 from .grants import GrantStore
 from .keystore import NetworkKeys
+from .provisioning import Provisioned, ProvisioningList, parse_dsk
+from .qr import QRCodeError, parse_qr
 from .service import InclusionNotice, ZWaveSecurity
 from .target import POLICIES, PinTarget
 
 GRANTS_FILE = "zwave-security.json"
+PROVISIONING_FILE = "zwave-provisioning.json"
 __all__ = ["GRANTS_FILE", "PinTarget", "SecureZWaveRadio"]
 
 
@@ -30,8 +34,13 @@ class SecureZWaveRadio(ZWaveRadio):
     """ZWaveRadio + S2/S0: encapsulation, bootstrapping at inclusion, PIN entry, `security` on devices."""
 
     def __init__(self, ctx: RadioContext, port: str, keys: NetworkKeys, **options: Any) -> None:
+        self.provisioning = ProvisioningList(ctx.data_dir / PROVISIONING_FILE)
         security = ZWaveSecurity(
-            keys, GrantStore(ctx.data_dir / GRANTS_FILE), notify=self._notice, **options.pop("security", {})
+            keys,
+            GrantStore(ctx.data_dir / GRANTS_FILE),
+            notify=self._notice,
+            provisioning=self.provisioning,
+            **options.pop("security", {}),
         )
         super().__init__(ctx, port, encapsulation=security, bootstrap=security, **options)
         self.security = security
@@ -72,3 +81,33 @@ class SecureZWaveRadio(ZWaveRadio):
         if seconds <= 0:
             self.security.cancel()
         await super().set_inclusion(seconds)
+
+    # --- SmartStart provisioning list ---------------------------------------------------------------
+
+    def provisioning_entries(self) -> list[dict[str, object]]:
+        """The provisioning list as JSON objects."""
+        return [entry.to_json() for entry in self.provisioning.entries()]
+
+    async def provision(
+        self, *, qr: str | None = None, dsk: str | None = None, name: str = ""
+    ) -> dict[str, object]:
+        """Register a node by its QR code string or full DSK; InvalidCommand naming the problem."""
+        try:
+            if qr is not None:
+                entry = self.provisioning.add_qr(parse_qr(qr), name)
+            elif dsk is not None:
+                entry = Provisioned(parse_dsk(dsk), name[:64])
+                self.provisioning.add(entry)
+            else:
+                raise InvalidCommand("give the node's QR code string or its DSK")
+        except (QRCodeError, ValueError) as exc:
+            raise InvalidCommand(str(exc)) from None
+        await asyncio.to_thread(self.provisioning.save)
+        return entry.to_json()
+
+    async def unprovision(self, dsk: str) -> bool:
+        """Remove an entry; False if it was not there."""
+        removed = self.provisioning.remove(dsk)
+        if removed:
+            await asyncio.to_thread(self.provisioning.save)
+        return removed

@@ -37,6 +37,7 @@ from .errors import DecryptFailed, DuplicateFrame, NoNonce, NotGranted, Security
 from .grants import GrantStore
 from .keystore import NetworkKeys
 from .primitives import x25519_keypair
+from .provisioning import ProvisioningList
 from .s2_cc import CC_SECURITY_2, EncapsulatedFrame, NetworkKeyReport, NonceGet, NonceReport, decode_s2
 from .s2_encap import S2Session
 
@@ -95,8 +96,10 @@ class ZWaveSecurity:
         pin_timeout: float = kex.TAI2,
         clock: Callable[[], float] = time.monotonic,
         entropy: Callable[[int], bytes] = os.urandom,
+        provisioning: ProvisioningList | None = None,
     ) -> None:
         self._keys = keys
+        self.provisioning = provisioning or ProvisioningList(None)
         self._grants = grants
         self._notify = notify
         self._nonce_timeout = nonce_timeout
@@ -404,6 +407,14 @@ class ZWaveSecurity:
         try:
             while True:
                 for action in actions:
+                    if isinstance(action, kex.AskPin) and (
+                        entry := self.provisioning.match(state.node_public)
+                    ):
+                        # A provisioned (SmartStart) node: its registered DSK holds the PIN.
+                        boot.awaiting_pin = True
+                        boot.put(kex.PinEntered(int.from_bytes(entry.key_bytes()[:2], "big")))
+                        log.info("zwave: node %d is provisioned as %r; no PIN needed", node_id, entry.name)
+                        continue
                     deadline = await self._perform(boot, action, deadline)
                 if state.finished:
                     return

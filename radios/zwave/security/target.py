@@ -16,3 +16,19 @@ class PinTarget(Protocol):
 
     def set_security_policy(self, policy: str) -> None:
         """`auto` or `none`; InvalidCommand otherwise."""
+
+
+@runtime_checkable
+class ProvisioningTarget(Protocol):
+    """A radio with a SmartStart provisioning list (Z-Wave)."""
+
+    def provisioning_entries(self) -> list[dict[str, object]]:
+        """The list as JSON objects."""
+
+    async def provision(
+        self, *, qr: str | None = None, dsk: str | None = None, name: str = ""
+    ) -> dict[str, object]:
+        """Add a node by QR code string or DSK; InvalidCommand naming the problem."""
+
+    async def unprovision(self, dsk: str) -> bool:
+        """Remove an entry; False if absent."""

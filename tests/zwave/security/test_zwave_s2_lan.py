@@ -144,3 +144,22 @@ async def test_the_pin_goes_through_the_lan_api_and_the_device_says_its_security
     assert stat.S_IMODE(keys.stat().st_mode) == 0o600
     events.close()
     await client.call("DELETE", "/api/v1/inclusion", {"protocol": "zwave"})
+
+
+async def test_the_provisioning_list_over_the_lan_api(hub: tuple[Client, Runtime, Path]) -> None:
+    client, _, data = hub
+    assert await client.call("GET", "/api/v1/zwave/provisioning") == (200, {"entries": []})
+    dsk = "12345-00001-00002-00003-00004-00005-00006-00007"
+    status, entry = await client.call("POST", "/api/v1/zwave/provisioning", {"dsk": dsk, "name": "door"})
+    assert (status, entry) == (201, {"dsk": dsk, "name": "door"})
+    for bad, field in (({"dsk": "12345"}, "dsk"), ({"qr": "9001"}, "qr")):
+        status, answer = await client.call("POST", "/api/v1/zwave/provisioning", bad)
+        assert (status, answer.get("field")) == (422, field), answer
+    status, answer = await client.call("POST", "/api/v1/zwave/provisioning", {"qr": "1", "dsk": dsk})
+    assert status == 422
+    assert (await client.call("GET", "/api/v1/zwave/provisioning"))[1]["entries"] == [
+        {"dsk": dsk, "name": "door"}
+    ]
+    assert stat.S_IMODE((data / "zwave-provisioning.json").stat().st_mode) == 0o600
+    assert (await client.call("DELETE", f"/api/v1/zwave/provisioning/{dsk}"))[0] == 200
+    assert (await client.call("DELETE", f"/api/v1/zwave/provisioning/{dsk}"))[0] == 404

@@ -23,7 +23,7 @@ from hub_core.errors import InvalidCommand
 from hub_core.model import Command, DeviceAdded, DeviceId, InclusionUpdate, StateChanged
 from hubtest.zwave_events import EventLog
 from radios.base import RadioContext
-from radios.zwave.security.classes import dsk_hidden
+from radios.zwave.security.classes import dsk_hidden, dsk_string
 from radios.zwave.security.keystore import load_or_create
 from radios.zwave.security.primitives import x25519_keypair
 from radios.zwave.security.secure_radio import SecureZWaveRadio
@@ -250,3 +250,11 @@ async def test_supervision_travels_inside_s2(home: SecureHome) -> None:
     # Supervision Get (0x6C 0x01) wrapping Door Lock Operation Set, handed to S2 as one payload.
     assert any(p[:2] == b"\x6c\x01" and p.endswith(b"\x62\x01\xff") for p in plaintexts), plaintexts
     assert await home.sent_plain(LOCK) == []
+
+
+async def test_a_provisioned_node_joins_without_asking_for_a_pin(home: SecureHome) -> None:
+    dsk = dsk_string(node_public_key(LOCK)[:16])
+    await home.radio.provision(dsk=dsk, name="front door")
+    await home.include(secure_lock([S2_UNAUTH, S2_AUTH, S2_AC]))
+    assert home.security.security_of(LOCK) == "S2_AccessControl"
+    assert not [e for e in home.events.events if isinstance(e, InclusionUpdate) and e.state == "pin_required"]

@@ -88,3 +88,18 @@ def test_config_defaults_the_keys_file_into_the_data_dir(tmp_path: Path) -> None
     doc["zwave"]["security_keys"] = ""
     with pytest.raises(ConfigError, match="security_keys"):
         parse_config(doc, "hub.toml", {}, tmp_path)
+
+
+def test_the_provisioning_list_persists_and_matches_a_key_with_its_pin_zeroed(tmp_path: Path) -> None:
+    from radios.zwave.security.classes import dsk_string
+    from radios.zwave.security.provisioning import Provisioned, ProvisioningList
+
+    public = bytes(range(40, 72))
+    plist = ProvisioningList(tmp_path / "p.json")
+    plist.add(Provisioned(dsk_string(public[:16]), "door"))
+    plist.save()
+    again = ProvisioningList(tmp_path / "p.json")
+    hit = again.match(bytes(2) + public[2:])
+    assert hit is not None and hit.name == "door" and hit.key_bytes() == public[:16]
+    assert again.match(bytes(32)) is None
+    assert stat.S_IMODE((tmp_path / "p.json").stat().st_mode) == 0o600
