@@ -45,12 +45,12 @@ class SimZigbeeRadio(ZigbeeRadio):
     def _announce(self, device: Any) -> None:
         super()._announce(device)
         bulbs = {ieee_of("zigbee-" + b.replace(":", "")) for b in (hh.BULB_1, hh.BULB_2)}
-        if device.ieee in bulbs and bulbs <= set(self._attached) and self.app is not None:
+        if device.ieee in bulbs and all(b in self.events for b in bulbs) and self.app is not None:
             members = {device_id_of(b) for b in bulbs}
             if any(members <= group for group in self.groups().values()):
                 self.bulbs_grouped.set()
             else:
-                self._spawn(self._group_bulbs(sorted(members)), "zigbee-sim-group")
+                self._tasks.spawn(self._group_bulbs(sorted(members)), "sim group")
 
     async def _group_bulbs(self, members: list[str]) -> None:
         try:

@@ -7,12 +7,12 @@ its database; these files exist so a backup survives the loss of that database (
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from zigpy.backups import NetworkBackup
 
+from hub_core import secretfile
 from hub_core.errors import HubError
 
 BACKUP_FILE = "zigbee-backup.json"
@@ -25,17 +25,8 @@ class BackupError(HubError):
 def write_backup(backup: NetworkBackup, path: Path) -> Path:
     """Write `backup` to `path` atomically with mode 0600; return the path."""
     data = json.dumps(backup.as_open_coordinator_json(), indent=2, sort_keys=True) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
+    # The backup holds the network key: written like every secret (hub_core.secretfile).
+    secretfile.write_secret(path, data.encode("utf-8"))
     return path
 
 

@@ -1,11 +1,12 @@
 """The Zigbee radio: a thin adapter over zigpy's ControllerApplication (CONTRACT sections 3-5).
 
 zigpy does ZDO, ZCL, the interview, the device database and network backups. This adapter turns
-zigpy's devices and events into canonical ones (through the pure `mapping`), configures binding and
-attribute reporting after the interview, tracks availability, coalesces commands for devices that
-share a group into one group cast, and recovers in-process from a lost or reset stick: the
-application is rebuilt from the database (no re-interview), with back-off, while commands fail
-with RadioUnavailable.
+zigpy's devices and events into canonical ones (`events`, through the pure `mapping`), configures
+binding and attribute reporting after the interview (`configure`), coalesces commands for devices
+that share a group into one group cast (`groupcast`), and recovers in-process from a lost or reset
+stick: the application is rebuilt from the database (no re-interview) with `Backoff`, while commands
+fail with RadioUnavailable. Every task it starts belongs to its `TaskGroup`; zigpy is started and
+stopped through its public API (`new`, `startup`, `shutdown`).
 """
 
 from __future__ import annotations
@@ -17,118 +18,62 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import zigpy.exceptions
+import zigpy.application
+import zigpy.backups
+import zigpy.device
 import zigpy.types as zt
-import zigpy.zcl.foundation as foundation
 
-from hub_core.errors import (
-    CommandError,
-    DeliveryFailed,
-    DeliveryTimeout,
-    InvalidCommand,
-    RadioUnavailable,
-    UnknownDevice,
-)
-from hub_core.model import (
-    ButtonPressed,
-    Command,
-    Device,
-    DeviceAdded,
-    DeviceId,
-    DeviceOnline,
-    DeviceRemoved,
-    Protocol,
-    StateChanged,
-    zigbee_device_id,
-)
+from hub_core.backoff import Backoff
+from hub_core.errors import CommandError, InvalidCommand, RadioUnavailable, UnknownDevice
+from hub_core.model import Command, Device, DeviceAdded, DeviceId, DeviceRemoved, Protocol
+from hub_core.tasks import TaskGroup
 from radios.base import Radio, RadioContext, RadioState
 from radios.zigbee import mapping
-from radios.zigbee.availability import AvailabilityTracker
-from radios.zigbee.backup import BACKUP_FILE, BackupError, read_backup, write_backup
-from radios.zigbee.configure import cache_of, cluster_or_none, configure_device, find_cluster, shape_of
+from radios.zigbee.backup import BACKUP_FILE, write_backup
+from radios.zigbee.configure import cluster_or_none, configure_device, shape_of
+from radios.zigbee.delivery import as_command_error, send_requests, zigbee_device
+from radios.zigbee.events import DeviceEvents, device_id_of, ieee_of
+from radios.zigbee.groupcast import GroupCaster
 from radios.zigbee.mapping import ClusterId
 from radios.zigbee.settings import ZigbeeSection
 from radios.zigbee.stack import application_class, zigpy_config
+from radios.zigbee.storage import adopt_backup_file, quarantine_database, secure_database
 
 log = logging.getLogger(__name__)
 
+__all__ = ["ZigbeeRadio", "device_id_of", "ieee_of"]
+
 SHUTDOWN_TIMEOUT = 10.0
-_HEX = frozenset("0123456789abcdef")
-
-
-def device_id_of(ieee: zt.EUI64) -> DeviceId:
-    """`zigbee-<16 hex>` for a zigpy IEEE address."""
-    return zigbee_device_id(str(ieee))
-
-
-def ieee_of(device: str) -> zt.EUI64:
-    """The zigpy IEEE address in a `zigbee-...` device id; ValueError if it is not one."""
-    hexdigits = device.removeprefix("zigbee-")
-    if not device.startswith("zigbee-") or len(hexdigits) != 16 or not set(hexdigits) <= _HEX:
-        raise ValueError(f"{device!r} is not a Zigbee device id (zigbee-<16 lowercase hex digits>)")
-    return zt.EUI64.convert(":".join(hexdigits[i : i + 2] for i in range(0, 16, 2)))
-
-
-@dataclass(slots=True)
-class _Attached:
-    """What we hooked into one zigpy device, so it can be unhooked."""
-
-    unsubscribe: list[Callable[[], None]] = field(default_factory=list)
-    last_held: int = 1
-    #: DeviceAdded was emitted; until then values read during configuration go into its state only,
-    #: since the hub drops events for devices it does not know yet.
-    announced: bool = False
-
-
-@dataclass(slots=True)
-class _Pending:
-    """A groupable command waiting for the end of this loop turn to be coalesced."""
-
-    command: Command
-    ieee: zt.EUI64
-    future: asyncio.Future[None]
+App = zigpy.application.ControllerApplication
 
 
 class _AppListener:
     """zigpy's application events, forwarded to the radio (zigpy calls methods by event name)."""
 
-    def __init__(self, radio: ZigbeeRadio, app: Any) -> None:
+    def __init__(self, radio: ZigbeeRadio, app: App) -> None:
         self._radio = radio
         self._app = app
 
-    def device_initialized(self, device: Any) -> None:
+    def device_initialized(self, device: zigpy.device.Device) -> None:
         self._radio._on_initialized(self._app, device)
 
-    def device_removed(self, device: Any) -> None:
+    def device_removed(self, device: zigpy.device.Device) -> None:
         self._radio._on_removed(device)
 
-    def device_left(self, device: Any) -> None:
-        self._radio._on_left(device)
+    def device_left(self, device: zigpy.device.Device) -> None:
+        self._radio.events.left(device.ieee)
 
-    def handle_message(self, device: Any, *_: Any) -> None:
-        self._radio._on_heard(device)
+    def handle_message(self, device: zigpy.device.Device, *_: Any) -> None:
+        self._radio.events.heard(device.ieee)
 
     def connection_lost(self, exc: Exception) -> None:
         self._radio._on_connection_lost(self._app, exc)
 
-    def network_backup_created(self, backup: Any) -> None:
+    def network_backup_created(self, backup: zigpy.backups.NetworkBackup) -> None:
         self._radio._on_backup(backup)
-
-
-class _ClusterListener:
-    """zigpy's legacy cluster command events (remote buttons, IAS zone notifications)."""
-
-    def __init__(self, radio: ZigbeeRadio, ieee: zt.EUI64, cluster: Any) -> None:
-        self._radio = radio
-        self._ieee = ieee
-        self._cluster = cluster
-
-    def cluster_command(self, tsn: int, command_id: int, args: Any) -> None:
-        self._radio._on_cluster_command(self._ieee, self._cluster, command_id, args)
 
 
 class ZigbeeRadio(Radio):
@@ -145,29 +90,33 @@ class ZigbeeRadio(Radio):
         backoff_initial: float = 1.0,
         backoff_cap: float = 60.0,
         availability_interval: float = 60.0,
-        app_class: type[Any] | None = None,
+        app_class: type[App] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         super().__init__(ctx)
         self.section = section
-        self._app_class = app_class if app_class is not None else application_class(section.radio)
+        self._app_class: type[App] = app_class if app_class is not None else application_class(section.radio)
         self._config = zigpy_config(section, ctx.data_dir)
         self._clock = clock
-        self._backoff = (backoff_initial, backoff_cap)
+        self._backoff = Backoff(backoff_initial, backoff_cap, rng)
         self._availability_interval = availability_interval
-        self.app: Any = None
-        self.availability = AvailabilityTracker()
+        self.app: App | None = None
+        self.events = DeviceEvents(ctx.emit, clock)
+        self.availability = self.events.availability
         self.recoveries = 0
-        self._attached: dict[zt.EUI64, _Attached] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskGroup("zigbee")
+        self._groupcast = GroupCaster(lambda: self.app, self._guard, self._tasks)
         self._outage: asyncio.Future[None] | None = None
         self._recovery: asyncio.Task[None] | None = None
-        self._watch: asyncio.Task[None] | None = None
-        self._pending: list[_Pending] = []
-        self._flush_scheduled = False
         self._state_waiters: list[tuple[RadioState, asyncio.Future[None]]] = []
         self._stopping = False
         #: devices whose post-interview configuration is running; redone after a recovery
         self._configuring: dict[zt.EUI64, asyncio.Task[None]] = {}
+
+    @property
+    def stick(self) -> str:
+        """The configured stick, as error messages name it."""
+        return f"the zigbee stick {self._config['device']['path']}"
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -181,20 +130,13 @@ class ZigbeeRadio(Radio):
             self._set_state(RadioState.STOPPED)
             raise
         self._set_state(RadioState.RUNNING)
-        self._watch = asyncio.create_task(self._watch_availability(), name="zigbee-availability")
+        self._tasks.spawn(self._watch_availability(), "availability")
 
     async def stop(self) -> None:
         """Close the application and cancel everything we started; safe to call twice."""
         self._stopping = True
-        for task in [self._recovery, self._watch, *self._tasks]:
-            if task is not None:
-                task.cancel()
-        for task in [self._recovery, self._watch, *self._tasks]:
-            if task is not None:
-                with contextlib.suppress(BaseException):
-                    await task
-        self._recovery = self._watch = None
-        self._tasks.clear()
+        await self._tasks.close()
+        self._recovery = None
         self._configuring.clear()
         self._fail_outage(RadioUnavailable("the zigbee radio stopped"))
         await self._close()
@@ -226,84 +168,50 @@ class ZigbeeRadio(Radio):
         self._state_waiters = keep
 
     async def _open(self) -> None:
-        app = self._app_class(self._config)
+        database = Path(self._config["database_path"])
+        secure_database(database)
         try:
-            await app._load_db()  # zigpy's own `new()` does this; we split it to close the DB on failure
+            app = await self._app_class.new(self._config, start_radio=False)
         except sqlite3.DatabaseError as exc:
-            self._quarantine_database(exc)
-            app = self._app_class(self._config)
-            await app._load_db()
-        self._adopt_backup_file(app)
+            quarantine_database(database, exc)
+            secure_database(database)
+            app = await self._app_class.new(self._config, start_radio=False)
+        adopt_backup_file(app, self.ctx.data_dir)
         try:
             await app.startup(auto_form=True)
         except BaseException:
             with contextlib.suppress(Exception):
                 await app.shutdown(db=True)
-            await _drain_zigpy_tasks()
+            await _let_cancellations_land()
             raise
         listener = _AppListener(self, app)
         app.add_listener(listener)
         app.backups.add_listener(listener)
         self.app = app
         self._outage = asyncio.get_running_loop().create_future()
-        now = self._clock()
-        self.availability.restart(now)
+        self.availability.restart(self._clock())
         latest = app.backups.most_recent_backup()
         if latest is not None:
             self._on_backup(latest)
         coordinator = app.state.node_info.ieee
         for device in list(app.devices.values()):
-            if device.ieee != coordinator and getattr(device, "is_initialized", False):
-                self._attach(device)
+            if (
+                isinstance(device, zigpy.device.Device)
+                and device.ieee != coordinator
+                and device.is_initialized
+            ):
+                self.events.attach(device)
                 self._announce(device)
         log.info(
             "zigbee network up: channel %s, pan 0x%04x, %d device(s)",
             app.state.network_info.channel,
             app.state.network_info.pan_id,
-            len(self._attached),
+            len(app.devices) - 1,
         )
-
-    def _quarantine_database(self, exc: Exception) -> None:
-        """Move an unreadable zigbee.db aside so the radio can start with an empty one."""
-        database = Path(self._config["database_path"])
-        aside = database.with_name(f"{database.name}.corrupt-{int(time.time())}")
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            part = database.with_name(database.name + suffix)
-            if part.exists():
-                part.rename(aside.with_name(aside.name + suffix))
-        log.error(
-            "zigbee database %s is unreadable (%s); moved to %s. Starting with an empty one: the "
-            "network comes from the stick (or the backup file), devices reappear as they talk",
-            database,
-            exc,
-            aside,
-        )
-
-    def _adopt_backup_file(self, app: Any) -> None:
-        """With no backup in zigpy's database (it was lost), offer zigpy the backup file instead.
-
-        zigpy restores its most recent backup onto a stick that has no network, so a lost database
-        and a replaced stick together still bring the household's network back.
-        """
-        if app.backups.most_recent_backup() is not None:
-            return
-        path = self.ctx.data_dir / BACKUP_FILE
-        if not path.exists():
-            return
-        try:
-            backup = read_backup(path)
-        except BackupError as exc:
-            log.error("ignoring zigbee backup file: %s", exc)
-            return
-        app.backups.add_backup(backup)
-        log.info("zigbee database has no network backup; using %s", path)
 
     async def _close(self) -> None:
         app, self.app = self.app, None
-        for attached in self._attached.values():
-            for unsubscribe in attached.unsubscribe:
-                unsubscribe()
-        self._attached.clear()
+        self.events.detach_all()
         if app is not None:
             try:
                 # A wedged serial port must not wedge recovery: bound the radio library's shutdown.
@@ -311,35 +219,32 @@ class ZigbeeRadio(Radio):
                     await app.shutdown(db=True)
             except Exception:  # a dying stick may fail to close; the database still closes
                 log.warning("zigbee application did not shut down cleanly", exc_info=True)
-            await _drain_zigpy_tasks()
+            await _let_cancellations_land()
 
     # --- recovery ------------------------------------------------------------------------------
 
-    def _on_connection_lost(self, app: Any, exc: Exception) -> None:
+    def _on_connection_lost(self, app: App, exc: Exception) -> None:
         if app is not self.app or self._stopping or self.state is RadioState.RECOVERING:
             return
-        log.warning("zigbee stick lost (%s); recovering in-process", exc)
+        log.warning("%s was lost (%s); recovering in-process", self.stick, exc)
         self._set_state(RadioState.RECOVERING)
         # A configuration cut short by the outage is redone once the stick is back.
         for task in self._configuring.values():
             task.cancel()
-        self._fail_outage(RadioUnavailable(f"the zigbee radio is recovering: {exc}"))
-        self._recovery = asyncio.create_task(self._recover(), name="zigbee-recovery")
+        self._fail_outage(RadioUnavailable(f"{self.stick} is recovering: {exc}"))
+        self._recovery = self._tasks.spawn(self._recover(), "recovery")
 
     def _fail_outage(self, exc: CommandError) -> None:
         outage, self._outage = self._outage, None
         if outage is not None and not outage.done():
             outage.set_exception(exc)
             outage.exception()  # mark retrieved: nobody may be waiting on it
-        for pending in self._pending:
-            if not pending.future.done():
-                pending.future.set_exception(RadioUnavailable(str(exc), device=pending.command.device))
-        self._pending.clear()
+        self._groupcast.fail_all(str(exc))
 
     async def _recover(self) -> None:
         """Rebuild the application from the database until the stick answers, with full-jitter back-off."""
         await self._close()
-        delay = self._backoff[0]
+        self._backoff.reset()
         attempt = 0
         while True:
             attempt += 1
@@ -348,10 +253,9 @@ class ZigbeeRadio(Radio):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure to reopen is retried
-                wait = random.uniform(0, delay)  # noqa: S311 - jitter, not cryptography
+                wait = self._backoff.next_delay()
                 log.warning("zigbee recovery attempt %d failed (%s); retrying in %.2f s", attempt, exc, wait)
                 await asyncio.sleep(wait)
-                delay = min(self._backoff[1], delay * 2)
                 continue
             break
         self.recoveries += 1
@@ -359,102 +263,15 @@ class ZigbeeRadio(Radio):
         self._set_state(RadioState.RUNNING)
         for ieee in [i for i, task in self._configuring.items() if task.cancelled()]:
             device = self.app.devices.get(ieee) if self.app is not None else None
-            if device is not None:
-                self._configuring[ieee] = self._spawn(self._configure(device), f"zigbee-configure-{ieee}")
+            if isinstance(device, zigpy.device.Device):
+                self._configuring[ieee] = self._tasks.spawn(self._configure(device), f"configure {ieee}")
         log.info("zigbee radio recovered after %d attempt(s)", attempt)
 
     # --- devices -------------------------------------------------------------------------------
 
-    def _attach(self, device: Any) -> None:
-        old = self._attached.pop(device.ieee, None)
-        if old is not None:
-            for unsubscribe in old.unsubscribe:
-                unsubscribe()
-        attached = _Attached()
-        for ep in device.non_zdo_endpoints:
-            for cluster in ep.in_clusters.values():
-                for event in ("attribute_report", "attribute_read", "attribute_updated"):
-                    attached.unsubscribe.append(
-                        cluster.on_event(event, self._attribute_handler(device.ieee, cluster))
-                    )
-                if cluster.cluster_id == ClusterId.IAS_ZONE:
-                    attached.unsubscribe.append(
-                        self._listen(cluster, _ClusterListener(self, device.ieee, cluster))
-                    )
-            for cluster in ep.out_clusters.values():
-                if cluster.cluster_id in (ClusterId.ON_OFF, ClusterId.LEVEL_CONTROL):
-                    attached.unsubscribe.append(
-                        self._listen(cluster, _ClusterListener(self, device.ieee, cluster))
-                    )
-        self._attached[device.ieee] = attached
-        shape = shape_of(device)
-        self.availability.track(device_id_of(device.ieee), mapping.expected_interval(shape), self._clock())
-
-    @staticmethod
-    def _listen(cluster: Any, listener: _ClusterListener) -> Callable[[], None]:
-        listener_id = cluster.add_listener(listener)
-
-        def unsubscribe() -> None:
-            cluster._listeners.pop(listener_id, None)
-
-        return unsubscribe
-
-    def _attribute_handler(self, ieee: zt.EUI64, cluster: Any) -> Callable[[Any], None]:
-        def handler(event: Any) -> None:
-            name = getattr(event, "attribute_name", None)
-            value = getattr(event, "value", None)
-            if not self._announced(ieee):
-                return
-            mapped = mapping.convert(cluster.cluster_id, name, value, cache_of(cluster))
-            if mapped is not None:
-                self.ctx.emit(StateChanged(device_id_of(ieee), mapped[0], mapped[1]))
-
-        return handler
-
-    def _announced(self, ieee: zt.EUI64) -> bool:
-        attached = self._attached.get(ieee)
-        return attached is not None and attached.announced
-
-    def _on_cluster_command(self, ieee: zt.EUI64, cluster: Any, command_id: int, args: Any) -> None:
-        device = device_id_of(ieee)
-        if not self._announced(ieee):
-            return
-        try:
-            if cluster.cluster_id == ClusterId.IAS_ZONE:
-                if command_id == 0x00:  # Zone Status Change Notification, ZCL 8.2.2.4.1
-                    zone = mapping.zone_state(
-                        cache_of(cluster).get("zone_type"), getattr(args, "zone_status", None)
-                    )
-                    if zone is not None:
-                        self.ctx.emit(StateChanged(device, zone[0], zone[1]))
-                return
-            command = cluster.server_commands[command_id].name
-        except (KeyError, AttributeError):
-            log.debug("ignoring unknown command 0x%02x from %s", command_id, device)
-            return
-        attached = self._attached.get(ieee)
-        last_held = attached.last_held if attached is not None else 1
-        event = mapping.button_event(cluster.cluster_id, command, args, last_held)
-        if event is None:
-            return
-        if attached is not None and event[1] == "held":
-            attached.last_held = event[0]
-        self.ctx.emit(ButtonPressed(device, event[0], event[1]))
-
-    def _on_heard(self, device: Any) -> None:
-        if not self._announced(device.ieee):
-            return
-        device_id = device_id_of(device.ieee)
-        if self.availability.heard(device_id, self._clock()):
-            self.ctx.emit(DeviceOnline(device_id, True))
-
     def check_availability(self) -> list[DeviceId]:
         """Mark devices silent for too long offline (emits DeviceOnline(False)); returns them."""
-        gone = [DeviceId(d) for d in self.availability.check(self._clock())]
-        for device in gone:
-            log.info("%s not heard from within its reporting interval; offline", device)
-            self.ctx.emit(DeviceOnline(device, False))
-        return gone
+        return self.events.check_availability()
 
     async def _watch_availability(self) -> None:
         while True:
@@ -462,50 +279,31 @@ class ZigbeeRadio(Radio):
             if self.state is RadioState.RUNNING:
                 self.check_availability()
 
-    def _on_initialized(self, app: Any, device: Any) -> None:
+    def _on_initialized(self, app: App, device: zigpy.device.Device) -> None:
         if app is not self.app or device.ieee == app.state.node_info.ieee:
             return
-        self._attach(device)
-        self._configuring[device.ieee] = self._spawn(
-            self._configure(device), f"zigbee-configure-{device.ieee}"
+        self.events.attach(device)
+        self._configuring[device.ieee] = self._tasks.spawn(
+            self._configure(device), f"configure {device.ieee}"
         )
 
-    def _on_removed(self, device: Any) -> None:
+    def _on_removed(self, device: zigpy.device.Device) -> None:
         configuring = self._configuring.pop(device.ieee, None)
         if configuring is not None:
             configuring.cancel()
-        attached = self._attached.pop(device.ieee, None)
-        if attached is None:
-            return
-        for unsubscribe in attached.unsubscribe:
-            unsubscribe()
-        self.availability.forget(device_id_of(device.ieee))
-        self.ctx.emit(DeviceRemoved(device_id_of(device.ieee)))
+        if self.events.detach(device.ieee):
+            self.availability.forget(device_id_of(device.ieee))
+            self.ctx.emit(DeviceRemoved(device_id_of(device.ieee)))
 
-    def _on_left(self, device: Any) -> None:
-        device_id = device_id_of(device.ieee)
-        if self._announced(device.ieee) and self.availability.lost(device_id):
-            self.ctx.emit(DeviceOnline(device_id, False))
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def _configure(self, device: Any) -> None:
+    async def _configure(self, device: zigpy.device.Device) -> None:
         """Configure a freshly interviewed device (see `configure.configure_device`), then announce it."""
+        assert self.app is not None
         await configure_device(device, self.app.state.node_info.ieee)
-        self.availability.track(
-            device_id_of(device.ieee), mapping.expected_interval(shape_of(device)), self._clock()
-        )
+        self.events.track(device)
         self._configuring.pop(device.ieee, None)
         self._announce(device)
 
-    def _announce(self, device: Any) -> None:
-        attached = self._attached.get(device.ieee)
-        if attached is not None:
-            attached.announced = True
+    def _announce(self, device: zigpy.device.Device) -> None:
         shape = shape_of(device)
         model = str(device.model or "")
         basic = cluster_or_none(device, ClusterId.BASIC)
@@ -549,7 +347,7 @@ class ZigbeeRadio(Radio):
             used = set(app.groups)
             group_id = next(g for g in range(0x0001, 0xFFF8) if g not in used)
         for ieee in members:
-            await self._guard(app.get_device(ieee).add_to_group(group_id, name), device_id_of(ieee))
+            await self._guard(zigbee_device(app, ieee).add_to_group(group_id, name), device_id_of(ieee))
         return group_id
 
     def groups(self) -> dict[int, set[DeviceId]]:
@@ -562,9 +360,9 @@ class ZigbeeRadio(Radio):
 
     # --- commands ------------------------------------------------------------------------------
 
-    def _running_app(self) -> Any:
+    def _running_app(self) -> App:
         if self.state is not RadioState.RUNNING or self.app is None:
-            raise RadioUnavailable(f"the zigbee radio is {self.state.value}")
+            raise RadioUnavailable(f"{self.stick} is {self.state.value}")
         return self.app
 
     def _known_ieee(self, device: str) -> zt.EUI64:
@@ -580,28 +378,21 @@ class ZigbeeRadio(Radio):
         """Send `command`; return when the device's response confirms it, else raise a CommandError."""
         app = self._running_app()
         ieee = self._known_ieee(command.device)
-        device = app.get_device(ieee)
+        device = zigbee_device(app, ieee)
         try:
             requests = mapping.plan(command, shape_of(device))
         except ValueError as exc:
             raise InvalidCommand(f"{command.device}: {exc}", device=command.device) from None
-        if command.name in mapping.GROUPABLE_COMMANDS and self._group_ids(ieee):
-            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._pending.append(_Pending(command, ieee, future))
-            if not self._flush_scheduled:
-                # Commands issued together (a scene, a rule's parallel actions) reach us in the same
-                # loop turn; flushing on the next turn lets one group cast cover them.
-                self._flush_scheduled = True
-                asyncio.get_running_loop().call_soon(self._flush_pending)
-            await future
+        if command.name in mapping.GROUPABLE_COMMANDS and self._groupcast.group_ids(ieee):
+            await self._groupcast.send(command, ieee)
             return
-        await self._guard(self._send(device, requests, command), command.device)
+        await self._guard(send_requests(device, requests, command), command.device)
 
     async def execute_group(self, commands: Sequence[Command]) -> None:
         """Send commands together (a scene): one group cast per fully commanded group, the rest
         unicast; return when all are confirmed, else raise the first CommandError."""
         # Started in the same loop turn (as the base class does), the groupable ones meet in one
-        # batch (see execute()).
+        # batch (see GroupCaster).
         await super().execute_group(commands)
 
     async def _guard(self, coro: Coroutine[Any, Any, Any], device: str | None) -> Any:
@@ -609,124 +400,24 @@ class ZigbeeRadio(Radio):
         outage = self._outage
         task = asyncio.ensure_future(coro)
         if outage is None:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-            raise RadioUnavailable(f"the zigbee radio is {self.state.value}", device=device)
+            await _cancel(task)
+            raise RadioUnavailable(f"{self.stick} is {self.state.value}", device=device)
         try:
             await asyncio.wait({task, outage}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+            await _cancel(task)
             raise
         if not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-            raise RadioUnavailable(f"the zigbee radio went down: {outage.exception()}", device=device)
+            await _cancel(task)
+            raise RadioUnavailable(f"{self.stick} went down: {outage.exception()}", device=device)
         try:
             return task.result()
-        except CommandError:
-            raise
-        except zigpy.exceptions.DeliveryError as exc:
-            raise DeliveryFailed(f"{device or 'zigbee'}: not delivered ({exc})", device=device) from None
-        except TimeoutError:
-            raise DeliveryTimeout(
-                f"{device or 'zigbee'}: no response from the device", device=device
-            ) from None
-        except zigpy.exceptions.ZigbeeException as exc:
-            raise DeliveryFailed(f"{device or 'zigbee'}: {exc}", device=device) from None
-
-    async def _send(self, device: Any, requests: list[mapping.ZclRequest], command: Command) -> None:
-        for request in requests:
-            cluster = find_cluster(device, request.cluster_id)
-            if request.kind == "command":
-                response = await cluster.command(_command_id(cluster, request.name), **request.args)
-                _check_status(command, response)
-            elif request.kind == "write":
-                result = await cluster.write_attributes(dict(request.args))
-                for records in result:
-                    for record in records if isinstance(records, list) else [records]:
-                        status = getattr(record, "status", foundation.Status.SUCCESS)
-                        if status != foundation.Status.SUCCESS:
-                            raise DeliveryFailed(
-                                f"{command.device} refused {command.name!r}: {_status_name(status)}",
-                                device=command.device,
-                            )
-            else:
-                await cluster.read_attributes(list(request.attributes))
-
-    def _group_ids(self, ieee: zt.EUI64) -> list[int]:
-        if self.app is None:
-            return []
-        return [gid for gid, group in self.app.groups.items() if any(m[0] == ieee for m in group.members)]
-
-    def _flush_pending(self) -> None:
-        self._flush_scheduled = False
-        pending, self._pending = self._pending, []
-        by_command: dict[tuple[str, tuple[tuple[str, Any], ...]], list[_Pending]] = {}
-        for item in pending:
-            key = (item.command.name, tuple(sorted(item.command.args.items())))
-            by_command.setdefault(key, []).append(item)
-        for items in by_command.values():
-            self._spawn(self._send_batch(items), "zigbee-group-send")
-
-    async def _send_batch(self, items: list[_Pending]) -> None:
-        """One group cast per group fully covered by these devices; unicast for the rest."""
-        app = self.app
-        remaining = {item.ieee: item for item in items}
-        sends: list[Coroutine[Any, Any, None]] = []
-        if app is not None:
-            # Largest groups first, so one cast covers as many of the commanded devices as possible.
-            for gid, group in sorted(app.groups.items(), key=lambda g: -len(g[1].members)):
-                members = {m[0] for m in group.members}
-                if len(members) >= 2 and members <= set(remaining):
-                    covered = [remaining.pop(ieee) for ieee in members]
-                    sends.append(self._send_group(gid, covered))
-        for item in remaining.values():
-            sends.append(self._send_single(item))
-        try:
-            await asyncio.gather(*sends)
-        except asyncio.CancelledError:
-            # The radio is stopping: nobody waiting for these commands may hang.
-            for item in items:
-                _settle(item.future, RadioUnavailable("the zigbee radio stopped", device=item.command.device))
-            raise
-
-    async def _send_group(self, group_id: int, items: list[_Pending]) -> None:
-        command = items[0].command
-        try:
-            group = self.app.groups[group_id]
-            requests = mapping.plan(command, shape_of(self.app.get_device(items[0].ieee)))
-            for request in requests:
-                cluster = group.endpoint[request.cluster_id]
-                cast = cluster.command(_command_id(cluster, request.name), **request.args)
-                await self._guard(cast, f"group 0x{group_id:04x}")
-        except Exception as exc:  # handed to every waiting caller
-            log.warning("group cast 0x%04x %s failed: %r", group_id, command.name, exc)
-            for item in items:
-                _settle(item.future, _as_command_error(exc, item.command.device))
-            return
-        log.debug("group cast 0x%04x %s covered %d device(s)", group_id, command.name, len(items))
-        # A group cast is not acknowledged by its members (ZCL 2.5.12.2); the coordinator sending it
-        # is the delivery confirmation we can have. Members report their new state as usual.
-        for item in items:
-            _settle(item.future, None)
-
-    async def _send_single(self, item: _Pending) -> None:
-        try:
-            device = self._running_app().get_device(item.ieee)
-            requests = mapping.plan(item.command, shape_of(device))
-            await self._guard(self._send(device, requests, item.command), item.command.device)
-        except Exception as exc:  # handed to the waiting caller
-            _settle(item.future, _as_command_error(exc, item.command.device))
-            return
-        _settle(item.future, None)
+        except Exception as exc:  # zigpy's and the radio library's failures, as CommandErrors
+            raise as_command_error(exc, device) from None
 
     # --- backups -------------------------------------------------------------------------------
 
-    def _on_backup(self, backup: Any) -> None:
+    def _on_backup(self, backup: zigpy.backups.NetworkBackup) -> None:
         path = self.ctx.data_dir / BACKUP_FILE
         try:
             write_backup(backup, path)
@@ -735,61 +426,22 @@ class ZigbeeRadio(Radio):
             return
         log.info("zigbee network backup written to %s", path)
 
-    async def backup_now(self) -> Any:
+    async def backup_now(self) -> zigpy.backups.NetworkBackup:
         """Take a network backup now (also written to data_dir); returns zigpy's NetworkBackup."""
         app = self._running_app()
-        return await self._guard(app.backups.create_backup(load_devices=True), None)
-
-
-def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
-    if future.done():
-        return
-    if exc is None:
-        future.set_result(None)
-    else:
-        future.set_exception(exc)
-
-
-def _as_command_error(exc: BaseException, device: str) -> CommandError:
-    if isinstance(exc, CommandError):
-        return exc
-    if isinstance(exc, TimeoutError):
-        return DeliveryTimeout(f"{device}: no response from the device", device=device)
-    return DeliveryFailed(f"{device}: {exc}", device=device)
-
-
-def _status_name(status: Any) -> str:
-    return getattr(status, "name", str(status))
-
-
-def _check_status(command: Command, response: Any) -> None:
-    status = getattr(response, "status", None)
-    if status is not None and status != foundation.Status.SUCCESS:
-        raise DeliveryFailed(
-            f"{command.device} refused {command.name!r}: {_status_name(status)}", device=command.device
+        backup: zigpy.backups.NetworkBackup = await self._guard(
+            app.backups.create_backup(load_devices=True), None
         )
+        return backup
 
 
-def _command_id(cluster: Any, name: str) -> int:
-    for command in cluster.server_commands.values():
-        if command.name == name:
-            return int(command.id)
-    raise InvalidCommand(f"cluster 0x{cluster.cluster_id:04x} has no command {name!r}")
+async def _cancel(task: asyncio.Future[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
 
 
-async def _drain_zigpy_tasks() -> None:
-    """Cancel and await the tasks zigpy leaves behind on shutdown (it cancels without awaiting)."""
-    current = asyncio.current_task()
-    pending = [t for t in asyncio.all_tasks() if t is not current and not t.done() and _is_zigpy_task(t)]
-    for task in pending:
-        task.cancel()
-    if pending:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await asyncio.wait(pending)
-
-
-def _is_zigpy_task(task: asyncio.Task[Any]) -> bool:
-    code = getattr(task.get_coro(), "cr_code", None)
-    filename = getattr(code, "co_filename", "")
-    return "/zigpy/" in filename or "/aiosqlite/" in filename
+async def _let_cancellations_land() -> None:
+    """Give the tasks zigpy cancels in `shutdown()` (without awaiting them) a few turns to end."""
+    for _ in range(5):
+        await asyncio.sleep(0)

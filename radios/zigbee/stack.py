@@ -15,7 +15,8 @@ from radios.zigbee.settings import ZigbeeSection
 
 #: radio -> (module with ControllerApplication, pip extra, distribution name)
 RADIO_LIBRARIES: dict[str, tuple[str, str, str]] = {
-    "znp": ("zigpy_znp.zigbee.application", "zigbee-znp", "zigpy-znp"),
+    # zigpy-znp, with our hook for a coordinator that resets by itself (radios.zigbee.znp)
+    "znp": ("radios.zigbee.znp", "zigbee-znp", "zigpy-znp"),
     "ezsp": ("bellows.zigbee.application", "zigbee-ezsp", "bellows"),
     "deconz": ("zigpy_deconz.zigbee.application", "zigbee-deconz", "zigpy-deconz"),
 }
@@ -60,7 +61,7 @@ def zigpy_config(
         path = f"{SIM_SCHEME}{data_dir.resolve()}"
     if not path:
         raise ValueError("[zigbee] port is required (the stick's serial device, e.g. /dev/ttyUSB0)")
-    return {
+    config: dict[str, Any] = {
         "device": {"path": path},
         "database_path": str(data_dir / DATABASE),
         "network": {"channel": section.channel, "channels": [section.channel]},
@@ -74,3 +75,7 @@ def zigpy_config(
         "validate_network_settings": True,
         "watchdog_enabled": section.radio != "sim",
     }
+    if section.radio == "znp" and path.startswith("socket://"):
+        # A coordinator on a TCP port has no DTR/RTS pins to toggle into (or out of) its bootloader.
+        config["znp_config"] = {"skip_bootloader": False}
+    return config

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hub_core.model import DeviceAdded, DeviceEvent
+from radios.sim.zigbee_device import SimZigbeeDevice
+from radios.sim.zigbee_zcl import eui64
+from radios.sim.znp.server import ZnpEmulator
 
 
 class EventLog:
@@ -85,3 +89,48 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         """Move time forward."""
         self.now += seconds
+
+
+class ZnpStick:
+    """An emulated ZNP stick on a loopback port, restartable on the same port (unplug/replug)."""
+
+    def __init__(self, state: Path) -> None:
+        from radios.sim.zigbee_household import default_household
+
+        self.state = state
+        self.household = default_household()
+        self.emulator = ZnpEmulator(state, household=self.household)
+        self.port = 0
+
+    async def plug(self) -> str:
+        """Listen (again, on the same port); return the `socket://` URL."""
+        url = await self.emulator.start("127.0.0.1", self.port)
+        assert self.emulator.address is not None
+        self.port = self.emulator.address[1]
+        return url
+
+    async def unplug(self) -> None:
+        """Drop the host and stop listening; the NV is kept (a later `plug` finds it)."""
+        await self.emulator.stop()
+
+    async def replug(self) -> str:
+        """The same stick, its firmware rebooted from the saved state, on the same port."""
+        await self.emulator.stop()
+        self.emulator = ZnpEmulator(self.state, household=self.household)
+        return await self.plug()
+
+    async def replace(self, hardware_ieee: str = "00:12:4b:00:99:99:99:99") -> str:
+        """Unplug this stick and plug a new, blank one (its own factory address) on the same port.
+
+        The household stays in range and on the network it joined, as real devices would.
+        """
+        memberships = dict(self.emulator.air.memberships)
+        await self.emulator.stop()
+        self.state.unlink()
+        self.emulator = ZnpEmulator(self.state, household=self.household, hardware_ieee=hardware_ieee)
+        self.emulator.air.remember(memberships)
+        return await self.plug()
+
+    def device(self, ieee: str) -> SimZigbeeDevice:
+        """A household device by IEEE address."""
+        return self.emulator.air.devices[eui64(ieee)]

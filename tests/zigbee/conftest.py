@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hub_agent.config import ZigbeeSection
-from hubtest.zigbee_events import EventLog, FakeClock
+from hubtest.zigbee_events import EventLog, FakeClock, ZnpStick
 from radios.base import RadioContext
 from radios.sim.zigbee_air import SimulatedAir
 from radios.zigbee.radio import ZigbeeRadio
@@ -100,3 +100,52 @@ async def household(
     await radio.set_inclusion(60)
     await log.added(HOUSEHOLD_SIZE)
     return radio, log, air
+
+
+# --- the same radio over zigpy-znp and our ZNP coordinator emulator --------------------------------
+
+
+@pytest.fixture
+async def znp_stick(tmp_path: Path) -> AsyncIterator[ZnpStick]:
+    """A blank emulated ZNP stick with the default household in range."""
+    stick = ZnpStick(tmp_path / "znp-state.json")
+    await stick.plug()
+    yield stick
+    await stick.unplug()
+
+
+@pytest.fixture
+async def make_znp_radio(
+    tmp_path: Path, znp_stick: ZnpStick, clock: FakeClock
+) -> AsyncIterator[RadioFactory]:
+    """Build (and at the end stop) ZigbeeRadios with `radio = "znp"` on the emulated stick."""
+    radios: list[ZigbeeRadio] = []
+
+    async def build(data_dir: Path | None = None, **kwargs: Any) -> tuple[ZigbeeRadio, EventLog]:
+        log = EventLog()
+        directory = data_dir or tmp_path / "hub"
+        directory.mkdir(exist_ok=True)
+        section = ZigbeeSection(radio="znp", port=znp_stick.emulator.url, channel=20)
+        kwargs.setdefault("clock", clock)
+        kwargs.setdefault("backoff_initial", 0.05)
+        kwargs.setdefault("backoff_cap", 0.2)
+        radio = ZigbeeRadio(section, RadioContext(directory, log), **kwargs)
+        radios.append(radio)
+        await radio.start()
+        return radio, log
+
+    yield build
+    for radio in radios:
+        await radio.stop()
+
+
+@pytest.fixture
+async def znp_household(
+    make_znp_radio: RadioFactory, znp_stick: ZnpStick
+) -> tuple[ZigbeeRadio, EventLog, ZnpStick]:
+    """A started radio over zigpy-znp with the default household joined, interviewed and configured."""
+    radio, log = await make_znp_radio()
+    await radio.set_inclusion(60)
+    await log.added(HOUSEHOLD_SIZE)
+    await radio.wait_configured()
+    return radio, log, znp_stick

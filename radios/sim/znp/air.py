@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -66,6 +67,8 @@ class ZnpAir:
         #: answer data requests but never confirm them (a wedged radio firmware)
         self.stuck_confirms = False
         self.dropped_unregistered = 0
+        #: ZDO requests the host sent to devices, by cluster (an interview shows up here)
+        self.zdo_requests: Counter[int] = Counter()
         self.joined_callbacks: list[Callable[[SimZigbeeDevice], None]] = []
 
     # --- household ------------------------------------------------------------------------------------
@@ -76,6 +79,15 @@ class ZnpAir:
             device.air = self
             self.devices[device.ieee] = device
             device.joined = device.ieee in self.memberships
+
+    def remember(self, memberships: dict[EUI64, str]) -> None:
+        """Devices in range that joined a network before (e.g. under another stick) still belong to it."""
+        for ieee, network in memberships.items():
+            device = self.devices.get(ieee)
+            if device is not None:
+                self.memberships[ieee] = network
+                device.joined = True
+        self._changed()
 
     def by_name(self, name: str) -> SimZigbeeDevice:
         """The device with this name; KeyError if none."""
@@ -164,6 +176,8 @@ class ZnpAir:
         device = self._find(mode, address)
         if device is None or not self._reachable(device):
             return False
+        if dst_ep == ZDO_ENDPOINT:
+            self.zdo_requests[cluster] += 1
         packet = self._packet(
             t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=device.nwk),
             dst_ep,
@@ -206,13 +220,14 @@ class ZnpAir:
 
     @staticmethod
     def _packet(dst: Any, dst_ep: int, src_ep: int, cluster: int, tsn: int, data: bytes) -> ZigbeePacket:
+        zdo = dst_ep == ZDO_ENDPOINT and dst.addr_mode != t.AddrMode.Group  # a group cast has no endpoint
         packet: ZigbeePacket = t.ZigbeePacket(
             src=t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=COORDINATOR_NWK),
             src_ep=src_ep,
             dst=dst,
             dst_ep=dst_ep,
             tsn=tsn,
-            profile_id=0 if dst_ep == ZDO_ENDPOINT else ZHA_PROFILE,
+            profile_id=0 if zdo else ZHA_PROFILE,
             cluster_id=cluster,
             data=t.SerializableBytes(data),
         )

@@ -184,8 +184,8 @@ class ZnpCoordinator:
         self._descriptors.clear()
         option = self.nv.get(nvm.Osal.STARTUP_OPTION) or b"\x00"
         if option[0] & (nvm.StartupOption.CLEAR_CONFIG | nvm.StartupOption.CLEAR_STATE):
+            # The coordinator forgets its network; the devices still remember the one they joined.
             self.nv.items = nvm.blank(self._hardware_bytes()).items
-            self.air.memberships.clear()
         if self.nv.get(nvm.Osal.EXTADDR) is None:
             self.nv.put(nvm.Osal.EXTADDR, self._hardware_bytes())
         self.air.network = None

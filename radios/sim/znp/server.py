@@ -49,7 +49,10 @@ class _Link(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         for frame in self._parser.feed(data):
-            self._emulator.coordinator.handle(frame)
+            try:
+                self._emulator.coordinator.handle(frame)
+            except Exception:  # a bug of ours must not look like a dead stick to the host
+                log.exception("ZNP emulator failed on %s", frame)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._emulator._detach(self)
