@@ -88,7 +88,7 @@ async def test_unplugged_stick_fails_commands_clearly_and_comes_back(household: 
     attempts = air.attach_attempts
     air.unplug()
     assert radio.state is RadioState.RECOVERING
-    with pytest.raises(RadioUnavailable, match="the zigbee stick .* is recovering"):
+    with pytest.raises(RadioUnavailable, match=r"the zigbee stick sim://\S+ is recovering"):
         await radio.execute(Command(did(hh.PLUG), "on"))
     with pytest.raises(RadioUnavailable):
         await radio.set_inclusion(30)
