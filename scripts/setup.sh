@@ -19,8 +19,9 @@ if [[ ! -x .venv/bin/python ]]; then
     "$python" -m venv .venv
 fi
 
-extras="ble"
-[[ $want_test == yes ]] && extras="ble,test"
+# zigbee-znp: zigpy-znp, which the demo and the tests run over our ZNP coordinator emulator
+extras="ble,zigbee-znp"
+[[ $want_test == yes ]] && extras="ble,zigbee-znp,test"
 stamp=".venv/.hub-agent-installed"
 wanted="$extras $(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
 if [[ ! -f $stamp || "$(cat "$stamp")" != "$wanted" ]]; then
