@@ -73,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
 def _offline(data_dir: Path) -> dict[str, Any]:
     state = StateFile(data_dir).load().to_json()
     return {
-        "current": {"version": state["highest"], "slot": None},
+        "current": {"version": state["highest"] or "unknown", "slot": None},
         "state": "agent not running",
         "available": None,
         "progress": 0,
