@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 from hub_agent.ota import EXIT_REBOOT
-from hub_agent.ota.state import StateFile
-from ota.harness import booted, write_config
+from hub_agent.ota.state import OtaState, StateFile
+from hub_agent.ota.versions import parse_version
+from ota.harness import booted, wait_status, write_config
 from ota.https_server import RepoServer, UpdateCA
 from ota.tufrepo import TufRepo
 
@@ -139,3 +140,26 @@ async def test_no_reboot_while_a_rule_is_in_a_delay_or_scene(
         assert not agent.exit_requested.is_set()  # installed, but waiting for the rule
         await asyncio.wait_for(agent.exit_requested.wait(), 20)
         assert checks == 50 and agent.exit_code == EXIT_REBOOT
+
+
+async def test_version_downgrade_refused_also_across_slots(
+    server: RepoServer, repo: TufRepo, test_ca: UpdateCA, tmp_path: Path
+) -> None:
+    """Running 0.1.0 on A after 1.2.0 was proven on B: 1.1.0 and 1.2.0 are refused, 1.3.0 is offered."""
+    repo.add_target("hub-1.1.0.bundle", b"old", "1.1.0")
+    repo.add_target("hub-1.2.0.bundle", b"same", "1.2.0")
+    repo.publish()
+    config = _config(tmp_path, server, repo, test_ca)
+    data = tmp_path / "hub" / "data"
+    StateFile(data).save(OtaState(highest=parse_version("1.2.0")))
+    async with booted(config) as (_agent, ota):
+        await asyncio.wait_for(ota.settled.wait(), 10)
+        assert await ota.check() is None
+        ota.start_install("1.1.0")
+        status = await wait_status(ota, lambda s: s["state"] == "failed")
+        assert status["last_error"] == "no update newer than the installed version is offered"
+        repo.add_target("hub-1.3.0.bundle", b"new", "1.3.0")
+        repo.publish()
+        offer = await ota.check()
+        assert offer is not None and str(offer.version) == "1.3.0"
+    assert _slots(tmp_path)["primary"] == "A"
