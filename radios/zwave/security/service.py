@@ -112,6 +112,7 @@ class ZWaveSecurity:
         self._home: Callable[[], tuple[int, int]] | None = None
         self._loaded_home: int | None = None
         self._tasks = TaskGroup("zwave security", limit=MAX_PENDING)
+        self._saves = TaskGroup("zwave security files", limit=MAX_PENDING)
         self._nonce_waiters: dict[tuple[int, int], asyncio.Future[None]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._boot: _Bootstrap | None = None
@@ -124,7 +125,8 @@ class ZWaveSecurity:
         self._home = home
 
     async def close(self) -> None:
-        """Cancel pending nonce answers (the radio stops)."""
+        """Finish pending file writes, cancel pending nonce answers (the radio stops)."""
+        await self._saves.settle()
         await self._tasks.close()
 
     # --- grants ---------------------------------------------------------------------------------
@@ -156,7 +158,7 @@ class ZWaveSecurity:
     def forget_later(self, node_id: int) -> None:
         """`forget` for a synchronous listener (the registry's on_forget); saves in the background."""
         try:
-            self._tasks.spawn(self.forget(node_id), f"forget node {node_id}")
+            self._saves.spawn(self.forget(node_id), f"forget node {node_id}")
         except TooManyTasks:
             log.warning("zwave: could not forget the keys of node %d now (busy)", node_id)
 

@@ -20,7 +20,7 @@ import pytest
 from zwave_peer import PEER_DIR, PeerMissing, ZWavePeer, household_node
 
 from hub_core.errors import InvalidCommand
-from hub_core.model import Command, DeviceAdded, DeviceId, InclusionUpdate, StateChanged
+from hub_core.model import Command, DeviceAdded, DeviceId, DeviceRemoved, InclusionUpdate, StateChanged
 from hubtest.zwave_events import EventLog
 from radios.base import RadioContext
 from radios.zwave.security.classes import dsk_hidden, dsk_string
@@ -258,3 +258,15 @@ async def test_a_provisioned_node_joins_without_asking_for_a_pin(home: SecureHom
     await home.include(secure_lock([S2_UNAUTH, S2_AUTH, S2_AC]))
     assert home.security.security_of(LOCK) == "S2_AccessControl"
     assert not [e for e in home.events.events if isinstance(e, InclusionUpdate) and e.state == "pin_required"]
+
+
+async def test_an_excluded_node_loses_its_grants(home: SecureHome) -> None:
+    await home.include(secure_lock([S2_UNAUTH]))
+    mark = home.events.mark()
+    await home.peer.exclude(LOCK)
+    await home.radio.remove_device(DeviceId("zwave-5"))
+    await home.events.wait_for(lambda e: isinstance(e, DeviceRemoved) and e.device == "zwave-5", since=mark)
+    await home.radio.settle()
+    await home.radio.stop()  # the grants file is written before the security layer closes
+    assert home.security.security_of(LOCK) == "none"
+    assert next(iter(json.loads(home.grants_file.read_text()).values())) == {}
