@@ -320,6 +320,11 @@ class Driver:
             self._write(request.to_frame().to_bytes())
 
     @property
+    def gate(self) -> LinkGate:
+        """Where requests wait for the link (its scheduler says who is next)."""
+        return self._gate
+
+    @property
     def busy_with(self) -> int | None:
         """The function id of the transaction in flight, if any."""
         return self._tx.request.frame.function if self._tx is not None else None
