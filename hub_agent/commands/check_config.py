@@ -22,6 +22,7 @@ def main(args: argparse.Namespace) -> int:
     problems = check_seed_rules(config)
     if problems:
         raise ConfigError(problems)
-    enabled = [name for name in ("zwave", "zigbee", "ble", "lan", "cloud", "rules") if getattr(config, name)]
+    parts = ("zwave", "zigbee", "ble", "lan", "cloud", "rules", "ota")
+    enabled = [name for name in parts if getattr(config, name)]
     print(f"{args.config}: ok ({', '.join(enabled) or 'no parts'} enabled)")
     return 0
