@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "provision": "provision",
     "relay": "relay",
     "update": "update",
+    "zigbee": "zigbee_tool",
 }
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2

@@ -10,6 +10,8 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+import zigpy.application
+
 from hub_core.errors import HubError
 from radios.zigbee.settings import ZigbeeSection
 
@@ -28,7 +30,7 @@ class StackNotInstalled(HubError):
     """The zigpy radio library for the configured stick is not installed."""
 
 
-def application_class(radio: str) -> type[Any]:
+def application_class(radio: str) -> type[zigpy.application.ControllerApplication]:
     """The ControllerApplication class for `radio`; StackNotInstalled/ValueError with the fix."""
     if radio == "sim":
         from radios.sim.zigbee_app import SimControllerApplication
@@ -46,7 +48,7 @@ def application_class(radio: str) -> type[Any]:
             f'[zigbee] radio = "{radio}" needs {dist}, which is not installed: '
             f'pip install "hub-agent[{extra}]" ({exc})'
         ) from None
-    cls: type[Any] = module.ControllerApplication
+    cls: type[zigpy.application.ControllerApplication] = module.ControllerApplication
     return cls
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from zigpy.zcl.clusters import general, measurement
 
+from hub_agent import cli
 from hub_agent.commands import zigbee_tool as tool
 from hub_agent.config import load_config
 from hub_core.errors import RadioUnavailable
@@ -166,7 +167,7 @@ async def test_restore_command_moves_a_network_to_a_new_hub(
     radio = ZigbeeRadio(section, RadioContext(old_dir, EventLog()))
     await radio.start()
     await radio.stop()
-    backup, path = await tool.take_backup(old_config)
+    backup, path = await tool.take_backup(section, old_dir)
     assert path == old_dir / BACKUP_FILE
     assert backup.network_info.channel == 25
 
@@ -176,7 +177,9 @@ async def test_restore_command_moves_a_network_to_a_new_hub(
     new_air = air_for(new_dir)
     assert new_air.nvram is None
     new_config = write_config(new_dir, new_dir)
-    restored = await tool.restore_backup(new_config, path)
+    new_section = load_config(new_config).zigbee
+    assert new_section is not None
+    restored = await tool.restore_backup(new_section, new_dir, path)
     assert new_air.nvram is not None
     assert new_air.nvram[0].network_key.key == backup.network_info.network_key.key
     assert new_air.nvram[1].ieee == backup.node_info.ieee
@@ -198,14 +201,14 @@ def test_restore_command_reports_bad_backups_in_one_line(
     config = write_config(tmp_path, tmp_path)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"hello": 1}), encoding="utf-8")
-    assert tool.main(["restore", "--config", str(config), "--backup", str(bad)]) == 1
+    assert cli.main(["zigbee", "restore", "--config", str(config), "--backup", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("zigbee restore failed: ") and "not a valid Zigbee network backup" in err
+    assert err.startswith("hub-agent: error: ") and "not a valid Zigbee network backup" in err
     assert err.count("\n") == 1
     with pytest.raises(BackupError, match="is not JSON"):
         bad.write_text("{", encoding="utf-8")
         read_backup(bad)
-    assert tool.main(["restore", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert cli.main(["zigbee", "restore", "--config", str(tmp_path / "missing.toml")]) == 2
 
 
 async def test_announced_devices_carry_no_events_after_stop(household: Household) -> None:
@@ -251,7 +254,8 @@ async def test_backup_now_and_the_backup_command(
     await radio2.start()
     await radio2.stop()
     out = data_dir / "copy.json"
-    assert await asyncio.to_thread(tool.main, ["backup", "--config", str(config), "--out", str(out)]) == 0
+    argv = ["zigbee", "backup", "--config", str(config), "--out", str(out)]
+    assert await asyncio.to_thread(cli.main, argv) == 0
     assert "backed up network on channel 25" in capsys.readouterr().out
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert read_backup(out).network_info.channel == 25

@@ -179,3 +179,48 @@ async def test_without_the_network_devices_of_another_network_stay_silent(
         device.joined = True
     await radio.set_inclusion(1)
     assert not [e for e in log.events if isinstance(e, DeviceAdded)]
+
+
+async def test_the_zigbee_command_backs_up_and_restores_onto_a_new_stick(
+    znp_household: Household, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hub_agent import cli
+
+    radio, _, stick = znp_household
+    old = stick.emulator.coordinator.nv.network()
+    await radio.stop()
+    config = tmp_path / "hub.toml"
+    data_dir = tmp_path / "hub"
+    config.write_text(
+        f'[hub]\ndata_dir = "{data_dir}"\n[zigbee]\nradio = "znp"\nport = "{stick.emulator.url}"\nchannel = 20\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "backup.json"
+    argv = ["zigbee", "backup", "--config", str(config), "--out", str(out)]
+    assert await asyncio.to_thread(cli.main, argv) == 0, capsys.readouterr().err
+    assert "backed up network on channel 20" in capsys.readouterr().out
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    await stick.replace()
+    assert stick.emulator.coordinator.nv.network() is None
+    argv = ["zigbee", "restore", "--config", str(config), "--backup", str(out)]
+    assert await asyncio.to_thread(cli.main, argv) == 0, capsys.readouterr().err
+    assert stick.emulator.coordinator.nv.network() == old
+
+
+async def test_the_zigbee_command_names_a_stick_that_does_not_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hub_agent import cli
+
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        f'[hub]\ndata_dir = "{tmp_path}"\n[zigbee]\nradio = "znp"\nport = "socket://127.0.0.1:9"\n',
+        encoding="utf-8",
+    )
+    argv = ["zigbee", "backup", "--config", str(config)]
+    assert await asyncio.to_thread(cli.main, argv) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("hub-agent: error: cannot open the zigbee stick socket://127.0.0.1:9")
+        and err.count("\n") == 1
+    )
