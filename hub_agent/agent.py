@@ -147,7 +147,11 @@ class Agent:
             # Imported only with [ota]; the dir backend's boot step runs here, before any part starts.
             from hub_agent.ota.wiring import build_ota
 
-            services.append(build_ota(runtime, services, self.request_exit))
+            try:
+                services.append(build_ota(runtime, services, self.request_exit))
+            except HubError as exc:
+                # Like a radio that cannot be built: reported, and the hub runs without updates.
+                log.error("over-the-air updates disabled: %s", exc)
 
         # The store writer and rules first, since the radios feed them; services last, stopped first.
         for part in [*core, *self.radio_parts, *services]:

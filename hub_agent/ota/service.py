@@ -373,6 +373,7 @@ class OtaService:
         boot_id = await asyncio.to_thread(current_boot_id)
         state = replace(state, pending=Pending(offer.version, slot, "installed", boot_id), last_error=None)
         await asyncio.to_thread(self.states.save, state)
+        bundle.unlink(missing_ok=True)  # rauc read it in place; dir moved it: no copy stays behind
         faults.point("install:installed-saved")
         self.last_error = None
         self._set(Phase.PENDING_REBOOT, 100)

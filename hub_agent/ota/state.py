@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 
 from hub_agent.ota.errors import OtaError
 from hub_agent.ota.versions import Version, parse_version
+
+log = logging.getLogger(__name__)
 
 STATE_FILE = "state.json"
 TRUST_FILE = "trust.json"
@@ -162,9 +165,20 @@ class StateFile:
         self.path = ota_dir(data_dir) / STATE_FILE
 
     def load(self) -> OtaState:
-        """The saved state, or the empty one on a fresh hub."""
-        data = read_json(self.path)
-        return OtaState() if data is None else _parse(data, self.path)
+        """The saved state, or the empty one on a fresh hub.
+
+        A corrupt file (only a failing disk makes one: writes are atomic) is moved aside to
+        `state.json.corrupt` and logged; updates go on from the empty state, whose anti-rollback floor
+        is the running slot's version.
+        """
+        try:
+            data = read_json(self.path)
+            return OtaState() if data is None else _parse(data, self.path)
+        except OtaError as exc:
+            log.error("OTA state unusable, starting afresh: %s", exc)
+            with contextlib.suppress(OSError):
+                os.replace(self.path, self.path.with_name(STATE_FILE + ".corrupt"))
+            return OtaState()
 
     def save(self, state: OtaState) -> None:
         """Write the state durably."""

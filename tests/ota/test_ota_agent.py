@@ -8,6 +8,10 @@ import socket
 import time
 from pathlib import Path
 
+import pytest
+
+from hub_agent.agent import Agent
+from hub_agent.config import load_config
 from hub_agent.ota import EXIT_REBOOT
 from hub_agent.ota.state import OtaState, StateFile
 from hub_agent.ota.versions import parse_version
@@ -163,3 +167,28 @@ async def test_version_downgrade_refused_also_across_slots(
         offer = await ota.check()
         assert offer is not None and str(offer.version) == "1.3.0"
     assert _slots(tmp_path)["primary"] == "A"
+
+
+async def test_broken_ota_state_never_costs_local_control(
+    server: RepoServer, repo: TufRepo, test_ca: UpdateCA, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = _config(tmp_path, server, repo, test_ca)
+    data = tmp_path / "hub" / "data"
+    (data / "slots").mkdir(parents=True)
+    (data / "slots" / "boot.json").write_text('{"primary": "Z"}')
+    agent = Agent(load_config(config))
+    try:
+        await agent.start()  # comes up; updates are disabled and say why
+        assert "ota" not in agent.parts
+    finally:
+        await agent.stop()
+    assert "over-the-air updates disabled" in caplog.text and "boot.json is corrupt" in caplog.text
+    # A corrupt state file is moved aside; the hub updates on from an empty state.
+    (data / "slots" / "boot.json").unlink()
+    (data / "ota").mkdir(exist_ok=True)
+    (data / "ota" / "state.json").write_text("{not json")
+    async with booted(config) as (_agent, ota):
+        await asyncio.wait_for(ota.settled.wait(), 10)
+        assert ota.status()["state"] == "idle"
+    assert (data / "ota" / "state.json.corrupt").read_text() == "{not json"
+    assert str(StateFile(data).load().highest) == "0.1.0"
