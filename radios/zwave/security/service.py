@@ -49,6 +49,7 @@ NONCE_TIMEOUT = (
 )
 S0_STEP_TIMEOUT = 10.0  # each step of S0 network key inclusion (SDS10865 recommends 10 s)
 MAX_PENDING = 32
+RESEND_WINDOW = 2.0  # a Nonce Report this soon after our frame means the node could not open it
 DOOR_LOCK = 0x62
 # Frames a secure node may send without encapsulation: the security CCs themselves and No Operation.
 _PLAIN_OK = frozenset({CC_SECURITY_2, s0.CC_SECURITY, 0x00})
@@ -117,6 +118,7 @@ class ZWaveSecurity:
         self._locks: dict[int, asyncio.Lock] = {}
         self._boot: _Bootstrap | None = None
         self._refused: set[tuple[int, int]] = set()
+        self._last_sent: dict[int, tuple[bytes, SecurityClass | None, float]] = {}
         self.policy = "auto"
 
     def attach(self, transmit: Transmit, home: Callable[[], tuple[int, int]]) -> None:
@@ -186,7 +188,10 @@ class ZWaveSecurity:
             return payload
         async with self._lock(node_id):
             if best.is_s2:
-                return await self._seal_s2(node_id, payload, self._s2.default_key(node_id))
+                key = self._s2.default_key(node_id)
+                sealed = await self._seal_s2(node_id, payload, key)
+                self._last_sent[node_id] = (payload, key, self._clock())
+                return sealed
             return await self._seal_s0(node_id, payload)
 
     async def _seal_s2(self, node_id: int, payload: bytes, key: SecurityClass | None) -> bytes:
@@ -221,6 +226,27 @@ class ZWaveSecurity:
         finally:
             if self._nonce_waiters.get((cc, node_id)) is waiter:
                 del self._nonce_waiters[(cc, node_id)]
+
+    def _resend_after_resync(self, node_id: int) -> None:
+        # The node could not open our last frame (it lost its SPAN) and sent a fresh nonce: send that
+        # frame again, once, under a new SPAN, as SDS13783 expects of the sender.
+        last = self._last_sent.pop(node_id, None)
+        if last is None or self._clock() - last[2] > RESEND_WINDOW:
+            return
+        payload, key, _ = last
+
+        async def resend() -> None:
+            try:
+                async with self._lock(node_id):
+                    sealed = await self._seal_s2(node_id, payload, key)
+                await self._send_plain(node_id, sealed)
+            except HubError as exc:
+                log.info("zwave: node %d: resend after resynchronisation failed: %s", node_id, exc)
+
+        try:
+            self._tasks.spawn(resend(), f"S2 resend to node {node_id}")
+        except TooManyTasks:
+            log.warning("zwave: too many pending security answers; resend to node %d dropped", node_id)
 
     def _nonce_arrived(self, cc: int, node_id: int) -> None:
         waiter = self._nonce_waiters.get((cc, node_id))
@@ -279,8 +305,10 @@ class ZWaveSecurity:
                 self._send_soon(node_id, self._s2.nonce_report(node_id), "S2 Nonce Report")
             case NonceReport():
                 self._s2.on_nonce_report(node_id, frame)
-                if frame.sos:
+                if frame.sos and (CC_SECURITY_2, node_id) in self._nonce_waiters:
                     self._nonce_arrived(CC_SECURITY_2, node_id)
+                elif frame.sos:
+                    self._resend_after_resync(node_id)
             case EncapsulatedFrame():
                 return self._open_s2(node_id, payload, boot)
             case _ if boot is not None:

@@ -270,3 +270,20 @@ async def test_an_excluded_node_loses_its_grants(home: SecureHome) -> None:
     await home.radio.stop()  # the grants file is written before the security layer closes
     assert home.security.security_of(LOCK) == "none"
     assert next(iter(json.loads(home.grants_file.read_text()).values())) == {}
+
+
+async def test_a_command_the_lock_cannot_open_is_resent_after_its_nonce_report(home: SecureHome) -> None:
+    await home.include(secure_lock([S2_UNAUTH]))
+    mark = home.events.mark()
+    await asyncio.wait_for(home.radio.execute(Command(DeviceId("zwave-5"), "unlock")), WAIT)
+    await home.events.wait_for(lambda e: isinstance(e, StateChanged) and e.value == "unlocked", since=mark)
+    await home.radio.settle()
+    # Fault injection: our nonce stream runs ahead of the lock's by more than its decrypt window, as
+    # after frames lost in the air. The lock answers the next command with a Nonce Report (SOS).
+    for _ in range(8):
+        home.security._s2.seal(LOCK, b"\x00")
+    mark = home.events.mark()
+    await asyncio.wait_for(home.radio.execute(Command(DeviceId("zwave-5"), "lock")), WAIT)
+    await home.events.wait_for(
+        lambda e: isinstance(e, StateChanged) and e.attribute == "lock" and e.value == "locked", since=mark
+    )
