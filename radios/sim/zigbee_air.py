@@ -9,9 +9,12 @@ import it.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import zigpy.exceptions
@@ -29,6 +32,7 @@ from zigpy.zcl.clusters import (
 
 from radios.sim.zigbee_device import SimZigbeeDevice
 from radios.sim.zigbee_household import default_household
+from radios.sim.zigbee_persist import device_state, restore_device
 from radios.sim.zigbee_zcl import (
     COORDINATOR_NWK,
     ZDO_ENDPOINT,
@@ -40,6 +44,10 @@ from radios.sim.zigbee_zcl import (
     zdo,
     zdo_t,
 )
+
+log = logging.getLogger(__name__)
+#: in a `sim://<data_dir>` air's directory: what the simulated devices keep across processes
+STATE_FILE = "zigbee-sim-household.json"
 
 __all__ = ["SentFrame", "SimCluster", "SimEndpoint", "SimZigbeeDevice", "SimulatedAir", "StickUnavailable"]
 
@@ -122,11 +130,47 @@ class SimulatedAir:
 
     @classmethod
     def for_path(cls, path: str) -> SimulatedAir:
-        """The air named `path`, created on first use."""
+        """The air named `path`, created on first use (with the devices a `sim://<dir>` air saved)."""
         air = cls._airs.get(path)
         if air is None:
             air = cls._airs[path] = cls(path)
+            air.load()
         return air
+
+    # --- the household's own memory across processes -----------------------------------------------
+
+    def _state_file(self) -> Path | None:
+        directory = Path(self.path.removeprefix("sim://"))
+        if not self.path.startswith("sim://") or not directory.is_dir():
+            return None
+        return directory / STATE_FILE
+
+    def load(self) -> None:
+        """Bring back the household devices a previous process left in range (a `sim://<dir>` air)."""
+        path = self._state_file()
+        if path is None or not path.exists():
+            return
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            for device in default_household():
+                state = saved.get(str(device.ieee))
+                if isinstance(state, dict):
+                    self.add(device)
+                    restore_device(device, state)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.warning("ignoring the simulated household state %s: %s", path, exc)
+            return
+        self.household_joined = any(d.joined for d in self.devices.values())
+
+    def save(self) -> None:
+        """Write what the devices in range keep in their own flash (a `sim://<dir>` air only)."""
+        path = self._state_file()
+        if path is None:
+            return
+        data = {str(ieee): device_state(device) for ieee, device in self.devices.items()}
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+        tmp.replace(path)
 
     @classmethod
     def register(cls, air: SimulatedAir) -> SimulatedAir:
@@ -165,6 +209,7 @@ class SimulatedAir:
         """The application closed the stick."""
         if self.app is app:
             self.app = None
+        self.save()
 
     def reset_radio(self) -> None:
         """The stick reboots (firmware crash, brown-out): the host loses it; settings are kept."""

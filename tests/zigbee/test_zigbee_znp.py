@@ -192,7 +192,8 @@ async def test_the_zigbee_command_backs_up_and_restores_onto_a_new_stick(
     config = tmp_path / "hub.toml"
     data_dir = tmp_path / "hub"
     config.write_text(
-        f'[hub]\ndata_dir = "{data_dir}"\n[zigbee]\nradio = "znp"\nport = "{stick.emulator.url}"\nchannel = 20\n',
+        f'[hub]\ndata_dir = "{data_dir}"\n'
+        f'[zigbee]\nradio = "znp"\nport = "{stick.emulator.url}"\nchannel = 20\n',
         encoding="utf-8",
     )
     out = tmp_path / "backup.json"

@@ -20,6 +20,7 @@ import zigpy.types as _t
 from zigpy.types import EUI64, ZigbeePacket
 
 from radios.sim.zigbee_device import SimZigbeeDevice
+from radios.sim.zigbee_persist import device_state, restore_device
 from radios.sim.zigbee_zcl import COORDINATOR_NWK, ZDO_ENDPOINT
 from radios.sim.znp import wire
 from radios.sim.znp.frames import CommandType, Frame, Subsystem
@@ -319,27 +320,11 @@ class ZnpAir:
     # --- persistence ----------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        """Memberships, addresses, bindings, reporting and groups of the devices."""
-        out: dict[str, Any] = {}
-        for ieee, device in self.devices.items():
-            out[str(ieee)] = {
-                "network": self.memberships.get(ieee),
-                "nwk": int(device.nwk),
-                "left": device.left,
-                "bindings": sorted([list(pair) for pair in device.bindings]),
-                "endpoints": {
-                    str(ep.id): {
-                        "groups": sorted(ep.groups),
-                        "reporting": {
-                            str(cid): {str(a): list(v) for a, v in cluster.reporting.items()}
-                            for cid, cluster in ep.server.items()
-                            if cluster.reporting
-                        },
-                    }
-                    for ep in device.endpoints.values()
-                },
-            }
-        return out
+        """Per device: the network it joined, and what it keeps in its own flash."""
+        return {
+            str(ieee): {**device_state(device), "network": self.memberships.get(ieee)}
+            for ieee, device in self.devices.items()
+        }
 
     def load_json(self, data: object) -> None:
         """Restore what `to_json` saved onto the devices in range; ValueError if malformed."""
@@ -349,19 +334,8 @@ class ZnpAir:
             device = self.devices.get(t.EUI64.convert(ieee_text))
             if device is None or not isinstance(saved, dict):
                 continue
-            device.nwk = t.NWK(int(saved.get("nwk", device.nwk)))
-            device.left = bool(saved.get("left", False))
+            restore_device(device, saved)
             network = saved.get("network")
             if isinstance(network, str):
                 self.memberships[device.ieee] = network
             device.joined = device.ieee in self.memberships
-            device.bindings = {(int(ep), int(cid)) for ep, cid in saved.get("bindings", [])}
-            for ep_text, ep_saved in dict(saved.get("endpoints", {})).items():
-                ep = device.endpoints.get(int(ep_text))
-                if ep is None:
-                    continue
-                ep.groups = {int(g) for g in ep_saved.get("groups", [])}
-                for cid_text, reporting in dict(ep_saved.get("reporting", {})).items():
-                    cluster = ep.server.get(int(cid_text))
-                    if cluster is not None:
-                        cluster.reporting = {int(a): (int(v[0]), int(v[1])) for a, v in reporting.items()}
