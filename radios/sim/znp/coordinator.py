@@ -147,8 +147,11 @@ class ZnpCoordinator:
             if frame.type == CommandType.SREQ:
                 self._rpc_error(frame, RPC_INVALID_LENGTH)
             return
-        if frame.type == CommandType.SREQ and answer is not None:
-            self._send(Frame(CommandType.SRSP, frame.subsystem, frame.command, answer))
+        if frame.type == CommandType.SREQ:
+            if answer is None:  # an AREQ-only command (reset) sent as a request: Z-Stack refuses it
+                self._rpc_error(frame, RPC_INVALID_COMMAND)
+            else:
+                self._send(Frame(CommandType.SRSP, frame.subsystem, frame.command, answer))
         self._flush()
 
     def _rpc_error(self, frame: Frame, code: int) -> None:
