@@ -1,5 +1,5 @@
-"""Writing files that hold secrets (keys, certificates next to them) so no crash or local user can
-read, redirect, truncate or block them.
+"""Writing files that hold secrets (keys, network keys, certificates next to them) so no crash or
+local user can read, redirect, truncate or block them.
 
 Rules of this file: the data goes to a fresh temporary file made by `mkstemp` in the target's own
 folder (O_CREAT|O_EXCL, a random name, so a planted file or symlink is never opened and a stale temp

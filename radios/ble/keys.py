@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from hub_core import secretfile
 from hub_core.model import DeviceId
 
 log = logging.getLogger(__name__)
@@ -83,12 +83,7 @@ class KeyStore:
             self._write()
 
     def _write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump({k: v.hex() for k, v in sorted(self._keys.items())}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        # A random temp name, 0600 before the first byte, fsync, rename, fsync of the folder: a planted
+        # file or symlink cannot redirect or expose the keys (hub_core.secretfile).
+        data = json.dumps({k: v.hex() for k, v in sorted(self._keys.items())})
+        secretfile.write_secret(self.path, data.encode("ascii"))

@@ -8,6 +8,7 @@ could leave, then writes through the real code path.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import stat
 import subprocess
@@ -25,6 +26,7 @@ from hub_agent import identity, privileges, secretfile
 from hub_agent.cloud import pki
 from hub_agent.lan import tls
 from hub_core.errors import HubError
+from hub_core.model import DeviceId
 
 
 def mode(path: Path) -> int:
@@ -212,3 +214,36 @@ def test_as_root_on_a_fresh_hub_the_command_refuses_with_what_to_run(tmp_path: P
     # No packaged agent user on this machine: nothing to protect, the command goes on as root.
     privileges.become_data_owner(missing, [], agent_user="no-such-user-here")
     assert os.geteuid() == 0
+
+
+# --- the radios' key files go through the same helper -------------------------------------------
+
+
+def test_the_ble_bindkey_file_is_not_redirected_by_a_planted_symlink(tmp_path: Path) -> None:
+    from radios.ble.keys import KeyStore
+
+    store = KeyStore(tmp_path)
+    stolen = tmp_path / "stolen"
+    stolen.write_bytes(b"")
+    os.symlink(stolen, store.path.with_suffix(".tmp"))  # the name the old writer opened with O_TRUNC
+    store.put(DeviceId("ble-a4c138000001"), bytes(range(16)))
+    assert stolen.read_bytes() == b""
+    assert mode(store.path) == 0o600 and not store.path.is_symlink()
+    again = KeyStore(tmp_path)
+    again.load()
+    assert again.get(DeviceId("ble-a4c138000001")) == bytes(range(16))
+
+
+def test_the_zigbee_backup_with_the_network_key_is_written_as_a_secret(tmp_path: Path) -> None:
+    from zigpy.backups import NetworkBackup
+
+    from radios.zigbee.backup import write_backup
+
+    target = tmp_path / "zigbee-backup.json"
+    planted = tmp_path / "zigbee-backup.json.tmp"
+    planted.write_bytes(b"")
+    planted.chmod(0o644)
+    write_backup(NetworkBackup(), target)
+    assert mode(target) == 0o600
+    assert planted.read_bytes() == b""
+    assert json.loads(target.read_text())["metadata"]["format"] == "zigpy/open-coordinator-backup"
