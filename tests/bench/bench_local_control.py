@@ -11,6 +11,14 @@ Each motion rule fires about 125 times in the run, so the runaway limit (`max_fi
 
 Run by hand: `.venv/bin/python tests/bench/bench_local_control.py [--events 5000]`. Prints figures;
 asserts nothing. Targets on this 2-core machine: p50 <= 1 ms, p99 <= 3 ms.
+
+`--mock` runs the issue 16 probe instead, against zwave-js's MockController with its default timing
+(air time: ~40 ms to the SendData response, ~20 ms more to the callback), the peer the tests use:
+the household network, a rule "zwave-2 switch on/off -> zwave-3 set_level 40/0", an unsolicited Binary
+Switch Report from node 2 every 250 ms, and the multisensor (node 4) reporting temperature 10 times
+a second as background load. Latency is measured inside the mock, from the report frame leaving
+node 2 to the rule's Multilevel Switch Set arriving for node 3. It also counts the Multilevel Switch
+Gets (verification) the host sent node 3 per 100 Sets.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import os
 import platform
 import random
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -152,15 +161,15 @@ def rules() -> list[dict[str, Any]]:
     return out
 
 
-async def seed_store(data_dir: Path) -> str:
-    """150 BLE devices known from before, and a LAN token for watching the agent come up."""
+async def seed_store(data_dir: Path, ble_devices: int = BLE_DEVICES) -> str:
+    """BLE devices known from before (150), and a LAN token for watching the agent come up."""
     from hub_agent.lan.tokens import create_token
     from hub_agent.store import STORE_FILE, Database
     from hub_agent.store.devices import save_device, save_state
     from hub_core.model import Device, DeviceId, Protocol
 
     db = Database(data_dir / STORE_FILE)
-    for n in range(BLE_DEVICES):
+    for n in range(ble_devices):
         device = Device(
             DeviceId(f"ble-{n:012x}"), Protocol.BLE, f"BLE light {n}", capabilities=("switch", "level")
         )
@@ -177,8 +186,10 @@ def get_json(url: str, token: str) -> Any:
         return json.loads(response.read())
 
 
-def wait_until_ready(url: str, token: str, agent: subprocess.Popen[bytes]) -> float:
-    """Seconds until all 200 devices are known, the Z-Wave ones interviewed."""
+def wait_until_ready(
+    url: str, token: str, agent: subprocess.Popen[bytes], devices_wanted: int = 200, zwave_wanted: int = 50
+) -> float:
+    """Seconds until all devices are known (200), the Z-Wave ones (50) interviewed."""
     started = time.monotonic()
     while True:
         if agent.poll() is not None:
@@ -188,11 +199,18 @@ def wait_until_ready(url: str, token: str, agent: subprocess.Popen[bytes]) -> fl
         except OSError:
             devices = []
         zwave = [d for d in devices if d["protocol"] == "zwave" and d["capabilities"]]
-        if len(devices) >= 200 and len(zwave) >= 50:
+        if len(devices) >= devices_wanted and len(zwave) >= zwave_wanted:
             return time.monotonic() - started
         if time.monotonic() - started > 120:
             raise SystemExit(f"only {len(devices)} devices after 120 s")
         time.sleep(0.2)
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float:
@@ -206,11 +224,136 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+# --- the zwave-js MockController probe (issue 16) -------------------------------------------------
+
+TRIGGER_EVERY = 0.25
+MOCK_RULES = [
+    {
+        "id": f"switch-{to}",
+        "triggers": [{"type": "state", "device": "zwave-2", "attribute": "switch", "to": to}],
+        "actions": [
+            {"type": "command", "device": "zwave-3", "command": "set_level", "args": {"level": level}}
+        ],
+    }
+    for to, level in (("on", 40), ("off", 0))
+]
+
+
+async def mock_probe(events: int, root: Path, agent_root: Path) -> dict[str, Any]:
+    """Run the probe against a fresh household on the mock; return latencies, missed, counts, RSS."""
+    sys.path.insert(0, str(root / "tests" / "zwave"))
+    from zwave_peer import ZWavePeer
+
+    peer = ZWavePeer([])
+    peer.start()
+    try:
+        peer.reset("household")
+        with tempfile.TemporaryDirectory() as folder:
+            base = Path(folder)
+            token = await seed_store(base / "data", ble_devices=0)
+            (base / "rules.json").write_text(json.dumps(MOCK_RULES))
+            lan_port = free_port()
+            (base / "hub.toml").write_text(
+                f'[hub]\nid = "bench"\ndata_dir = "data"\n[zwave]\nport = "{peer.url}"\n'
+                f'[lan]\nlisten = "127.0.0.1:{lan_port}"\ntls = false\nmdns = false\n'
+                '[rules]\nfile = "rules.json"\nmax_fires_per_minute = 100000\n'
+            )
+            env = {**os.environ, "PYTHONPATH": str(agent_root)}
+            agent = subprocess.Popen(
+                [sys.executable, "-m", "hub_agent", "run", "--config", str(base / "hub.toml")],
+                stderr=open(os.environ.get("BENCH_AGENT_LOG", os.devnull), "w"),  # noqa: SIM115,
+                env=env,
+            )
+            try:
+                ready = await asyncio.to_thread(
+                    wait_until_ready, f"http://127.0.0.1:{lan_port}", token, agent, 7, 7
+                )
+                result = await _drive(peer, events)
+                result["ready"] = ready
+                result["rss"] = rss_mb(agent.pid)
+            finally:
+                agent.send_signal(signal.SIGTERM)
+                agent.wait(timeout=10)
+    finally:
+        peer.stop()
+    return result
+
+
+async def _drive(peer: Any, events: int) -> dict[str, Any]:
+    rng = random.Random(16)
+
+    async def background() -> None:
+        while True:
+            celsius = round(rng.uniform(18.0, 25.0), 1)
+            raw = round(celsius * 10)
+            await peer.report(4, bytes((0x31, 0x05, 0x01, 0x22)) + raw.to_bytes(2, "big"))
+            await asyncio.sleep(0.1)
+
+    before = len(await peer.received_times(3))
+    noise = asyncio.get_running_loop().create_task(background())
+    sent: list[int] = []
+    try:
+        for i in range(events):
+            value = 0xFF if i % 2 == 0 else 0x00
+            sent.append(await peer.report(2, bytes((0x25, 0x03, value))))
+            await asyncio.sleep(TRIGGER_EVERY)
+    finally:
+        noise.cancel()
+        await asyncio.gather(noise, return_exceptions=True)
+    from radios.zwave import cc
+
+    # Sets may travel inside Supervision Get: classify the command inside.
+    arrivals = [
+        (cc.unwrap(cc.parse_cc(data)).command, t) for data, t in (await peer.received_times(3))[before:]
+    ]
+    sets = [t for command, t in arrivals if isinstance(command, cc.MultilevelSwitchSet)]
+    gets = [t for command, t in arrivals if isinstance(command, cc.MultilevelSwitchGet)]
+    latencies: list[float] = []
+    missed = 0
+    for i, t0 in enumerate(sent):
+        end = sent[i + 1] if i + 1 < len(sent) else t0 + int(5e9)
+        mine = [t for t in sets if t0 <= t < end]
+        if mine:
+            latencies.append((mine[0] - t0) / 1e6)
+        else:
+            missed += 1
+    return {"latencies": sorted(latencies), "missed": missed, "sets": len(sets), "gets": len(gets)}
+
+
+def print_mock(result: dict[str, Any]) -> None:
+    lat = result["latencies"]
+    print("local control against zwave-js's MockController (default air timing), measured in the mock:")
+    print("  unsolicited Binary Switch Report from node 2 every 250 ms -> rule -> Set to node 3")
+    print(
+        f"  background: multisensor temperature reports 10/s; agent ready {result['ready']:.1f} s after start"
+    )
+    if lat:
+        print(
+            f"  triggers: {len(lat) + result['missed']}  p50 {percentile(lat, 0.5):.2f} ms  "
+            f"p90 {percentile(lat, 0.9):.2f} ms  p99 {percentile(lat, 0.99):.2f} ms  max {lat[-1]:.2f} ms  "
+            f"missed {result['missed']}"
+        )
+    sets = max(result["sets"], 1)
+    gets = result["gets"]
+    print(f"  verify Gets per 100 Sets: {100 * gets / sets:.1f} ({gets} Gets, {result['sets']} Sets)")
+    print(f"  agent RSS after the run: {result['rss']:.1f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--mock", action="store_true", help="the issue 16 probe against zwave-js's mock")
+    parser.add_argument(
+        "--agent-root",
+        type=Path,
+        help="run the agent from this checkout (e.g. a worktree of an older commit)",
+    )
     parser.add_argument("--emulator", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.mock:
+        root = Path(__file__).resolve().parents[2]
+        print_mock(asyncio.run(mock_probe(args.events, root, args.agent_root or root)))
+        return
     if args.emulator:
         asyncio.run(emulator_main())
         return

@@ -221,9 +221,11 @@ class ZWavePeer:
         """A fresh network on the running process: no client, these MockNode options (or "household")."""
         self.command("reset", nodes=nodes)
 
-    async def report(self, node: int, cc: bytes, endpoint: int = 0) -> None:
-        """Node `node` sends the CC bytes `cc` (CC id, command, payload) to the controller, unsolicited."""
-        await self.acommand("report", node=node, cc=cc.hex(), endpoint=endpoint)
+    async def report(self, node: int, cc: bytes, endpoint: int = 0) -> int:
+        """Node `node` sends the CC bytes `cc` (CC id, command, payload) to the controller, unsolicited;
+        returns when the frame left, in the mock's monotonic nanoseconds (for benchmarks)."""
+        answer = await self.acommand("report", node=node, cc=cc.hex(), endpoint=endpoint)
+        return int(answer.get("t", 0))
 
     async def set_state(self, node: int, key: str, value: Any) -> None:
         """Set a mock node's state entry (e.g. `BinarySwitch_currentValue`, `Sensor_1_0`, `Battery_level`)."""
@@ -260,6 +262,11 @@ class ZWavePeer:
     async def received(self, node: int) -> list[bytes]:
         """Every CC the host sent node `node` with SendData, oldest first."""
         return [bytes.fromhex(h) for h in (await self.acommand("received", node=node))["ccs"]]
+
+    async def received_times(self, node: int) -> list[tuple[bytes, int]]:
+        """Every CC the host sent node `node`, with when its SendData reached the mock (monotonic ns)."""
+        answer = await self.acommand("received", node=node)
+        return [(bytes.fromhex(h), int(t)) for h, t in zip(answer["ccs"], answer["t"], strict=True)]
 
     def errors(self) -> list[str]:
         """What the mock refused or choked on since the last call or reset (e.g. a request while busy)."""

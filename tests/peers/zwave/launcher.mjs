@@ -6,7 +6,8 @@
 // stdout: the first line is the TCP port we listen on; every later line is the JSON answer to one
 //         control command (same "id"). Logs go to stderr.
 // stdin:  control commands, one JSON object a line, e.g. {"id":1,"cmd":"nodes"}:
-//   report {node, cc, endpoint?}   the node sends these CC bytes (hex) to the controller, unsolicited
+//   report {node, cc, endpoint?}   the node sends these CC bytes (hex) to the controller, unsolicited;
+//                                  answers {t}: when the frame left (process.hrtime ns, for benchmarks)
 //   state {node, key, value}       set mock node state (e.g. BinarySwitch_currentValue, Sensor_1_0,
 //                                  Notification_6 = the Access Control event a Notification Get answers)
 //   get_state {node, key}          read it
@@ -16,7 +17,8 @@
 //   vanish {ms}                    drop the client and refuse connections for ms, then listen again
 //   vanish_on_send {node, ms}      vanish when the host's next SendData to the node arrives (mid-transaction)
 //   listening                      answers once the port accepts connections (again)
-//   received {node}                hex of every CC the host sent the node with SendData, oldest first
+//   received {node}                hex of every CC the host sent the node with SendData, oldest first,
+//                                  and {t}: when each SendData arrived (process.hrtime ns)
 //   reset {nodes}                  a fresh network: no client, these nodes ("household" or a list of options)
 //   parse_cc {cc}                  zwave-js's own parse of these CC bytes: class name and fields
 //   nodes                          ids of the nodes in the network
@@ -339,12 +341,16 @@ async function main() {
 	controller.defineBehavior(...createDefaultMockControllerBehaviors());
 	// The CC bytes exactly as the host sent them in SendData (zwave-js would re-serialise its parse).
 	const sentToNodes = new Map();
+	const sentTimes = new Map(); // node -> arrival time (hrtime ns) of each SendData, for benchmarks
 	controller.defineBehavior({
 		onHostData(_controller, data) {
 			if (data.length > 6 && data[0] === SOF && data[2] === 0x00 && data[3] === 0x13) {
 				const list = sentToNodes.get(data[4]) ?? [];
 				list.push(data.slice(6, 6 + data[5]));
 				sentToNodes.set(data[4], list);
+				const times = sentTimes.get(data[4]) ?? [];
+				times.push(String(process.hrtime.bigint()));
+				sentTimes.set(data[4], times);
 				if (vanishOnSend.node === data[4]) {
 					// Vanish mid-transaction: the SendData is swallowed, no ACK, no response, no callback.
 					const ms = vanishOnSend.ms;
@@ -469,8 +475,9 @@ async function main() {
 			let bytes = [...Buffer.from(cc, "hex")];
 			if (endpoint) bytes = [0x60, 0x0d, endpoint, 0x00, ...bytes];
 			const n = node(id);
+			const t = process.hrtime.bigint(); // when the report frame leaves the node (for benchmarks)
 			await n.sendToController(createMockZWaveRequestFrame(raw(controller, bytes), { ackRequested: false }));
-			return {};
+			return { t: String(t) };
 		},
 		async state({ node: id, key, value }) {
 			node(id).state.set(key, value);
@@ -523,7 +530,10 @@ async function main() {
 		},
 		async received({ node: id }) {
 			node(id);
-			return { ccs: (sentToNodes.get(id) ?? []).map((b) => Buffer.from(b).toString("hex")) };
+			return {
+				ccs: (sentToNodes.get(id) ?? []).map((b) => Buffer.from(b).toString("hex")),
+				t: sentTimes.get(id) ?? [],
+			};
 		},
 		async reset({ nodes: options = [] }) {
 			// A fresh network on the same process and port (starting zwave-js takes most of a second):
@@ -541,6 +551,7 @@ async function main() {
 			pendingExclusion.nodeId = undefined;
 			vanishOnSend.node = undefined;
 			sentToNodes.clear();
+			sentTimes.clear();
 			mockErrors.splice(0);
 			for (const nodeOptions of options === "household" ? DEFAULT_NODES : options) {
 				controller.addNode(await createNode(controller, nodeOptions));
