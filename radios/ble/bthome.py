@@ -14,14 +14,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-
-from bleak.backends.device import BLEDevice
-from bthome_ble import BTHomeBluetoothDeviceData
-from bthome_ble.parser import EncryptionScheme
-from habluetooth import BluetoothServiceInfoBleak
-from sensor_state_data import DeviceKey, Event
+from typing import TYPE_CHECKING
 
 from hub_core.model import Value, check_attribute
+
+if TYPE_CHECKING:
+    from habluetooth import BluetoothServiceInfoBleak
+    from sensor_state_data import DeviceKey, Event
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +122,11 @@ class BTHomeDevice:
             counter = int.from_bytes(data[-8:-4], "little")
             if self._last_counter is not None and counter <= self._last_counter:
                 return Reading(Verdict.REPLAY, encrypted=True, counter=counter)
+        # bthome-ble and its dependencies (habluetooth, bluetooth-adapters: ~11 MB) load with the
+        # first BTHome advertisement, not with the radio: a hub without BTHome devices never pays
+        from bthome_ble import BTHomeBluetoothDeviceData
+        from bthome_ble.parser import EncryptionScheme
+
         parser = BTHomeBluetoothDeviceData(self.bindkey)
         try:
             update = parser.update(_service_info(self.address, {BTHOME_UUID: data}))
@@ -164,6 +168,9 @@ class BTHomeDevice:
 
 
 def _service_info(address: str, service_data: dict[str, bytes]) -> BluetoothServiceInfoBleak:
+    from bleak.backends.device import BLEDevice
+    from habluetooth import BluetoothServiceInfoBleak
+
     device = BLEDevice(address, None, {})
     return BluetoothServiceInfoBleak(
         name=address,

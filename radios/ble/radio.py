@@ -28,7 +28,6 @@ from bleak.assigned_numbers import AdvertisementDataType
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
-from bleak_retry_connector import establish_connection
 
 from hub_core import ratelog
 from hub_core.errors import DeliveryFailed, DeliveryTimeout, InvalidCommand, RadioUnavailable, UnknownDevice
@@ -469,6 +468,9 @@ class BleRadio(Radio):
         async def connect(disconnected: Any) -> BleakClient:
             if known.ble is None:
                 raise DeliveryFailed(f"{known.device.id} has not been heard", device=known.device.id)
+            # loaded with the first GATT connection (~4 MB)
+            from bleak_retry_connector import establish_connection
+
             options: dict[str, Any] = dict(self.backends.options)
             if self.backends.client is not None:
                 options["backend"] = self.backends.client
