@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import time
 from collections.abc import Mapping
@@ -146,6 +147,9 @@ class BleRadio(Radio):
         self.state = RadioState.STARTING
         self.keys.load()
         self._restore()
+        if any(k.decoder is not None for k in self._known.values()):
+            # known BTHome devices: load the parser now, off the loop, not at their first advertisement
+            await asyncio.to_thread(importlib.import_module, "bthome_ble")
         token = await self.watch.probe()
         if token is None:
             self.state = RadioState.STOPPED
