@@ -137,8 +137,8 @@ class ZWaveSecurity:
         if self._home is None:
             return
         home_id, own = self._home()
-        if home_id == self._loaded_home:
-            return
+        if home_id == self._loaded_home or (home_id == 0 and self._loaded_home is not None):
+            return  # same network, or the controller is away (recovering): keep what we hold
         self._s2 = S2Session(dict(self._keys.keys), home_id=home_id, own_node_id=own, entropy=self._entropy)
         self._s0 = s0.S0Session(self._keys[SecurityClass.S0_LEGACY], own_node_id=own, entropy=self._entropy)
         for node, classes in self._grants.home(home_id).items():
