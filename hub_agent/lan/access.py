@@ -9,6 +9,7 @@ rebinding, the pairing race, why existing tokens are not owners).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import math
@@ -84,6 +85,7 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return address
 
 
+@functools.lru_cache(maxsize=256)  # a client sends the same Host every time; bounded against variety
 def host_allowed(host_header: str | None, local_address: str | None, names: frozenset[str]) -> bool:
     """Whether a Host header names this hub: a loopback or the connection's own address, or a hub name.
 
