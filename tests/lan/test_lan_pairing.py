@@ -28,7 +28,7 @@ from hub_agent.cli import main as cli
 from hub_agent.lan import control
 from hub_agent.lan.access import PAIRING_NOTICE, host_allowed, hub_names, mdns_label, origin_allowed
 from hub_agent.lan.mdns import Advertisement
-from hub_agent.lan.pairing import FailureLimiter
+from hub_agent.lan.pairing import FailureLimiter, PairingWindow
 from hub_agent.lan.tokens import MAX_TOKENS, create_token, hash_token, list_tokens
 from hub_agent.store import STORE_FILE
 from hub_agent.store.schema import MIGRATIONS
@@ -673,3 +673,14 @@ async def test_a_rebinding_page_in_a_real_browser_reads_nothing_and_cannot_pair(
         assert answers == [421, 421, 421, 421]
         assert await lan.runtime.db.read(list_tokens) == []
         assert lan.server.pairing.is_open(lan.clock[0])  # the owner can still pair
+
+
+@given(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20), st.lists(st.text()))
+)
+@settings(max_examples=300, deadline=None)
+def test_only_the_windows_code_pairs_and_nothing_raises(presented: object) -> None:
+    window = PairingWindow()
+    window.open(60, now=0, code="123456")
+    assert window.check_code(presented, now=1) is (presented == "123456")
+    assert window.check_code("123456", now=61) is False  # closed by time
