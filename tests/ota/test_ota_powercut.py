@@ -3,7 +3,7 @@
 After each cut the hub "boots" again (the process restarts; the dir backend's boot step picks the slot
 the pointer names) and must run a good slot; the update must then either complete (1.2.0 running on B,
 marked good) or roll back (0.1.0 on A, 1.2.0 recorded as failed). Two variants: the new slot is healthy,
-or it cannot prove health (its cloud link never connects) and must be rolled back.
+or it cannot prove health (its LAN API cannot listen) and must be rolled back.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -144,11 +145,16 @@ async def test_power_cut_leaves_a_good_slot_and_the_update_completes_or_rolls_ba
     repo.add_target("hub-1.2.0.bundle", BUNDLE, "1.2.0")
     repo.publish()
     config = write_config(tmp_path / "hub", server.url, repo.root_bytes(), test_ca.ca_file, health_window=1)
-    if not healthy:
-        config.write_text(
-            config.read_text() + f'[cloud]\nurl = "wss://127.0.0.1:9/hub"\nca = "{test_ca.ca_file}"\n'
-        )
-    outcome, fired, boots = await _run_case(tmp_path, config, point, healthy)
+    with socket.socket() as taken:
+        if not healthy:
+            # The new slot cannot prove health: its LAN API cannot listen (the port is taken), so
+            # local control is not there. (The old slot is good and needs no proof.)
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            lan = f'[lan]\nlisten = "127.0.0.1:{port}"\ntls = false\nmdns = false\n'
+            config.write_text(config.read_text() + lan)
+        outcome, fired, boots = await _run_case(tmp_path, config, point, healthy)
     assert fired, f"the power cut at {point} never happened"
     assert outcome == ("completed" if healthy else "rolled back")
     print(
