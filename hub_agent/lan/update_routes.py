@@ -41,6 +41,33 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
 
 
+class BodyError(ValueError):
+    """A bad install body: the HTTP status, error code and sentence to answer with."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def parse_install_body(raw: bytes) -> str | None:
+    """The version asked for (None: the newest offered); raise BodyError for anything else."""
+    if len(raw) > MAX_BODY:
+        raise BodyError(413, "too_large", f"the body must be at most {MAX_BODY} bytes")
+    if not raw.strip():
+        return None
+    try:
+        body = json.loads(raw)
+    except ValueError:  # includes bad UTF-8
+        raise BodyError(400, "bad_request", "the body is not JSON") from None
+    if not isinstance(body, dict) or set(body) - {"version"}:
+        raise BodyError(422, "invalid", 'the body must be {"version": "<semver>"}')
+    version = body.get("version")
+    if version is not None and not isinstance(version, str):
+        raise BodyError(422, "invalid", "version must be a string")
+    return version
+
+
 class UpdateRoutes:
     """The three handlers; `table()` lists them as (method, path, handler, name)."""
 
@@ -81,21 +108,10 @@ class UpdateRoutes:
         service = self._service()
         if service is None:
             return _not_configured()
-        raw = await request.content.read(MAX_BODY + 1)
-        if len(raw) > MAX_BODY:
-            return _error(413, "too_large", f"the body must be at most {MAX_BODY} bytes")
-        version: str | None = None
-        if raw.strip():
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                return _error(400, "bad_request", "the body is not JSON")
-            if not isinstance(body, dict) or set(body) - {"version"}:
-                return _error(422, "invalid", 'the body must be {"version": "<semver>"}')
-            value = body.get("version")
-            if value is not None and not isinstance(value, str):
-                return _error(422, "invalid", "version must be a string")
-            version = value
+        try:
+            version = parse_install_body(await request.content.read(MAX_BODY + 1))
+        except BodyError as exc:
+            return _error(exc.status, exc.code, str(exc))
         try:
             return web.json_response(service.start_install(version), status=202)
         except OtaError as exc:

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub_agent.config import load_config
+from hub_agent.lan.update_routes import BodyError, parse_install_body
 from hub_agent.ota.control import MAX_LINE, parse_request
 from hub_agent.ota.dirslots import TRIAL_ATTEMPTS, DirSlots
 from hub_agent.ota.errors import BackendError, OtaError, UntrustedUpdate
@@ -197,3 +198,33 @@ def test_ota_config_section(tmp_path: Path) -> None:
     )
     for expected in expected_problems:
         assert expected in text, text
+
+
+@given(
+    st.binary(max_size=2000)
+    | st.builds(
+        lambda d: json.dumps(d).encode(),
+        st.one_of(
+            st.dictionaries(
+                st.sampled_from(["version", "v", ""]), st.one_of(st.none(), st.integers(), st.text())
+            ),
+            st.lists(st.integers(), max_size=3),
+            st.text(max_size=10),
+        ),
+    )
+)
+def test_install_body_fuzz_only_documented_errors(raw: bytes) -> None:
+    try:
+        version = parse_install_body(raw)
+    except BodyError as exc:
+        assert exc.status in (400, 413, 422) and str(exc)
+        return
+    assert version is None or isinstance(version, str)
+
+
+def test_install_body_cases() -> None:
+    assert parse_install_body(b"") is None
+    assert parse_install_body(b"{}") is None
+    assert parse_install_body(b'{"version": "1.2.0"}') == "1.2.0"
+    with pytest.raises(BodyError, match="at most"):
+        parse_install_body(b" " * 2000)
