@@ -206,14 +206,19 @@ def test_provision_as_root_makes_a_key_the_agent_owns(shared_dir: Path) -> None:
 @needs_root
 def test_as_root_on_a_fresh_hub_the_command_refuses_with_what_to_run(tmp_path: Path) -> None:
     missing = tmp_path / "not-yet"
-    with pytest.raises(HubError, match=r"sudo -u nobody hub-agent token create --config /etc/h\.toml"):
-        privileges.become_data_owner(
-            missing, ["token", "create", "--config", "/etc/h.toml"], agent_user="nobody"
-        )
-    assert not missing.exists()
-    # No packaged agent user on this machine: nothing to protect, the command goes on as root.
-    privileges.become_data_owner(missing, [], agent_user="no-such-user-here")
-    assert os.geteuid() == 0
+    umask = os.umask(0o022)
+    try:
+        with pytest.raises(HubError, match=r"sudo -u nobody hub-agent token create --config /etc/h\.toml"):
+            privileges.become_data_owner(
+                missing, ["token", "create", "--config", "/etc/h.toml"], agent_user="nobody"
+            )
+        assert not missing.exists()
+        assert os.umask(0o022) == 0o077  # what it creates is private
+        # No packaged agent user on this machine: nothing to protect, the command goes on as root.
+        privileges.become_data_owner(missing, [], agent_user="no-such-user-here")
+        assert os.geteuid() == 0
+    finally:
+        os.umask(umask)
 
 
 # --- the radios' key files go through the same helper -------------------------------------------
