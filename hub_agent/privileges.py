@@ -25,11 +25,7 @@ AGENT_USER = "hub-agent"
 
 
 def become_data_owner(data_dir: Path, argv: list[str] | None = None, agent_user: str = AGENT_USER) -> None:
-    """As root, switch to the data folder's owner for the rest of the process (see module rules).
-
-    Also, as anyone: files this process creates are private (umask 077, as the unit's UMask=).
-    """
-    os.umask(0o077)
+    """As root, switch to the data folder's owner for the rest of the process (see module rules)."""
     if os.geteuid() != 0:
         return
     try:
