@@ -32,7 +32,11 @@ def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        if secretfile.create_secret(path, pem):
+        try:
+            created = secretfile.create_secret(path, pem)
+        except OSError as exc:
+            raise HubError(f"cannot write the hub key {path}: {exc.strerror or exc}") from None
+        if created:
             return key
         # Another process (the agent, or a second `provision`) made one first: use theirs.
     secretfile.tighten(path)

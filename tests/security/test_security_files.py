@@ -251,3 +251,10 @@ def test_the_zigbee_backup_with_the_network_key_is_written_as_a_secret(tmp_path:
     assert mode(target) == 0o600
     assert planted.read_bytes() == b""
     assert json.loads(target.read_text())["metadata"]["format"] == "zigpy/open-coordinator-backup"
+
+
+def test_a_key_that_cannot_be_written_is_one_clear_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_bytes(b"")
+    with pytest.raises(HubError, match=r"cannot write the hub key .*hub\.key"):
+        identity.load_or_create_key(blocked / "hub.key")
