@@ -63,6 +63,8 @@ COMMAND_TIMEOUT = 8.0
 MIN_SILENCE = 60.0
 SILENCE_FACTOR = 5.0
 MAX_SILENCE = 1800.0
+#: ... and for a device whose interval is not known yet (heard once, or only known from the store)
+UNKNOWN_SILENCE = 600.0
 
 _SWITCH_UUID_LE = bytes.fromhex(SWITCH_SERVICE.replace("-", ""))[::-1]  # on air, UUIDs are little-endian
 _OR_PATTERNS = [
@@ -115,6 +117,7 @@ class BleRadio(Radio):
         command_timeout: float = COMMAND_TIMEOUT,
         gatt_idle: float = IDLE_SECONDS,
         min_silence: float = MIN_SILENCE,
+        unknown_silence: float = UNKNOWN_SILENCE,
     ) -> None:
         super().__init__(ctx)
         # the name goes into D-Bus object paths: only hciN (or "sim" with its own watch) is accepted
@@ -125,6 +128,7 @@ class BleRadio(Radio):
         self.command_timeout = command_timeout
         self.gatt_idle = gatt_idle
         self.min_silence = min_silence
+        self.unknown_silence = unknown_silence
         self.keys = KeyStore(ctx.data_dir)
         self.scanning_mode = ""
         #: advertisements from unknown devices outside inclusion, and other refusals, by reason
@@ -160,7 +164,9 @@ class BleRadio(Radio):
             self.state = RadioState.STOPPED
             raise RadioUnavailable(f"Bluetooth adapter {self.adapter}: cannot scan ({exc})") from None
         self._token = token
+        now = time.monotonic()
         for known in self._known.values():
+            known.last_seen = now  # a remembered device that stays silent goes offline in time
             self.ctx.emit(DeviceAdded(known.device))
         self._tasks.spawn(self._supervise(), "adapter watch")
         self._set_running()
@@ -277,8 +283,10 @@ class BleRadio(Radio):
         for known in self._known.values():
             if known.last_seen is None or known.sleepy or not known.device.online:
                 continue
-            usual = known.interval or 0.0
-            silence = min(MAX_SILENCE, max(self.min_silence, SILENCE_FACTOR * usual))
+            if known.interval is None:
+                silence = max(self.min_silence, self.unknown_silence)
+            else:
+                silence = min(MAX_SILENCE, max(self.min_silence, SILENCE_FACTOR * known.interval))
             if now - known.last_seen > silence:
                 self._set_online(known, False)
 

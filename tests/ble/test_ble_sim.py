@@ -17,8 +17,10 @@ from hub_core.model import (
     CAPABILITIES,
     ButtonPressed,
     Command,
+    Device,
     DeviceAdded,
     DeviceOnline,
+    Protocol,
     StateChanged,
     ble_device_id,
 )
@@ -198,8 +200,10 @@ async def test_silent_device_goes_offline_and_back_online(world) -> None:
     air.advertise_bthome(PLAIN, "t", bthome_service_data([("packet_id", 1), ("temperature", 20.0)]))
     device = ble_device_id(PLAIN)
     await rec.wait_for(added(device))
+    # a second advertisement gives the radio the device's interval (until then it waits 10 min)
+    air.advertise_bthome(PLAIN, "t", bthome_service_data([("packet_id", 2), ("temperature", 20.1)]))
     await rec.wait_for(lambda e: isinstance(e, DeviceOnline) and e.device == device and not e.online)
-    air.advertise_bthome(PLAIN, "t", bthome_service_data([("packet_id", 2), ("temperature", 20.5)]))
+    air.advertise_bthome(PLAIN, "t", bthome_service_data([("packet_id", 3), ("temperature", 20.5)]))
     await rec.wait_for(lambda e: isinstance(e, DeviceOnline) and e.device == device and e.online)
 
 
@@ -269,5 +273,30 @@ async def test_fuzz_advertisements_never_raise_into_bleak(
             if isinstance(event, DeviceAdded):
                 assert event.device.id == ble_device_id(PLAIN)
                 assert set(event.device.capabilities) <= CAPABILITIES
+    finally:
+        await radio.stop()
+
+
+async def test_a_remembered_device_never_heard_again_goes_offline(tmp_path: Path) -> None:
+    air = SimAir()
+    rec = Recorder()
+    device = ble_device_id(PLAIN)
+    known = Device(
+        device, Protocol.BLE, "Kitchen", "BTHome", "BTHome v2 sensor", capabilities=("temperature",)
+    )
+    ctx = RadioContext(tmp_path, rec.emit, known_devices={device: known}, state_reader=rec.state_of)
+    radio = BleRadio(
+        ctx,
+        "sim",
+        watch=SimAdapterWatch(air),
+        backends=sim_backends(air),
+        poll_interval=0.05,
+        min_silence=0.1,
+        unknown_silence=0.2,
+    )
+    await radio.start()
+    try:
+        assert any(isinstance(e, DeviceAdded) and e.device.id == device for e in rec.events)
+        await rec.wait_for(lambda e: isinstance(e, DeviceOnline) and e.device == device and not e.online)
     finally:
         await radio.stop()
