@@ -74,7 +74,11 @@ class SimBleRadio(BleRadio):
 
     def simulate_activity(self, rng: random.Random) -> None:
         """One household device advertises something plausible (the demo calls this now and then)."""
-        rng.choice([self._climate, self._contact, self._motion])(rng)
+        rng.choice([self._climate, self._contact, self._motion, self._switch])(rng)
+
+    def _switch(self, rng: random.Random) -> None:
+        for switch in (self.switch, *self._remembered):
+            self.air.advertise_switch(switch)
 
     def _next_packet(self) -> int:
         self._packet = (self._packet + 1) % 256
