@@ -122,7 +122,13 @@ def _data_dir(chosen: Path | None) -> Iterator[Path]:
         yield Path(folder)
 
 
-def demo_config(data_dir: Path, lan_host: str, lan_port: int, cloud: CloudSection | None = None) -> Config:
+def demo_config(
+    data_dir: Path,
+    lan_host: str,
+    lan_port: int,
+    cloud: CloudSection | None = None,
+    zigbee: ZigbeeSection | None = None,
+) -> Config:
     """A config with every radio simulated, the LAN API on the given address, and the dev cloud."""
     return Config(
         path=Path("<demo>"),
@@ -130,7 +136,7 @@ def demo_config(data_dir: Path, lan_host: str, lan_port: int, cloud: CloudSectio
             id="demo-hub", data_dir=data_dir, latitude=48.85, longitude=2.35, timezone="Europe/Paris"
         ),
         zwave=ZWaveSection(port="sim"),
-        zigbee=ZigbeeSection(radio="sim"),
+        zigbee=zigbee or ZigbeeSection(radio="sim"),
         ble=BleSection(adapter="sim"),
         lan=LanSection(host=lan_host, port=lan_port, tls=True),
         rules=RulesSection(),
@@ -167,7 +173,10 @@ async def run_demo(
     relay = DevRelay.from_pki(pki)
     await relay.start()
     cloud = CloudSection(url=relay.url, ca=pki.ca_cert, cert=pki.hub_cert, key=pki.hub_key)
-    agent = Agent(demo_config(data_dir, *lan, cloud=cloud))
+    # Zigbee takes the production path: zigpy-znp, over our emulated Z-Stack coordinator on loopback.
+    stick = await _start_znp_stick(data_dir)
+    zigbee = ZigbeeSection(radio="znp", port=stick.url) if stick is not None else None
+    agent = Agent(demo_config(data_dir, *lan, cloud=cloud, zigbee=zigbee))
     tasks: list[asyncio.Task[None]] = []
     try:
         runtime = await agent.start()
@@ -176,12 +185,15 @@ async def run_demo(
         )
         tasks.append(loop.create_task(printer.run()))
         await _banner(agent, runtime, relay, out)
+        if stick is not None:
+            where = f"zigpy-znp over the emulated Z-Stack coordinator at {stick.url}"
+            print(f"  zigbee:  {where}", file=out, flush=True)
         for protocol in list(runtime.hub.radios):
             with contextlib.suppress(HubError):
                 await runtime.hub.set_inclusion(protocol, 60)
         await _set_ble_demo_key(runtime, out)
         tasks.append(loop.create_task(_install_sample_rules(runtime, out)))
-        tasks.append(loop.create_task(_simulate_life(runtime, rng)))
+        tasks.append(loop.create_task(_simulate_life(runtime, rng, stick)))
         tasks.append(loop.create_task(_phone_via_cloud(runtime, relay, rng, out)))
         await stop.wait()
     finally:
@@ -190,6 +202,8 @@ async def run_demo(
         await asyncio.gather(*tasks, return_exceptions=True)
         await agent.stop()
         await relay.stop()
+        if stick is not None:
+            await stick.stop()
     print(f"demo stopped after {time.monotonic() - started:.1f} s", file=out, flush=True)
     return 0
 
@@ -269,13 +283,34 @@ async def _install_sample_rules(runtime: Runtime, out: TextIO) -> None:
             print(f"{_clock()}  rule        {rule.get('id')} refused: {exc}", file=out, flush=True)
 
 
-async def _simulate_life(runtime: Runtime, rng: random.Random) -> None:
+async def _simulate_life(runtime: Runtime, rng: random.Random, stick: Any = None) -> None:
     """Every second or so, one simulated device somewhere does something plausible."""
     while True:
         await asyncio.sleep(rng.uniform(0.5, 1.5))
-        radios = [r for r in runtime.hub.radios.values() if hasattr(r, "simulate_activity")]
+        radios: list[Any] = [r for r in runtime.hub.radios.values() if hasattr(r, "simulate_activity")]
+        if stick is not None and Protocol.ZIGBEE in runtime.hub.radios:
+            radios.append(stick)  # the Zigbee household lives in the ZNP emulator
         if radios:
             rng.choice(radios).simulate_activity(rng)
+
+
+DEMO_ZIGBEE_CHANNEL = 15
+
+
+async def _start_znp_stick(data_dir: Path) -> Any:
+    """The emulated ZNP stick with the Zigbee household, or None without zigpy-znp (then `sim`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("zigpy_znp") is None:
+        return None
+    from radios.sim.zigbee_household import default_household
+    from radios.sim.znp.server import ZnpEmulator
+
+    stick = ZnpEmulator(data_dir / "znp-stick.json", household=default_household())
+    # A stick that already carries a network, so the demo starts at once (tests cover formation).
+    stick.coordinator.form(DEMO_ZIGBEE_CHANNEL)
+    await stick.start("127.0.0.1", 0)
+    return stick
 
 
 class EventPrinter:

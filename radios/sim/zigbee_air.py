@@ -316,7 +316,7 @@ class SimulatedAir:
         """One joined device does something plausible (the demo calls this now and then)."""
         candidates = [d for d in self.devices.values() if d.joined and d.reachable]
         if candidates:
-            _act(rng.choice(candidates), rng)
+            act(rng.choice(candidates), rng)
 
     # --- frames -------------------------------------------------------------------------------------
 
@@ -409,7 +409,7 @@ class SimulatedAir:
         self._frame_waiters = keep
 
 
-def _act(device: SimZigbeeDevice, rng: random.Random) -> None:
+def act(device: SimZigbeeDevice, rng: random.Random) -> None:
     """A plausible change on `device`, in raw ZCL units, reported as the device would."""
     server = {cid for ep in device.endpoints.values() for cid in ep.server}
     if security.IasZone.cluster_id in server:

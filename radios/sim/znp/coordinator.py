@@ -313,6 +313,14 @@ class ZnpCoordinator:
         self._callback(Subsystem.ZDO, ZDO_STATE_CHANGE_IND, bytes([STATE_STARTED_AS_COORDINATOR]))
         return bytes([0 if restored else 1])
 
+    def form(self, channel: int) -> None:
+        """Form a network on `channel` now, as a stick that a previous host already set up."""
+        if not 11 <= channel <= 26:
+            raise ValueError(f"channel {channel} is not within 11..26")
+        self.primary_channels = 1 << channel
+        if not self.nv.on_network():
+            self._form()
+
     def _form(self) -> None:
         channels = [c for c in range(11, 27) if self.primary_channels & (1 << c)] or [11]
         pan = struct.unpack("<H", self.nv.get(nvm.Osal.PANID) or b"\xff\xff")[0]

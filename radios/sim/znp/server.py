@@ -12,12 +12,14 @@ import contextlib
 import json
 import logging
 import os
+import random
 from pathlib import Path
 from typing import Any
 
 import zigpy.types as _t
 from zigpy.types import EUI64
 
+from radios.sim.zigbee_air import act
 from radios.sim.zigbee_device import SimZigbeeDevice
 from radios.sim.znp import nv as nvm
 from radios.sim.znp.coordinator import ZnpCoordinator
@@ -169,6 +171,12 @@ class ZnpEmulator:
     def reset(self) -> None:
         """The stick reboots on its own (watchdog): reset indication, network and endpoints gone."""
         self.coordinator.reset()
+
+    def simulate_activity(self, rng: random.Random) -> None:
+        """One joined device does something plausible (the demo calls this now and then)."""
+        candidates = [d for d in self.air.devices.values() if d.joined and d.reachable]
+        if candidates:
+            act(rng.choice(candidates), rng)
 
     def hardware(self) -> EUI64:
         """The stick's factory IEEE address."""
