@@ -287,3 +287,13 @@ async def test_a_command_the_lock_cannot_open_is_resent_after_its_nonce_report(h
     await home.events.wait_for(
         lambda e: isinstance(e, StateChanged) and e.attribute == "lock" and e.value == "locked", since=mark
     )
+
+
+async def test_security_none_includes_a_secure_lock_plain(home: SecureHome) -> None:
+    home.radio.set_security_policy("none")
+    added = await home.include(secure_lock([S2_UNAUTH]))
+    assert added.device.to_json()["security"] == "none"
+    mark = home.events.mark()
+    await asyncio.wait_for(home.radio.execute(Command(DeviceId("zwave-5"), "lock")), WAIT)
+    await home.events.wait_for(lambda e: isinstance(e, StateChanged) and e.value == "locked", since=mark)
+    assert [b for b in await home.peer.received(LOCK) if b[0] == 0x9F] == []  # no KEX Get, nothing sealed

@@ -10,9 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub_core.errors import ConfigError
+from radios.zwave.security import kex
 from radios.zwave.security.classes import SecurityClass
 from radios.zwave.security.errors import SecurityError
 from radios.zwave.security.keystore import parse
+from radios.zwave.security.primitives import x25519_keypair
 from radios.zwave.security.s0 import S0Session
 from radios.zwave.security.s2_cc import S2Command, decode_s2
 from radios.zwave.security.s2_encap import S2Session, parse_extensions
@@ -111,3 +113,28 @@ def test_s0_open_raises_only_security_errors(data: bytes, with_nonce: bool) -> N
 def test_keys_file_parser_raises_only_config_errors(raw: bytes) -> None:
     with contextlib.suppress(ConfigError):
         parse(raw, Path("keys.json"))
+
+
+@given(
+    st.lists(
+        st.tuples(s2_frames, st.sampled_from([kex.PLAIN, None, *SecurityClass])),
+        max_size=12,
+    ),
+    st.lists(st.sampled_from(["pin", "timeout", "undecryptable"]), max_size=3),
+)
+def test_the_kex_machine_takes_any_frames_without_raising(
+    frames: list[tuple[bytes, kex.Via]], extra: list[str]
+) -> None:
+    private, public = x25519_keypair(bytes(range(32)))
+    state, _ = kex.start(frozenset(SecurityClass), private, public)
+    events: list[kex.Event] = []
+    for data, via in frames:
+        with contextlib.suppress(SecurityError):
+            events.append(kex.Received(decode_s2(data), via))
+    events += [
+        {"pin": kex.PinEntered(1), "timeout": kex.TimedOut(), "undecryptable": kex.Undecryptable()}[e]
+        for e in extra
+    ]
+    for event in events:
+        state, actions = kex.step(state, event)
+        assert all(isinstance(a, kex.Action.__args__) for a in actions)  # type: ignore[attr-defined]
