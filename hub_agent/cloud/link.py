@@ -283,6 +283,10 @@ class CloudLink:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # A library turned our cancellation into its own error (aiomqtt does on exit).
+                    raise asyncio.CancelledError from exc
                 connected_at = getattr(exc, "connected_at", None)
                 self._silent_rejections = self._silent_rejections + 1 if _closed_before_http(exc) else 0
                 refused = is_auth_failure(exc) or _closed_before_http(exc)

@@ -15,6 +15,7 @@ not expose (PUBACK reason codes and manual acks); aiomqtt is pinned in constrain
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import ssl
@@ -214,24 +215,39 @@ class MqttConnection:
 
     async def run(self) -> None:
         """Connect, announce, subscribe, then move events and requests until the session ends."""
-        async with self._make_client() as client:
-            self._client = client
-            try:
-                await self._subscribe(client)
-                await self.publish(self.topics.state, json.dumps(self.host.hello_state()), retain=True)
-                self.host.opened(self.host.outbox.acked_seq)
-                self.host.requests.new_connection()
-                await self.host.requests.flush_unsent()
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(self._upload(self.host.outbox.acked_seq))
-                    group.create_task(self.host.watch_certificate())
-                    await self._read(client)
-                    raise ConnectionError("the broker ended the session")
-            finally:
-                self._client = None
-                for future in self._pubacks.values():
-                    future.cancel()
-                self._pubacks.clear()
+        client = self._make_client()
+        await client.__aenter__()
+        self._client = client
+        try:
+            await self._session(client)
+        finally:
+            self._client = None
+            for future in self._pubacks.values():
+                future.cancel()
+            self._pubacks.clear()
+            await self._leave(client)
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        await self._subscribe(client)
+        await self.publish(self.topics.state, json.dumps(self.host.hello_state()), retain=True)
+        self.host.opened(self.host.outbox.acked_seq)
+        self.host.requests.new_connection()
+        await self.host.requests.flush_unsent()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._upload(self.host.outbox.acked_seq))
+            group.create_task(self.host.watch_certificate())
+            await self._read(client)
+            raise ConnectionError("the broker ended the session")
+
+    @staticmethod
+    async def _leave(client: aiomqtt.Client) -> None:
+        """Drop the socket without DISCONNECT (so the broker publishes the will), then let aiomqtt
+        tidy up. A graceful DISCONNECT could wait on a dead peer and, worse, turn a cancellation of
+        the link into an MqttError; the session is over either way."""
+        client._client._sock_close()
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            async with asyncio.timeout(2):
+                await client.__aexit__(None, None, None)
 
     def close(self, reason: str) -> None:
         """End the session (DISCONNECT); `run` then raises ConnectionError naming `reason`."""
@@ -294,17 +310,16 @@ class MqttConnection:
             if last is not None:
                 outbox.ack(last)
 
-        async def one(seq: int, done: asyncio.Future[None], text: str) -> None:
+        async def one(done: asyncio.Future[None], text: str) -> None:
             try:
                 await self.publish(self.topics.events, text)
-            except Exception as exc:
-                done.set_exception(exc)
+            except BaseException as exc:
+                done.set_exception(exc if isinstance(exc, Exception) else ConnectionError("stopped"))
                 raise
+            else:
+                done.set_result(None)
             finally:
                 window.release()
-                if not done.done():
-                    done.cancel()
-            done.set_result(None)
             settle()
 
         async with asyncio.TaskGroup() as group:
@@ -320,7 +335,7 @@ class MqttConnection:
                     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                     done.add_done_callback(_retrieve)
                     sent.append((row.seq, done))
-                    group.create_task(one(row.seq, done, encode_event(row.seq, row.event)))
+                    group.create_task(one(done, encode_event(row.seq, row.event)))
                     cursor = row.seq
                 self.events_sent += len(rows)
 
