@@ -15,7 +15,7 @@ import pytest
 from ble_helpers import Recorder
 from bluez_peer import BlueZPeer, drop_bleak_manager
 
-from hub_core.errors import DeliveryTimeout, RadioUnavailable
+from hub_core.errors import DeliveryFailed, DeliveryTimeout, RadioUnavailable
 from hub_core.model import Command, DeviceAdded, StateChanged, ble_device_id
 from radios.base import RadioState
 from radios.ble.bthome import BTHOME_UUID
@@ -215,3 +215,14 @@ async def test_active_scan_when_bluez_has_no_advertisement_monitors(tmp_path: Pa
             await drop_bleak_manager()
     finally:
         bluez.close()
+
+
+async def test_gatt_switch_gone_from_bluez_is_a_clear_command_error(radio, peer: BlueZPeer) -> None:
+    ble, rec = radio
+    path = await switch_joined(ble, rec, peer)
+    adapter = dbus.Interface(peer.conn.get_object("org.bluez", "/org/bluez/hci0"), "org.bluez.Adapter1")
+    adapter.RemoveDevice(path)  # bluetoothd forgot it (out of range for long)
+    ble.command_timeout = 1.0
+    with pytest.raises((DeliveryFailed, DeliveryTimeout), match=ble_device_id(SWITCH)):
+        await ble.execute(Command(ble_device_id(SWITCH), "on"))
+    assert ble.state is RadioState.RUNNING
