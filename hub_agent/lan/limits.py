@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 class Limits:
     """Every LAN limit in one place; `[lan]` can change the ones a household may outgrow."""
 
-    #: Largest request body; the largest real one (a rule with many actions) is far below.
-    max_body: int = 64 * 1024
     #: Longest request line and longest header field; at most `max_headers` header fields.
     max_header_bytes: int = 8 * 1024
     max_headers: int = 64
@@ -80,9 +78,10 @@ class ConnectionGate:
         self.total = 0
         self.handshaking = 0
         self.per_client: dict[str, int] = {}
-        self._by_handler: dict[int, GatedConnection] = {}
+        #: id(aiohttp's protocol) -> its connection, for the middleware's request_started/finished
+        self.by_handler: dict[int, GatedConnection] = {}
         self.handshake_slots = asyncio.Semaphore(limits.max_handshakes)
-        self._tasks = TaskGroup("lan-tls", limit=limits.max_connections + 16)
+        self.tasks = TaskGroup("lan-tls", limit=limits.max_connections + 16)
 
     @property
     def limits(self) -> Limits:
@@ -100,19 +99,19 @@ class ConnectionGate:
 
     async def close(self) -> None:
         """Cancel handshakes still in progress (at shutdown)."""
-        await self._tasks.close()
+        await self.tasks.close()
 
     # --- what the HTTP middleware tells the gate ----------------------------------------------
 
     def request_started(self, handler: object) -> None:
         """A request head arrived on `handler`'s connection: stop its header clock."""
-        conn = self._by_handler.get(id(handler))
+        conn = self.by_handler.get(id(handler))
         if conn is not None:
             conn.disarm()
 
     def request_finished(self, handler: object) -> None:
         """The answer is out: the connection has `header_timeout` to send the next request head."""
-        conn = self._by_handler.get(id(handler))
+        conn = self.by_handler.get(id(handler))
         if conn is not None:
             conn.arm()
 
@@ -187,7 +186,7 @@ class GatedConnection(asyncio.Protocol):
         # Nothing may be read before start_tls takes over the transport, or the ClientHello is lost.
         transport.pause_reading()
         self.arm()  # waiting for a handshake slot and the handshake itself count against the header time
-        gate._tasks.spawn(self._handshake(transport, gate.context), f"handshake {self.peer}")
+        gate.tasks.spawn(self._handshake(transport, gate.context), f"handshake {self.peer}")
 
     async def _handshake(self, transport: asyncio.Transport, context: ssl.SSLContext) -> None:
         loop = asyncio.get_running_loop()
@@ -221,7 +220,7 @@ class GatedConnection(asyncio.Protocol):
     def _attach(self, transport: asyncio.Transport) -> None:
         inner = self.gate.inner()
         self.inner = inner
-        self.gate._by_handler[id(inner)] = self
+        self.gate.by_handler[id(inner)] = self
         inner.connection_made(transport)
         self.arm()
         early, self._early = self._early, []
@@ -280,7 +279,7 @@ class GatedConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.inner is not None:
-            self.gate._by_handler.pop(id(self.inner), None)
+            self.gate.by_handler.pop(id(self.inner), None)
             self.inner.connection_lost(exc)
         self._gone()
 

@@ -1,6 +1,6 @@
 """Fuzzing with hypothesis: rule bodies with wild leaves against the real parser, and random requests
 over every route of the real LAN server. Only documented errors may come out: RuleError from the parser;
-4xx JSON errors (never a 5xx) from the server."""
+JSON errors from the server (4xx, or 501-504 about the hub's own radios; never a 500)."""
 
 from __future__ import annotations
 
@@ -173,7 +173,7 @@ path_params = st.one_of(
 )
 
 
-async def test_random_requests_over_every_route_never_get_a_5xx(
+async def test_random_requests_over_every_route_never_get_a_500(
     tmp_path: Path, _no_lingering_tasks: None
 ) -> None:
     async with running_lan(tmp_path) as lan:
@@ -202,5 +202,8 @@ async def test_random_requests_over_every_route_never_get_a_5xx(
                 asyncio.run_coroutine_threadsafe(send(method, path, body), loop).result(timeout=30)
 
             await asyncio.to_thread(fuzz)
-        assert not [a for a in answers if a[2] >= 500], [a for a in answers if a[2] >= 500][:3]
+        # No 500 ever; a 5xx is only a documented answer about the hub's own state (a radio it lacks
+        # or that is down: 501/503, a device that did not answer: 502/504), in the JSON error shape.
+        broken = [a for a in answers if a[2] == 500 or a[2] > 504]
+        assert not broken, broken[:3]
         assert hit == set(routes)  # every route was reached
