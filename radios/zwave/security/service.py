@@ -290,6 +290,8 @@ class ZWaveSecurity:
     def _refuse(self, node_id: int, cc: int, how: str) -> None:
         # Once per node and CC at warning level: a misbehaving node must not flood the log.
         level = logging.DEBUG if (node_id, cc) in self._refused else logging.WARNING
+        if len(self._refused) >= 1024:
+            self._refused.clear()  # bounded memory; at worst a warning repeats
         self._refused.add((node_id, cc))
         log.log(level, "zwave: node %d requires security; refused a %s frame of CC 0x%02x", node_id, how, cc)
 
