@@ -130,21 +130,12 @@ async def _run_case(tmp_path: Path, config: Path, point: str, healthy: bool) -> 
     raise AssertionError(f"{point}: no outcome after {MAX_BOOTS} boots")
 
 
-CASES = [(p, True) for p in POINTS if p not in UNHEALTHY_ONLY] + [
-    (p, False) for p in POINTS if p not in HEALTHY_ONLY
-]
-
-
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize(
-    ("point", "healthy"), CASES, ids=[f"{p}-{'healthy' if h else 'unhealthy'}" for p, h in CASES]
-)
-async def test_power_cut_leaves_a_good_slot_and_the_update_completes_or_rolls_back(
-    server: RepoServer, repo: TufRepo, test_ca: UpdateCA, tmp_path: Path, point: str, healthy: bool
-) -> None:
-    repo.add_target("hub-1.2.0.bundle", BUNDLE, "1.2.0")
-    repo.publish()
-    config = write_config(tmp_path / "hub", server.url, repo.root_bytes(), test_ca.ca_file, health_window=1)
+async def _case(
+    tmp_path: Path, server: RepoServer, repo: TufRepo, ca: UpdateCA, point: str, healthy: bool
+) -> str:
+    """One kill point for a healthy or an unhealthy new slot, in its own folder; returns a summary line."""
+    folder = tmp_path / ("healthy" if healthy else "unhealthy")
+    config = write_config(folder / "hub", server.url, repo.root_bytes(), ca.ca_file, health_window=1)
     with socket.socket() as taken:
         if not healthy:
             # The new slot cannot prove health: its LAN API cannot listen (the port is taken), so
@@ -154,9 +145,22 @@ async def test_power_cut_leaves_a_good_slot_and_the_update_completes_or_rolls_ba
             port = taken.getsockname()[1]
             lan = f'[lan]\nlisten = "127.0.0.1:{port}"\ntls = false\nmdns = false\n'
             config.write_text(config.read_text() + lan)
-        outcome, fired, boots = await _run_case(tmp_path, config, point, healthy)
+        outcome, fired, boots = await _run_case(folder, config, point, healthy)
     assert fired, f"the power cut at {point} never happened"
     assert outcome == ("completed" if healthy else "rolled back")
-    print(
+    return (
         f"power cut at {point} ({'healthy' if healthy else 'unhealthy'} slot): {outcome} after {boots} boots"
     )
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("point", POINTS)
+async def test_power_cut_leaves_a_good_slot_and_the_update_completes_or_rolls_back(
+    server: RepoServer, repo: TufRepo, test_ca: UpdateCA, tmp_path: Path, point: str
+) -> None:
+    """Both variants of one kill point run side by side (separate data dirs, one repository)."""
+    repo.add_target("hub-1.2.0.bundle", BUNDLE, "1.2.0")
+    repo.publish()
+    variants = [h for h in (True, False) if point not in (UNHEALTHY_ONLY if h else HEALTHY_ONLY)]
+    for line in await asyncio.gather(*(_case(tmp_path, server, repo, test_ca, point, h) for h in variants)):
+        print(line)
