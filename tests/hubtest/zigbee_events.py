@@ -131,6 +131,10 @@ class ZnpStick:
         self.emulator.air.remember(memberships)
         return await self.plug()
 
+    def leave(self, device: SimZigbeeDevice) -> None:
+        """`device` leaves the network by itself."""
+        self.emulator.air.leave(device)
+
     def device(self, ieee: str) -> SimZigbeeDevice:
         """A household device by IEEE address."""
         return self.emulator.air.devices[eui64(ieee)]

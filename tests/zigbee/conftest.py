@@ -149,3 +149,29 @@ async def znp_household(
     await log.added(HOUSEHOLD_SIZE)
     await radio.wait_configured()
     return radio, log, znp_stick
+
+
+@pytest.fixture(params=["sim", "znp"])
+async def any_household(
+    request: pytest.FixtureRequest,
+    make_radio: RadioFactory,
+    air: SimulatedAir,
+    make_znp_radio: RadioFactory,
+    znp_stick: ZnpStick,
+) -> tuple[ZigbeeRadio, EventLog, SimulatedAir | ZnpStick]:
+    """The default household joined and configured, over the simulated app and over zigpy-znp.
+
+    The ZNP stick starts with a network already formed (formation has its own tests), which keeps
+    these parametrised tests quick. Both airs answer `device(ieee)` and `leave(device)`.
+    """
+    if request.param == "sim":
+        radio, log = await make_radio()
+        where: SimulatedAir | ZnpStick = air
+    else:
+        znp_stick.emulator.coordinator.form(20)
+        radio, log = await make_znp_radio()
+        where = znp_stick
+    await radio.set_inclusion(60)
+    await log.added(HOUSEHOLD_SIZE)
+    await radio.wait_configured()
+    return radio, log, where

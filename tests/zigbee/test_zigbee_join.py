@@ -18,7 +18,7 @@ from zigpy.zcl.clusters import (
 )
 
 from hub_core.model import ButtonPressed, DeviceAdded, DeviceOnline, DeviceRemoved, StateChanged
-from hubtest.zigbee_events import EventLog
+from hubtest.zigbee_events import EventLog, ZnpStick
 from radios.base import RadioState
 from radios.sim import zigbee_household as hh
 from radios.sim.zigbee_air import SimulatedAir
@@ -28,6 +28,7 @@ HOUSEHOLD_SIZE = 11
 
 RadioFactory = Any
 Household = tuple[ZigbeeRadio, EventLog, SimulatedAir]
+AnyHousehold = tuple[ZigbeeRadio, EventLog, SimulatedAir | ZnpStick]
 
 
 def did(ieee: str) -> str:
@@ -126,9 +127,9 @@ async def test_interview_binds_and_configures_reporting(household: Household) ->
     ],
 )
 async def test_attribute_reports_become_state(
-    household: Household, ieee: str, cluster: type, attribute: str, raw: int, ours: str, value: object
+    any_household: AnyHousehold, ieee: str, cluster: type, attribute: str, raw: int, ours: str, value: object
 ) -> None:
-    _, log, air = household
+    _, log, air = any_household
     air.device(ieee).set_attribute(cluster, attribute, raw)
     event = await log.next(
         lambda e: isinstance(e, StateChanged) and e.device == did(ieee) and e.attribute == ours
@@ -146,9 +147,9 @@ async def test_attribute_reports_become_state(
     ],
 )
 async def test_ias_zone_notifications(
-    household: Household, ieee: str, attribute: str, alarm: str, normal: str
+    any_household: AnyHousehold, ieee: str, attribute: str, alarm: str, normal: str
 ) -> None:
-    _, log, air = household
+    _, log, air = any_household
     for tripped, value in ((True, alarm), (False, normal)):
         air.device(ieee).zone_alarm(tripped)
         event = await log.next(lambda e: isinstance(e, StateChanged) and e.device == did(ieee))
@@ -167,17 +168,17 @@ async def test_ias_zone_notifications(
     ],
 )
 async def test_remote_commands_become_button_events(
-    household: Household, command: str, kwargs: dict[str, int], button: int, action: str
+    any_household: AnyHousehold, command: str, kwargs: dict[str, int], button: int, action: str
 ) -> None:
-    _, log, air = household
+    _, log, air = any_household
     air.device(hh.REMOTE).press(command, **kwargs)
     event = await log.next(lambda e: isinstance(e, ButtonPressed))
     assert isinstance(event, ButtonPressed)
     assert (event.device, event.button, event.action) == (did(hh.REMOTE), button, action)
 
 
-async def test_hold_then_release_names_the_held_button(household: Household) -> None:
-    _, log, air = household
+async def test_hold_then_release_names_the_held_button(any_household: AnyHousehold) -> None:
+    _, log, air = any_household
     remote = air.device(hh.REMOTE)
     remote.press("move_with_on_off", move_mode=1, rate=40)
     await log.next(lambda e: isinstance(e, ButtonPressed) and e.action == "held")
@@ -197,8 +198,8 @@ async def test_remove_device_sends_leave_and_emits_removed(household: Household)
     assert leave, "no ZDO Mgmt_Leave_req was sent"
 
 
-async def test_device_leaving_by_itself_goes_offline(household: Household) -> None:
-    _, log, air = household
+async def test_device_leaving_by_itself_goes_offline(any_household: AnyHousehold) -> None:
+    _, log, air = any_household
     air.leave(air.device(hh.PIR))
     event = await log.wait(lambda e: isinstance(e, DeviceOnline))
     assert event == DeviceOnline(did(hh.PIR), False, event.ts)
