@@ -103,7 +103,9 @@ def test_the_demo_refuses_a_duration_that_is_not_a_sensible_positive_number(dura
 
 def test_info_says_tls_is_off_rather_than_no_certificate_yet(tmp_path: Path) -> None:
     config = tmp_path / "hub.toml"
-    config.write_text(f'[hub]\nid = "h"\ndata_dir = "{tmp_path}"\n[lan]\nlisten = "127.0.0.1:8443"\ntls = false\n')
+    config.write_text(
+        f'[hub]\nid = "h"\ndata_dir = "{tmp_path}"\n[lan]\nlisten = "127.0.0.1:8443"\ntls = false\n'
+    )
     result = hub_agent("info", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "LAN TLS:      off ([lan] tls = false; loopback only)" in result.stdout
