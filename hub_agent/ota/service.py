@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from hub_agent import __version__
 from hub_agent.config import OtaSection
@@ -431,6 +432,15 @@ class OtaService:
             )
         from hub_agent.ota.trustroot import check_root
 
+        parts = urlsplit(repository)
+        if (
+            parts.scheme != "https"
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+            or len(repository) > 2048
+        ):
+            raise OtaError(f"the repository must be an https://host/path/ URL, not {repository[:100]!r}")
         check_root(root)
         await asyncio.to_thread(save_owner_trust, self.data_dir, repository, root)
         self.runtime.facts["update_trust"] = "owner"

@@ -15,7 +15,9 @@ from hub_agent import cli
 from hub_agent.commands.info import collect
 from hub_agent.config import load_config
 from hub_agent.lan.tokens import create_token
+from hub_agent.ota import control
 from hub_agent.store import STORE_FILE, Database
+from hub_core.errors import HubError
 from ota.harness import booted, wait_status, write_config
 from ota.https_server import RepoServer, UpdateCA
 from ota.tufrepo import TufRepo
@@ -114,6 +116,12 @@ async def test_cli_status_check_and_trust_needs_the_pairing_window(
         bad_root.write_text('{"signed": {}}')
         assert await run("trust", "--repository", server.url, "--root", str(bad_root)) == 1
         assert "not TUF root metadata" in capsys.readouterr().err
+        with pytest.raises(HubError, match="must be an https://"):
+            await asyncio.to_thread(
+                control.call,
+                control.socket_path(tmp_path / "hub" / "data"),
+                {"op": "trust", "repository": "http://evil/", "root": owner_root.read_text()},
+            )
         assert await run(*trust) == 0
         assert "trust:     owner" in capsys.readouterr().out
         # The vendor's metadata does not verify under the owner's root: nothing is offered any more.
