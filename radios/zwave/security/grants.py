@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import secrets
 from pathlib import Path
+
+from hub_core.secretfile import write_secret
 
 from .classes import BY_NAME, ORDER, SecurityClass
 
@@ -75,12 +75,4 @@ class GrantStore:
             home: {str(n): [c.wire_name for c in ORDER if c in cls] for n, cls in sorted(nodes.items())}
             for home, nodes in self._homes.items()
         }
-        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, json.dumps(doc, indent=1).encode() + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
+        write_secret(self.path, json.dumps(doc, indent=1).encode() + b"\n")

@@ -2,8 +2,8 @@
 
 The file is JSON {"S2_AccessControl", "S2_Authenticated", "S2_Unauthenticated", "S0_Legacy"}, each
 32 hex characters. Keys never reach a log line or an error message: errors name the file and the
-entry, never its value. A missing file is created atomically (temp file in the same directory,
-O_EXCL, mode 0600, fsync, rename); an existing file readable by others is refused, as ssh does.
+entry, never its value. A missing file is created through `hub_core.secretfile.create_secret` (0600
+from the first byte, complete or absent, never two key sets); a file readable by others is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub_core.errors import ConfigError, ConfigProblem
+from hub_core.secretfile import create_secret
 
 from .classes import BY_NAME, ORDER, SecurityClass
 
@@ -99,19 +100,11 @@ def parse(raw: bytes, path: Path) -> NetworkKeys:
 def _create(path: Path) -> NetworkKeys:
     keys = NetworkKeys.generate()
     body = json.dumps({c.wire_name: keys[c].hex().upper() for c in ORDER}, indent=2).encode() + b"\n"
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.fchmod(fd, 0o600)  # regardless of the umask
-            os.write(fd, body)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        created = create_secret(path, body)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise _problem(path, f"cannot create the Z-Wave keys file: {exc.strerror}") from None
+    if not created:  # another process made it first: use its keys
+        return load_or_create(path)
     _log.warning("created %s with new Z-Wave network keys: back it up, a lost key means re-including", path)
     return keys

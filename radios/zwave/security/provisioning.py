@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
+
+from hub_core.secretfile import write_secret
 
 from .qr import ProvisioningQR
 
@@ -115,12 +115,4 @@ class ProvisioningList:
         if self.path is None:
             return
         body = json.dumps([e.to_json() for e in self.entries()], indent=1).encode() + b"\n"
-        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, body)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
+        write_secret(self.path, body)
