@@ -50,11 +50,11 @@ async def test_the_agent_survives_a_mixed_flood_with_bounded_log_and_memory(
 
         poller = asyncio.create_task(poll_health())
 
-        await flood(agent, list(MALFORMED), times=40)  # 240 malformed requests
+        await flood(agent, list(MALFORMED), times=25)  # 150 malformed requests
         assert await agent.health() == 200
-        await flood(agent, bad_token_requests(agent), times=50)  # 200 bad tokens
+        await flood(agent, bad_token_requests(agent), times=30)  # 120 bad tokens
         assert await agent.health() == 200
-        await flood(agent, huge_number_requests(agent), times=25, local=OWNER)  # 100 overflowing bodies
+        await flood(agent, huge_number_requests(agent), times=15, local=OWNER)  # 60 overflowing bodies
         assert await agent.health() == 200
         before_slow = agent.rss_kb()
         slow = await slow_clients(agent, 300)  # TLS established, request head never finished
@@ -77,9 +77,9 @@ async def test_the_agent_survives_a_mixed_flood_with_bounded_log_and_memory(
     assert "Traceback" not in log
     forged = [line for line in agent.lines if not LOG_LINE.match(line)]
     assert not forged, forged[:5]
-    # ~750 hostile requests and 180 hostile connections: a few dozen rate-limited lines, not one each.
+    # ~330 hostile requests and 330 hostile connections: a few dozen rate-limited lines, not one each.
     assert flood_log < 16 * 1024, log[-4000:]
     assert growth_kb < 32 * 1024, f"RSS grew {growth_kb} KiB"
     # Idle TLS connections cost ~320 KB each before (asyncio's 256 KiB read buffer per connection).
     assert peak_rss - before_slow < 12 * 1024, f"330 idle connections took {peak_rss - before_slow} KiB"
-    assert statuses.get(400, 0) >= 200 and statuses.get(401, 0) + statuses.get(429, 0) >= 150
+    assert statuses.get(400, 0) >= 150 and statuses.get(401, 0) + statuses.get(429, 0) >= 120

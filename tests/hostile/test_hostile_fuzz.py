@@ -106,7 +106,7 @@ def _replace(node: Any, path: tuple[Any, ...], value: Any) -> Any:
     return node
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(template=st.sampled_from(TEMPLATES), data=st.data())
 def test_rule_bodies_with_wild_leaves_parse_or_raise_rule_error(
     template: dict[str, Any], data: st.DataObject
