@@ -168,7 +168,7 @@ class OtaService:
             self.settled.set()
             while True:
                 await self.clock.sleep(self.section.check_interval)
-                self.start_check(install=self.section.auto_install)
+                self.on_offer(None)  # the periodic check: like an offer, skipped while one runs
         finally:
             await server.close()
             await self.tasks.close()
@@ -290,7 +290,10 @@ class OtaService:
         return self.status()
 
     def on_offer(self, offer: object) -> None:
-        """The cloud's `ota_available`: check now (and install if `auto_install`); ignored while busy."""
+        """The cloud's `ota_available` (or the periodic timer): check now, and install if `auto_install`.
+
+        Ignored while an update runs. The offer's body is not trusted for anything: TUF decides.
+        """
         try:
             self.start_check(install=self.section.auto_install)
         except UpdateBusy:
@@ -305,9 +308,19 @@ class OtaService:
             try:
                 await job
             except OtaError as exc:
-                log.error("update: %s", exc)
-                await asyncio.to_thread(self._save_error, str(exc))
-                self._set(Phase.FAILED, error=str(exc))
+                await self._failed(str(exc))
+            except Exception as exc:
+                # A bug or an unexpected library error must not leave the status stuck mid-update.
+                log.exception("update failed unexpectedly")
+                await self._failed(f"unexpected {type(exc).__name__}: {exc}")
+
+    async def _failed(self, error: str) -> None:
+        log.error("update: %s", error)
+        try:
+            await asyncio.to_thread(self._save_error, error)
+        except OSError as exc:
+            log.error("cannot record the update error: %s", exc)
+        self._set(Phase.FAILED, error=error)
 
     def _save_error(self, error: str) -> None:
         self.states.save(self.states.load().with_error(error))
