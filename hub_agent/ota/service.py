@@ -11,6 +11,7 @@ Every change of phase or progress is published on the bus as `{"type": "update",
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -106,6 +107,7 @@ class OtaService:
         #: set once a reboot was asked of the backend (the rauc reboot command returned, or dir's exit)
         self.rebooted = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._vouched = asyncio.Event()
         self._booted = False
         self._ssl: ssl.SSLContext | None = None
 
@@ -238,6 +240,8 @@ class OtaService:
         deadline = self.clock.monotonic() + window
         faults.point("boot:trial")
         while True:
+            if self._vouched.is_set():
+                return  # the owner marked the slot good (`hub-agent update mark-good`)
             failures = await self.probe.failures()
             if not failures:
                 await self.backend.mark_good()
@@ -249,7 +253,10 @@ class OtaService:
             remaining = deadline - self.clock.monotonic()
             if remaining <= 0:
                 break
-            await self.clock.sleep(min(PROBE_INTERVAL, remaining))
+            # Wake early if the owner vouches for the slot meanwhile.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(PROBE_INTERVAL, remaining)):
+                    await self._vouched.wait()
         error = (
             f"slot {self.current_slot} ({self.current_version}) not healthy within {window:g} s: "
             + "; ".join(failures)
@@ -432,6 +439,7 @@ class OtaService:
 
     async def mark_good(self) -> dict[str, Any]:
         """Mark the booted slot good now (the owner vouches for it; ends a running health window)."""
+        self._vouched.set()
         await self.backend.mark_good()
         await self._accept(await asyncio.to_thread(self.states.load))
         self._set(Phase.IDLE)

@@ -192,3 +192,29 @@ async def test_broken_ota_state_never_costs_local_control(
         assert ota.status()["state"] == "idle"
     assert (data / "ota" / "state.json.corrupt").read_text() == "{not json"
     assert str(StateFile(data).load().highest) == "0.1.0"
+
+
+async def test_owner_mark_good_ends_a_failing_health_window(
+    server: RepoServer, repo: TufRepo, test_ca: UpdateCA, tmp_path: Path
+) -> None:
+    repo.add_target("hub-1.2.0.bundle", BUNDLE, "1.2.0")
+    repo.publish()
+    config = _config(tmp_path, server, repo, test_ca, health_window=600)
+    async with booted(config) as (agent, ota):
+        await asyncio.wait_for(ota.settled.wait(), 10)
+        ota.start_install(None)
+        await asyncio.wait_for(agent.exit_requested.wait(), 20)
+    with socket.socket() as taken:  # the new slot's LAN API cannot listen: it would never be healthy
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        healthy_config = config.read_text()
+        port = taken.getsockname()[1]
+        config.write_text(healthy_config + f'[lan]\nlisten = "127.0.0.1:{port}"\ntls = false\nmdns = false\n')
+        async with booted(config) as (agent, ota):
+            await wait_status(ota, lambda s: s["state"] == "verifying")
+            await ota.mark_good()  # what `hub-agent update mark-good` does
+            await asyncio.wait_for(ota.settled.wait(), 10)
+            assert not agent.exit_requested.is_set()
+            assert ota.status()["current"] == {"version": "1.2.0", "slot": "B"}
+    assert _slots(tmp_path)["slots"]["B"]["state"] == "good"  # type: ignore[index]
+    assert str(StateFile(tmp_path / "hub" / "data").load().highest) == "1.2.0"
