@@ -201,12 +201,17 @@ def _rules_service(runtime: Runtime) -> RulesPart:
 def _services(runtime: Runtime) -> list[Part]:
     """The LAN API and the cloud link, each if its config section is present (imported only then)."""
     parts: list[Part] = []
+    lan = None
     if runtime.config.lan is not None:
         from hub_agent.lan.server import LanServer
 
-        parts.append(LanServer(runtime))
+        lan = LanServer(runtime)
+        parts.append(lan)
     if runtime.config.cloud is not None:
         from hub_agent.cloud.link import CloudLink
 
-        parts.append(CloudLink(runtime))
+        link = CloudLink(runtime)
+        parts.append(link)
+        if lan is not None:
+            lan.metrics.registry.register(link.metrics())  # hub_cloud_* on /metrics
     return parts

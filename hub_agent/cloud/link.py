@@ -21,12 +21,22 @@ from pathlib import Path
 from typing import TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus, WebSocketException
+from websockets.exceptions import ConnectionClosed
 
 from hub_agent import __version__
 from hub_agent.cloud import pki
 from hub_agent.cloud.commands import CommandDesk
-from hub_agent.cloud.mqtt import MqttConnection, refused_code
+from hub_agent.cloud.failures import (
+    CloudClosed,
+    LinkDead,
+    closed_before_http,
+    describe,
+    is_auth_failure,
+    pong_timeout,
+    unwrap,
+)
+from hub_agent.cloud.metrics import CloudCollector
+from hub_agent.cloud.mqtt import MqttConnection
 from hub_agent.cloud.outbox import Outbox
 from hub_agent.cloud.protocol import (
     MAX_MESSAGE_BYTES,
@@ -52,7 +62,7 @@ from hub_agent.store.settings import put_setting
 from hub_core import ratelog
 from hub_core.backoff import Backoff, Clock, SystemClock
 from hub_core.bus import Overflow, Subscription, SubscriptionClosed
-from hub_core.errors import HubError, ProtocolError
+from hub_core.errors import ProtocolError
 from hub_core.model import HubEvent, JSONObject, rfc3339
 
 log = logging.getLogger(__name__)
@@ -69,8 +79,6 @@ PROVISION_RECHECK = 60.0
 WELCOME_TIMEOUT = 10.0
 #: How often the certificate's expiry is checked while connected.
 CERT_CHECK_INTERVAL = 12 * 3600.0
-#: The link's worst-case time to notice a dead peer (CONTRACT section 7).
-LIVENESS_BUDGET = 30.0
 #: TLS 1.3 reports a rejected client certificate only as the server hanging up before the HTTP
 #: response; after this many such hang-ups in a row the link treats it as an authentication failure.
 SILENT_REJECTIONS = 3
@@ -91,53 +99,6 @@ class LinkState(StrEnum):
     AUTH_FAILED = "auth_failed"
     DISABLED = "disabled"
     NOT_PROVISIONED = "not_provisioned"
-
-
-class AuthFailure(HubError):
-    """The cloud refused the hub's identity, or the hub refused the cloud's: retrying soon is pointless."""
-
-
-class CloudClosed(HubError):
-    """The cloud closed the connection normally (e.g. going away for a restart)."""
-
-
-class LinkDead(HubError):
-    """The peer stopped answering pings: the connection is half-open."""
-
-
-def pong_timeout(ping_interval: float) -> float:
-    """How long to wait for a pong, so that interval + timeout stays within the 30 s budget."""
-    return max(1.0, min(ping_interval, LIVENESS_BUDGET - ping_interval))
-
-
-def is_auth_failure(exc: BaseException) -> bool:
-    """True if `exc` (or what caused it) means the TLS identities or the hub's authorisation failed."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError | AuthFailure):
-            return True
-        if refused_code(current) is not None:
-            return True
-        if isinstance(current, ssl.SSLError) and "ALERT" in str(current.reason or "").upper():
-            # The server rejected our certificate (TLS 1.3 reports it as an alert after the handshake).
-            return True
-        if isinstance(current, InvalidStatus) and current.response.status_code in (401, 403):
-            return True
-        if (
-            isinstance(current, ConnectionClosed)
-            and current.rcvd is not None
-            and current.rcvd.code
-            in (
-                1008,
-                4401,
-                4403,
-            )
-        ):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 class CloudLink:
@@ -189,6 +150,15 @@ class CloudLink:
         self._state_changed = asyncio.Event()
         self._last_logged_error: str | None = None
         self._silent_rejections = 0
+
+    @property
+    def state_name(self) -> str:
+        """The state as a string (for /metrics)."""
+        return self.state.value
+
+    def metrics(self) -> CloudCollector:
+        """A Prometheus collector of the link's counters (the LAN server's /metrics registers it)."""
+        return CloudCollector(self, self.section.protocol if self.section else "ws")
 
     @property
     def ota_handler(self) -> Callable[[JSONObject], Awaitable[None] | None] | None:
@@ -288,20 +258,20 @@ class CloudLink:
                     # A library turned our cancellation into its own error (aiomqtt does on exit).
                     raise asyncio.CancelledError from exc
                 connected_at = getattr(exc, "connected_at", None)
-                self._silent_rejections = self._silent_rejections + 1 if _closed_before_http(exc) else 0
-                refused = is_auth_failure(exc) or _closed_before_http(exc)
+                self._silent_rejections = self._silent_rejections + 1 if closed_before_http(exc) else 0
+                refused = is_auth_failure(exc) or closed_before_http(exc)
                 if refused and self.certificate.on_probation and self.certificate.roll_back():
                     # The renewed certificate is refused: the previous one worked, so use it again.
                     self._silent_rejections = 0
-                    error = f"the cloud refused the renewed certificate ({_describe(exc)}); rolled back"
+                    error = f"the cloud refused the renewed certificate ({describe(exc)}); rolled back"
                 elif is_auth_failure(exc):
-                    await self._auth_failed(_describe(exc))
+                    await self._auth_failed(describe(exc))
                     continue
                 elif self._silent_rejections >= SILENT_REJECTIONS:
                     await self._auth_failed(self._explain_silent_rejection())
                     continue
                 else:
-                    error = _describe(exc)
+                    error = describe(exc)
                 log.debug("cloud connection ended", exc_info=True)
             finally:
                 self._ws = None
@@ -354,7 +324,7 @@ class CloudLink:
                 raise FileNotFoundError(f"missing {' and '.join(missing)} (run `hub-agent provision`)")
             return pki.client_context(self.section.ca, cert, key)
         except (OSError, ssl.SSLError, ValueError) as exc:
-            error = _describe(exc)
+            error = describe(exc)
             if self.state is not LinkState.NOT_PROVISIONED or self.status.get("last_error") != error:
                 log.error("cloud link not provisioned: %s", error)
             self._set_state(LinkState.NOT_PROVISIONED, error)
@@ -370,7 +340,7 @@ class CloudLink:
             else:
                 await self._ws_connection(context)
         except BaseException as exc:
-            inner = _unwrap(exc)
+            inner = unwrap(exc)
             if self._connected_at is not None:
                 inner.connected_at = self._connected_at
             if inner is exc:
@@ -579,23 +549,3 @@ class CloudLink:
             await ws.close(1000, "reconnecting with the renewed certificate")
         elif mqtt is not None:
             mqtt.close("reconnecting with the renewed certificate")
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, ssl.SSLError | OSError | WebSocketException | TimeoutError):
-        return f"{type(exc).__name__}: {text}"
-    return text
-
-
-def _closed_before_http(exc: BaseException) -> bool:
-    """The server completed TLS and then hung up without an HTTP response."""
-    return isinstance(exc, InvalidMessage) and isinstance(exc.__cause__, EOFError)
-
-
-def _unwrap(exc: BaseException) -> BaseException:
-    """The one interesting error out of a TaskGroup's ExceptionGroup (cancellation passes through)."""
-    while isinstance(exc, BaseExceptionGroup):
-        interesting = [e for e in exc.exceptions if not isinstance(e, asyncio.CancelledError)]
-        exc = (interesting or list(exc.exceptions))[0]
-    return exc

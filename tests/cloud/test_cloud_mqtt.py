@@ -19,6 +19,7 @@ import aiomqtt
 from mosquitto import CLOUD_USER, Broker, broker_for, client_identity
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from prometheus_client import CollectorRegistry, generate_latest
 from test_cloud_harness import HUB_ID, Agent, build_agent, pki_for, running, write_config
 
 from hub_agent.cloud.devcloud import DevPki
@@ -215,6 +216,11 @@ async def test_a_hub_whose_certificate_names_another_hub_is_refused_clearly(tmp_
             error = agent.link.status["last_error"]
             assert "refused" in error and "0x87" in error, error
             assert agent.runtime.facts["cloud"]["state"] == "auth_failed"
+            registry = CollectorRegistry()
+            registry.register(agent.link.metrics())
+            text = generate_latest(registry).decode()
+            assert 'hub_cloud_state{protocol="mqtt",state="auth_failed"} 1.0' in text
+            assert 'hub_cloud_state{protocol="mqtt",state="connected"} 0.0' in text
 
 
 async def test_broker_restart_the_hub_reconnects_and_its_will_and_state_are_retained(tmp_path: Path) -> None:
