@@ -12,9 +12,11 @@ import contextlib
 import errno
 import ipaddress
 import logging
+import resource
 import ssl
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 #: Safety net for token changes made behind the agent's back (the CLI also pokes the control socket).
 TOKEN_RELOAD_INTERVAL = 30.0
 SHUTDOWN_TIMEOUT = 2.0
+#: File descriptors kept for everything but LAN connections (store, radios, cloud, logs, mDNS).
+FD_RESERVE = 128
+MIN_CONNECTIONS = 16
 
 
 def _loopback(host: str) -> bool:
@@ -56,6 +61,24 @@ def section_limits(section: LanSection) -> Limits:
         max_connections_per_client=section.max_connections_per_client,
         max_event_clients=section.max_event_clients,
     )
+
+
+def fit_fd_budget(limits: Limits) -> Limits:
+    """`limits` with max_connections lowered to what the process may open (RLIMIT_NOFILE less a reserve
+    for the store, radios and cloud), so accept() never fails with EMFILE, which asyncio logs each time."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    budget = soft - FD_RESERVE if soft != resource.RLIM_INFINITY else limits.max_connections
+    if limits.max_connections <= budget:
+        return limits
+    fitted = max(MIN_CONNECTIONS, budget)
+    log.warning(
+        "LAN API: [lan] max_connections=%d does not fit the open-file limit %d; using %d "
+        "(the systemd unit sets LimitNOFILE=4096)",
+        limits.max_connections,
+        soft,
+        fitted,
+    )
+    return replace(limits, max_connections=fitted)
 
 
 class LanServer:
@@ -108,7 +131,7 @@ class LanServer:
             self.fingerprint = self.certificate.fingerprint
             context = tls.server_context(self.certificate)
         await self.reload_tokens()
-        limits = self.api.limits
+        limits = self.api.limits = fit_fd_budget(self.api.limits)
         runner = web.AppRunner(
             self.api.build_app(),
             access_log=None,

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import os
 import re
+import resource
 import socket
 import ssl
 import subprocess
@@ -49,6 +50,8 @@ class Agent:
     token: str
     context: ssl.SSLContext
     lines: list[str] = field(default_factory=list)
+    #: needle -> set once a log line contains it (see `logged`)
+    needles: dict[str, asyncio.Event] = field(default_factory=dict)
     log_bytes: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
 
@@ -101,6 +104,13 @@ class Agent:
         ).encode()
         return head + b"Authorization: Bearer " + auth + b"\r\n\r\n" + body
 
+    async def logged(self, needle: str, timeout: float = 30) -> None:
+        """Return once a log line contains `needle` (awaited on the log reader, not polled)."""
+        event = self.needles.setdefault(needle, asyncio.Event())
+        if any(needle in line for line in self.lines):
+            event.set()
+        await asyncio.wait_for(event.wait(), timeout)
+
     async def health(self) -> int:
         """GET /api/v1/health."""
         return await self.request(self.http("GET", "/api/v1/health", token=b"-"), local=OWNER)
@@ -115,6 +125,9 @@ async def _read_log(agent: Agent, stream: asyncio.StreamReader, ready: asyncio.E
         agent.log_bytes += len(line)
         text = line.decode("utf-8", "replace")
         agent.lines.append(text)
+        for needle, event in agent.needles.items():
+            if needle in text:
+                event.set()
         if "LAN API listening" in text:
             ready.set()
 
@@ -127,8 +140,11 @@ def _config(data_dir: Path, port: int, extra: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def running_agent(tmp_path: Path, lan_extra: str = "") -> AsyncIterator[Agent]:
-    """`hub-agent run` with TLS on a free loopback port and one token; stopped (SIGTERM) on exit."""
+async def running_agent(
+    tmp_path: Path, lan_extra: str = "", *, nofile: int | None = None
+) -> AsyncIterator[Agent]:
+    """`hub-agent run` with TLS on a free loopback port and one token; stopped (SIGTERM) on exit.
+    `nofile`: the process's open-file limit (as a unit's LimitNOFILE would set it)."""
     port = free_port()
     config = tmp_path / "hub.toml"
     config.write_text(_config(tmp_path / "data", port, lan_extra))
@@ -150,6 +166,9 @@ async def running_agent(tmp_path: Path, lan_extra: str = "") -> AsyncIterator[Ag
         stderr=asyncio.subprocess.PIPE,
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=None
+        if nofile is None
+        else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile)),
     )
     assert process.stderr is not None
     ready = asyncio.Event()
@@ -218,15 +237,19 @@ def huge_number_requests(agent: Agent) -> list[bytes]:
     return [agent.http(method, path, body.encode()) for method, path, body in bodies]
 
 
-async def slow_clients(agent: Agent, count: int, *, tls_on: bool = True) -> list[asyncio.StreamWriter]:
-    """`count` connections that start a request head and never finish it (slowloris)."""
+async def slow_clients(
+    agent: Agent, count: int, *, tls_on: bool = True, local: str = ATTACKER
+) -> list[asyncio.StreamWriter]:
+    """`count` connections from `local` that start a request head and never finish it (slowloris);
+    without TLS they send nothing at all (a TLS server then waits for a ClientHello that never comes)."""
     writers = []
     for _ in range(count):
         try:
-            _, writer = await agent.open(tls_on=tls_on)
+            _, writer = await agent.open(tls_on=tls_on, local=local)
         except (OSError, ssl.SSLError):
             continue
-        writer.write(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        if tls_on:
+            writer.write(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         writers.append(writer)
     return writers
 

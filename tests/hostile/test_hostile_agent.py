@@ -83,3 +83,23 @@ async def test_the_agent_survives_a_mixed_flood_with_bounded_log_and_memory(
     # Idle TLS connections cost ~320 KB each before (asyncio's 256 KiB read buffer per connection).
     assert peak_rss - before_slow < 12 * 1024, f"330 idle connections took {peak_rss - before_slow} KiB"
     assert statuses.get(400, 0) >= 150 and statuses.get(401, 0) + statuses.get(429, 0) >= 120
+
+
+async def test_connections_beyond_the_open_file_limit_are_refused_not_accept_errors(
+    tmp_path: Path, _no_lingering_tasks: None
+) -> None:
+    """1,100 idle connections once hit the 1,024 fd limit: accept() failed 203,263 times (90 MB of log).
+    Now the connection budget is fitted below the process's open-file limit at start."""
+    async with running_agent(tmp_path, "header_timeout = 30\n", nofile=300) as agent:
+        held = []
+        for i in range(5):  # 5 addresses x 64 connections: more than the 300 files the process may open
+            attacker = f"127.0.0.{i + 2}"
+            held += await slow_clients(agent, 70, tls_on=False, local=attacker)
+        await agent.logged("refused a connection")
+        await close_all(held)
+        assert await agent.health() == 200
+    log = "".join(agent.lines)
+    assert "out of system resource" not in log and "Too many open files" not in log
+    assert "does not fit the open-file limit 300; using 172" in log
+    assert "Traceback" not in log
+    assert agent.log_bytes < 16 * 1024
