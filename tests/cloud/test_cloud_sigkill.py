@@ -24,7 +24,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from mosquitto import broker_for  # noqa: E402
 from test_cloud_harness import (  # noqa: E402
+    HUB_ID,
     build_agent,
     next_events,
     pki_for,
@@ -32,6 +34,7 @@ from test_cloud_harness import (  # noqa: E402
     running,
     write_config,
 )
+from test_cloud_mqtt import MQTT, cloud_client, events_until  # noqa: E402
 
 from hub_agent.cloud.link import LinkState  # noqa: E402
 from hub_agent.config import load_config  # noqa: E402
@@ -108,6 +111,57 @@ async def test_sigkill_with_a_full_outbox_resends_everything_after_restart(tmp_p
             assert agent.link.outbox.count == 0
             # New events continue the same sequence.
             assert agent.link.outbox.next_seq == 8 + COUNT
+
+
+async def spawn_child(folder: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "CHILD",
+        str(folder),
+        str(COUNT),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(HERE.parent.parent)},
+    )
+
+
+async def test_sigkill_over_mqtt_with_events_unacknowledged_loses_none(tmp_path: Path) -> None:
+    """The same over MQTT 5 and mosquitto: a PUBACK is the ack; the broker is down while the hub dies."""
+    paths = pki_for(tmp_path)
+    async with broker_for(paths, tmp_path / "broker") as broker:
+        async with cloud_client(broker, paths, session=True) as cloud:
+            await cloud.subscribe(f"hubs/{HUB_ID}/events", qos=1)
+        write_config(tmp_path, paths, broker.url, extra_cloud=MQTT)
+        process = await spawn_child(tmp_path)
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            async with asyncio.timeout(30):
+                line = (await process.stdout.readline()).decode()
+            assert line.startswith("ACKED"), f"child said {line!r}"  # PUBACKs for 1..7 are on disk
+            await broker.stop()
+            process.stdin.write(b"gone\n")
+            await process.stdin.drain()
+            async with asyncio.timeout(30):
+                line = (await process.stdout.readline()).decode()
+            assert line.startswith("READY"), f"child said {line!r}"
+            assert line.split()[1:] == [str(7 + COUNT), str(COUNT)]
+        finally:
+            os.kill(process.pid, signal.SIGKILL)  # once, with os.kill (see the module docstring)
+            await process.wait()
+            process.stdin.close()
+        assert process.returncode == -signal.SIGKILL
+        await broker.start()
+        agent = await build_agent(load_config(tmp_path / "hub.toml"), devices=False)
+        async with running(agent), cloud_client(broker, paths, session=True) as cloud:
+            events = await events_until(cloud, 7 + COUNT, timeout=50)
+            # The consumer's session got 1..7 before; after the restart, 8.. arrive with no gap.
+            assert [e["seq"] for e in events if e["seq"] > 7] == list(range(8, 8 + COUNT))
+            assert [e["value"] for e in events if e["seq"] > 7] == [
+                "off" if i % 2 else "on" for i in range(COUNT)
+            ]
+            async with asyncio.timeout(20):
+                await agent.link.outbox.wait_acked(7 + COUNT)
 
 
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "CHILD":
