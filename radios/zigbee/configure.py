@@ -11,7 +11,9 @@ import asyncio
 import logging
 from typing import Any
 
+import zigpy.device
 import zigpy.types as zt
+import zigpy.zcl
 from zigpy.zcl.helpers import ReportingConfig
 
 from hub_core.errors import InvalidCommand
@@ -25,7 +27,7 @@ _IAS_ENROLL_SUCCESS = 0x00  # ZCL 8.2.2.3.1
 _IAS_ZONE_ID = 1
 
 
-async def configure_device(device: Any, coordinator: zt.EUI64) -> None:
+async def configure_device(device: zigpy.device.Device, coordinator: zt.EUI64) -> None:
     """Read static attributes, bind, configure reporting, enroll IAS zones, bind remotes, read state.
 
     A cluster that refuses is logged and skipped: the device is still usable with what worked.
@@ -79,7 +81,7 @@ async def configure_device(device: Any, coordinator: zt.EUI64) -> None:
             log.warning("%s: reading 0x%04x failed: %r", device_id, request.cluster_id, exc)
 
 
-def shape_of(device: Any) -> DeviceShape:
+def shape_of(device: zigpy.device.Device) -> DeviceShape:
     """The mapping's view of a zigpy device: server clusters with cached values, client cluster ids."""
     server: dict[int, dict[str, Any]] = {}
     client: set[int] = set()
@@ -90,11 +92,11 @@ def shape_of(device: Any) -> DeviceShape:
     return DeviceShape(server, frozenset(client))
 
 
-def cache_of(cluster: Any) -> dict[str, Any]:
+def cache_of(cluster: zigpy.zcl.Cluster) -> dict[str, Any]:
     """zigpy's cached values of the attributes the mapping uses on this cluster."""
     names = [r.attribute for r in mapping.REPORTING.get(cluster.cluster_id, ())]
     names += mapping.STATIC_ATTRIBUTES.get(cluster.cluster_id, ())
-    if cluster.cluster_id == ClusterId.BASIC:
+    if int(cluster.cluster_id) == ClusterId.BASIC:
         names.append("location_desc")
     out = {}
     for name in names:
@@ -107,15 +109,16 @@ def cache_of(cluster: Any) -> dict[str, Any]:
     return out
 
 
-def cluster_or_none(device: Any, cluster_id: int) -> Any:
+def cluster_or_none(device: zigpy.device.Device, cluster_id: int) -> zigpy.zcl.Cluster | None:
     """The first server cluster with this id on any endpoint, or None."""
     for ep in device.non_zdo_endpoints:
         if cluster_id in ep.in_clusters:
-            return ep.in_clusters[cluster_id]
+            cluster: zigpy.zcl.Cluster = ep.in_clusters[cluster_id]
+            return cluster
     return None
 
 
-def find_cluster(device: Any, cluster_id: int) -> Any:
+def find_cluster(device: zigpy.device.Device, cluster_id: int) -> zigpy.zcl.Cluster:
     """The first server cluster with this id; InvalidCommand naming the device if there is none."""
     cluster = cluster_or_none(device, cluster_id)
     if cluster is None:

@@ -10,6 +10,7 @@ import zigpy.exceptions
 import zigpy.types as zt
 import zigpy.zcl
 import zigpy.zcl.foundation as foundation
+from zigpy.zcl.foundation import ZCLAttributeDef
 
 from hub_core.errors import CommandError, DeliveryFailed, DeliveryTimeout, InvalidCommand, UnknownDevice
 from hub_core.model import Command
@@ -27,7 +28,8 @@ async def send_requests(
             response = await cluster.command(command_id(cluster, request.name), **request.args)
             _check_status(command, getattr(response, "status", None))
         elif request.kind == "write":
-            result = await cluster.write_attributes(dict(request.args))
+            values: dict[str | int | ZCLAttributeDef, Any] = {name: v for name, v in request.args.items()}
+            result = await cluster.write_attributes(values)
             for records in result:
                 for record in records if isinstance(records, list) else [records]:
                     _check_status(command, getattr(record, "status", foundation.Status.SUCCESS))

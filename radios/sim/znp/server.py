@@ -2,7 +2,8 @@
 
 One host at a time, like a serial port: a new connection takes the stick from the previous one.
 The NV and the household's memberships persist in a JSON state file (mode 0600: it holds the
-network key), written after every change, so a killed and restarted emulator is the same stick.
+network key), written 0.1 s after a change and on stop, so a restarted emulator is the same stick
+(a SIGKILL loses at most the last 0.1 s, like a stick pulled mid-write).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 t: Any = _t
 STATE_VERSION = 1
 DEFAULT_HARDWARE_IEEE = "00:12:4b:00:2a:5c:77:01"
+#: the state file is written this long after a change (changes meanwhile are written together)
+SAVE_DELAY = 0.1
 
 
 class StateError(ValueError):
@@ -75,6 +78,7 @@ class ZnpEmulator:
         self._link: _Link | None = None
         self._server: asyncio.Server | None = None
         self._save_scheduled = False
+        self._save_handle: asyncio.TimerHandle | None = None
         self.connections = 0
         self.address: tuple[str, int] | None = None
         saved = self._read_state()
@@ -146,12 +150,16 @@ class ZnpEmulator:
         if self.state_path is None or self._save_scheduled:
             return
         self._save_scheduled = True
+        # Coalesced: formation alone writes NV a few hundred times within a second.
         with contextlib.suppress(RuntimeError):  # no loop (construction): saved at stop
-            asyncio.get_running_loop().call_soon(self.save)
+            self._save_handle = asyncio.get_running_loop().call_later(SAVE_DELAY, self.save)
 
     def save(self) -> None:
         """Write the state file now (atomically, 0600)."""
         self._save_scheduled = False
+        if self._save_handle is not None:
+            self._save_handle.cancel()
+            self._save_handle = None
         if self.state_path is None:
             return
         state = {
