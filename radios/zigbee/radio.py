@@ -87,8 +87,9 @@ class ZigbeeRadio(Radio):
         ctx: RadioContext,
         *,
         clock: Callable[[], float] = time.monotonic,
-        backoff_initial: float = 1.0,
-        backoff_cap: float = 60.0,
+        backoff_initial: float = 0.5,
+        # Reopening a stick is cheap; a short cap brings it back within 5 s of its return.
+        backoff_cap: float = 4.0,
         availability_interval: float = 60.0,
         app_class: type[App] | None = None,
         rng: random.Random | None = None,
