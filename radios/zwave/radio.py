@@ -7,6 +7,7 @@ job each:
     nodes.NodeRegistry     node records, DeviceAdded/Removed/Online, the node file
     link.NodeLink          send / query / supervised delivery; the Security seam (encapsulation.py)
     correlator.Correlator  which report answers which Get, which Supervision Report which session
+    reception.Reception    unsolicited frames -> correlator, wake-ups, registry (the hot path)
     wakeup.WakeUpQueues    commands to sleeping nodes wait for the wake-up; No More Information after
     commands.Commands      canonical command -> CC commands -> (supervised) delivery
     verify.Verifier        confirm a Set: Supervision, else the node's own report, else a late Get
@@ -15,8 +16,7 @@ job each:
     inclusion.Inclusion    AddNode -> security bootstrap -> set-up; RemoveNode; RemoveFailedNode
     recovery.Recovery      stick vanished or restarted -> reconnect with hub_core.backoff.Backoff
 
-Reports become events synchronously from the frame that carried them (the hot path: no disk, no
-awaits). Background work is in one `hub_core.tasks.TaskGroup`.
+Background work is in one `hub_core.tasks.TaskGroup`.
 """
 
 from __future__ import annotations
@@ -29,24 +29,14 @@ from hub_core.errors import RadioUnavailable
 from hub_core.model import Command, DeviceId, Protocol
 from hub_core.tasks import TaskGroup
 from radios.base import Radio, RadioContext, RadioState
-from radios.zwave.cc import supervision_reply as supervision_reply_of
-from radios.zwave.cc.management import WakeUpNotification
 from radios.zwave.commands import Commands
 from radios.zwave.controller import Controller
 from radios.zwave.encapsulation import Encapsulation, Plain, SecurityBootstrap
-from radios.zwave.errors import ControllerReset
 from radios.zwave.inclusion import Inclusion
 from radios.zwave.link import QUERY_TIMEOUT, NodeLink
-from radios.zwave.messages import (
-    ApplicationCommandHandler,
-    ApplicationUpdate,
-    Message,
-    SerialApiStarted,
-    UnknownMessage,
-    UpdateState,
-)
 from radios.zwave.node import NodeRecord
 from radios.zwave.nodes import NodeRegistry, parse_device_id
+from radios.zwave.reception import Reception
 from radios.zwave.recovery import Recovery
 from radios.zwave.scheduler import Priority
 from radios.zwave.setup import NodeSetup
@@ -117,6 +107,9 @@ class ZWaveRadio(Radio):
             recovered=self._set_running,
             backoff=reconnect,
         )
+        self.reception = Reception(
+            self.registry, self.link, self.wakeups, self.setup, self.recovery, self.tasks, self._is_running
+        )
         self._running = asyncio.Event()
 
     @property
@@ -172,7 +165,7 @@ class ZWaveRadio(Radio):
     async def _connect(self) -> None:
         controller = Controller(
             self.port,
-            on_message=self._on_message,
+            on_message=self.reception,
             on_lost=self._on_lost,
             timeouts=self.timeouts,
             soft_reset_wait=self.soft_reset_wait,
@@ -211,49 +204,6 @@ class ZWaveRadio(Radio):
     async def settle(self) -> None:
         """Wait until background work (interviews, refreshes, wake-up handling) is done (for tests)."""
         await self.tasks.settle()
-
-    # --- unsolicited messages ---------------------------------------------------------------------
-
-    def _on_message(self, message: Message | UnknownMessage) -> None:
-        if isinstance(message, ApplicationCommandHandler):
-            self._command_received(message)
-        elif isinstance(message, ApplicationUpdate):
-            record = self.registry.get(message.node_id)
-            if message.state == UpdateState.NODE_INFO_RECEIVED and record is not None:
-                # A sleeping node sends its NIF when it wakes up (and when its button is pressed).
-                self.registry.heard(record.node_id)
-                if record.sleeping:
-                    self._woke_up(record)
-        elif isinstance(message, SerialApiStarted) and self._is_running() and not self.recovery.stopping:
-            self.link.correlator.fail_all(ControllerReset("the Z-Wave controller restarted"))
-            self.recovery.begin("the controller restarted by itself")
-
-    def _command_received(self, message: ApplicationCommandHandler) -> None:
-        record = self.registry.get(message.node_id)
-        if record is None:
-            log.info("zwave: ignoring a command from unknown node %d", message.node_id)
-            return
-        self.registry.heard(record.node_id)
-        envelope = self.link.receive(record.node_id, message.data)
-        if envelope is None:
-            return
-        reply = supervision_reply_of(envelope)
-        if reply is not None:
-            # The node wants to know we processed its report (Supervision): always SUCCESS.
-            self.tasks.spawn(
-                self.link.send_quietly(record.node_id, reply), f"supervision reply node {record.node_id}"
-            )
-        if self.link.correlator.offer(record.node_id, envelope.endpoint, envelope.command):
-            return
-        if isinstance(envelope.command, WakeUpNotification):
-            self._woke_up(record)
-            return
-        self.registry.report(record, envelope.endpoint, envelope.command)
-
-    def _woke_up(self, record: NodeRecord) -> None:
-        self.wakeups.woke_up(record.node_id, release=record.interviewed)
-        if not record.interviewed and record.node_id not in self.setup.running:
-            self.tasks.spawn(self.setup.setup(record, awake=True), f"interview node {record.node_id}")
 
     # --- commands and network modes ---------------------------------------------------------------
 

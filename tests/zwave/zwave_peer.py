@@ -263,6 +263,10 @@ class ZWavePeer:
         """Every CC the host sent node `node` with SendData, oldest first."""
         return [bytes.fromhex(h) for h in (await self.acommand("received", node=node))["ccs"]]
 
+    async def handed_times(self, node: int) -> list[int]:
+        """When each frame from node `node` was written to the host (monotonic ns, for benchmarks)."""
+        return [int(t) for t in (await self.acommand("handed", node=node))["t"]]
+
     async def received_times(self, node: int) -> list[tuple[bytes, int]]:
         """Every CC the host sent node `node`, with when its SendData reached the mock (monotonic ns)."""
         answer = await self.acommand("received", node=node)

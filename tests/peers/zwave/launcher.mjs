@@ -19,6 +19,7 @@
 //   listening                      answers once the port accepts connections (again)
 //   received {node}                hex of every CC the host sent the node with SendData, oldest first,
 //                                  and {t}: when each SendData arrived (process.hrtime ns)
+//   handed {node}                  when each frame from the node was written to the host (hrtime ns)
 //   reset {nodes}                  a fresh network: no client, these nodes ("household" or a list of options)
 //   parse_cc {cc}                  zwave-js's own parse of these CC bytes: class name and fields
 //   nodes                          ids of the nodes in the network
@@ -342,6 +343,7 @@ async function main() {
 	// The CC bytes exactly as the host sent them in SendData (zwave-js would re-serialise its parse).
 	const sentToNodes = new Map();
 	const sentTimes = new Map(); // node -> arrival time (hrtime ns) of each SendData, for benchmarks
+	const handedToHost = new Map(); // node -> when each of its frames was written to the host (hrtime ns)
 	controller.defineBehavior({
 		onHostData(_controller, data) {
 			if (data.length > 6 && data[0] === SOF && data[2] === 0x00 && data[3] === 0x13) {
@@ -404,7 +406,14 @@ async function main() {
 		const writable = new WritableStream({
 			write(chunk) {
 				if (chunk.type !== ZWaveSerialFrameType.SerialAPI || socket.destroyed) return;
-				socket.write(typeof chunk.data === "number" ? Uint8Array.from([chunk.data]) : chunk.data);
+				const data = chunk.data;
+				if (typeof data !== "number" && data.length > 5 && data[3] === 0x04) {
+					// ApplicationCommandHandler: when a node's frame is handed to the host (benchmarks)
+					const times = handedToHost.get(data[5]) ?? [];
+					times.push(String(process.hrtime.bigint()));
+					handedToHost.set(data[5], times);
+				}
+				socket.write(typeof data === "number" ? Uint8Array.from([data]) : data);
 			},
 		});
 		faucet.connect(writable);
@@ -528,6 +537,9 @@ async function main() {
 			await listening;
 			return { port: args.port };
 		},
+		async handed({ node: id }) {
+			return { t: handedToHost.get(id) ?? [] };
+		},
 		async received({ node: id }) {
 			node(id);
 			return {
@@ -552,6 +564,7 @@ async function main() {
 			vanishOnSend.node = undefined;
 			sentToNodes.clear();
 			sentTimes.clear();
+			handedToHost.clear();
 			mockErrors.splice(0);
 			for (const nodeOptions of options === "household" ? DEFAULT_NODES : options) {
 				controller.addNode(await createNode(controller, nodeOptions));
