@@ -65,8 +65,17 @@ def section_limits(section: LanSection) -> Limits:
 
 def fit_fd_budget(limits: Limits) -> Limits:
     """`limits` with max_connections lowered to what the process may open (RLIMIT_NOFILE less a reserve
-    for the store, radios and cloud), so accept() never fails with EMFILE, which asyncio logs each time."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for the store, radios and cloud), so accept() never fails with EMFILE, which asyncio logs each time.
+    A soft limit below what the budget needs is first raised towards the hard one (as the unit would)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = limits.max_connections + FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < want and (hard == resource.RLIM_INFINITY or hard > soft):
+        raised = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError):
+            pass  # keep the soft limit; the budget is fitted below it
     budget = soft - FD_RESERVE if soft != resource.RLIM_INFINITY else limits.max_connections
     if limits.max_connections <= budget:
         return limits

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from hostile.attacker import (
     LOG_LINE,
     MALFORMED,
     OWNER,
+    ROOT,
     bad_token_requests,
     close_all,
     event_clients,
@@ -22,6 +25,8 @@ from hostile.attacker import (
     running_agent,
     slow_clients,
 )
+
+from hub_agent.lan.server import FD_RESERVE
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -103,3 +108,19 @@ async def test_connections_beyond_the_open_file_limit_are_refused_not_accept_err
     assert "does not fit the open-file limit 300; using 172" in log
     assert "Traceback" not in log
     assert agent.log_bytes < 16 * 1024
+
+
+def test_a_low_soft_open_file_limit_is_raised_to_fit_the_budget() -> None:
+    """Raising the soft limit changes the process for good: checked in a child process."""
+    script = (
+        "import resource\n"
+        "from hub_agent.lan.limits import Limits\n"
+        "from hub_agent.lan.server import fit_fd_budget\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (512, 4096))\n"
+        "print(fit_fd_budget(Limits()).max_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.split() == ["1024", str(1024 + FD_RESERVE)]
+    assert "does not fit" not in done.stderr
