@@ -433,8 +433,8 @@ class LanApi:
         data = body_object(await read_json(request), allowed, required=["protocol"])
         protocol = self._protocol(data["protocol"])
         seconds = _number_field(data, "seconds", 60, 1, INCLUSION_MAX_SECONDS)
-        if "security" in data:  # Z-Wave: "auto" (S2, else S0 for locks) or "none" (CONTRACT 9.3)
-            InclusionRoutes(self.runtime).security_option(protocol, data["security"])
+        if "security" in data or protocol is Protocol.ZWAVE:  # "auto" (the default) | "none", CONTRACT 9.3
+            InclusionRoutes(self.runtime).security_option(protocol, data.get("security"))
         await self._set_inclusion(protocol, seconds)
         shown = int(seconds) if seconds.is_integer() else seconds
         return web.json_response({"status": "ok", "protocol": protocol.value, "seconds": shown})

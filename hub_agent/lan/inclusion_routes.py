@@ -116,7 +116,16 @@ class InclusionRoutes:
         return web.json_response({"status": "ok"})
 
     def security_option(self, protocol: Protocol, value: object) -> None:
-        """Apply `"security"` of an inclusion request (Z-Wave only); ApiError 422 naming the problem."""
+        """Apply `"security"` of an inclusion request (Z-Wave only; absent = "auto"); ApiError 422 if bad."""
+        if value is None:
+            # Each inclusion starts from the default; a radio without S2 has nothing to set.
+            try:
+                radio = self.runtime.hub.radio_for(protocol)
+            except RadioUnavailable:
+                return
+            if isinstance(radio, PinTarget):
+                radio.set_security_policy("auto")
+            return
         if protocol is not Protocol.ZWAVE:
             raise ApiError(422, "invalid", "security applies to Z-Wave inclusion only", field="security")
         if value not in ("auto", "none"):

@@ -21,9 +21,10 @@ from hub_agent.config import Config, HubSection, LanSection, ZWaveSection
 from hub_agent.lan.server import LanServer
 from hub_agent.lan.tokens import create_token
 from hub_agent.runtime import Runtime
-from hub_core.model import DeviceAdded, HubEvent, InclusionUpdate
+from hub_core.model import DeviceAdded, HubEvent, InclusionUpdate, Protocol
 from radios.zwave.security.keystore import load_or_create
 from radios.zwave.security.primitives import x25519_keypair
+from radios.zwave.security.secure_radio import SecureZWaveRadio
 
 pytestmark = pytest.mark.peer
 WAIT = 20.0
@@ -163,3 +164,15 @@ async def test_the_provisioning_list_over_the_lan_api(hub: tuple[Client, Runtime
     assert stat.S_IMODE((data / "zwave-provisioning.json").stat().st_mode) == 0o600
     assert (await client.call("DELETE", f"/api/v1/zwave/provisioning/{dsk}"))[0] == 200
     assert (await client.call("DELETE", f"/api/v1/zwave/provisioning/{dsk}"))[0] == 404
+
+
+async def test_security_none_holds_for_one_inclusion_request_only(hub: tuple[Client, Runtime, Path]) -> None:
+    client, runtime, _ = hub
+    radio = runtime.hub.radio_for(Protocol.ZWAVE)
+    assert isinstance(radio, SecureZWaveRadio)
+    body = {"protocol": "zwave", "seconds": 5, "security": "none"}
+    assert (await client.call("POST", "/api/v1/inclusion", body))[0] == 200
+    assert radio.security.policy == "none"
+    assert (await client.call("POST", "/api/v1/inclusion", {"protocol": "zwave", "seconds": 5}))[0] == 200
+    assert radio.security.policy == "auto"
+    await client.call("DELETE", "/api/v1/inclusion", {"protocol": "zwave"})
