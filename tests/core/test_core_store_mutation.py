@@ -21,6 +21,10 @@ def _get(key: str) -> Callable[[sqlite3.Connection], object]:
     return lambda conn: get_setting(conn, key)
 
 
+def _pragma(name: str) -> Callable[[sqlite3.Connection], object]:
+    return lambda conn: conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+
 def _count(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM kv").fetchone()[0])
 
@@ -49,7 +53,7 @@ def test_every_connection_is_durable_and_waits_for_the_lock(tmp_path: Path) -> N
     db = Database(path)
     try:
         pragmas = {
-            name: db.read_now(lambda c, n=name: c.execute(f"PRAGMA {n}").fetchone()[0])
+            name: db.read_now(_pragma(name))
             for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
         }
     finally:
