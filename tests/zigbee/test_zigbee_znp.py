@@ -225,3 +225,23 @@ async def test_the_zigbee_command_names_a_stick_that_does_not_answer(
         err.startswith("hub-agent: error: cannot open the zigbee stick socket://127.0.0.1:9")
         and err.count("\n") == 1
     )
+
+
+async def test_a_reset_in_the_middle_of_a_command_fails_it_at_once_and_recovers(
+    znp_household: Household,
+) -> None:
+    radio, _, stick = znp_household
+    stick.emulator.air.stuck_confirms = True  # the command is in flight, waiting for its confirm
+    arrived: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    plug = stick.device(hh.PLUG)
+    stick.emulator.air.unicast_callbacks.append(
+        lambda device, cluster: arrived.done() or device is not plug or arrived.set_result(None)
+    )
+    pending = asyncio.ensure_future(radio.execute(Command(did(hh.PLUG), "on", {})))
+    await asyncio.wait_for(arrived, 5)
+    stick.emulator.air.stuck_confirms = False
+    stick.emulator.reset()
+    with pytest.raises(RadioUnavailable):
+        await asyncio.wait_for(pending, 5)  # not zigpy-znp's 8 s confirm timeout
+    await asyncio.wait_for(radio.wait_for_state(RadioState.RUNNING), 5)
+    await radio.execute(Command(did(hh.PLUG), "off", {}))

@@ -71,6 +71,8 @@ class ZnpAir:
         #: ZDO requests the host sent to devices, by cluster (an interview shows up here)
         self.zdo_requests: Counter[int] = Counter()
         self.joined_callbacks: list[Callable[[SimZigbeeDevice], None]] = []
+        #: called with (device, cluster) for every unicast a device acknowledged (tests await these)
+        self.unicast_callbacks: list[Callable[[SimZigbeeDevice, int], None]] = []
 
     # --- household ------------------------------------------------------------------------------------
 
@@ -179,6 +181,8 @@ class ZnpAir:
             return False
         if dst_ep == ZDO_ENDPOINT:
             self.zdo_requests[cluster] += 1
+        for callback in self.unicast_callbacks:
+            callback(device, cluster)
         packet = self._packet(
             t.AddrModeAddress(addr_mode=t.AddrMode.NWK, address=device.nwk),
             dst_ep,
