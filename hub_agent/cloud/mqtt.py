@@ -197,7 +197,10 @@ class MqttConnection:
             transport="websockets" if self.endpoint.path is not None else "tcp",
             websocket_path=self.endpoint.path,
             timeout=TIMEOUT,
-            max_queued_incoming_messages=0,  # bounded by RECEIVE_MAXIMUM: we ack only after taking
+            max_queued_incoming_messages=0,
+            logger=logging.getLogger(
+                f"{__name__}.paho"
+            ),  # bounded by RECEIVE_MAXIMUM: we ack only after taking
         )
         paho = client._client
         paho.manual_ack_set(True)
@@ -244,7 +247,9 @@ class MqttConnection:
         """Drop the socket without DISCONNECT (so the broker publishes the will), then let aiomqtt
         tidy up. A graceful DISCONNECT could wait on a dead peer and, worse, turn a cancellation of
         the link into an MqttError; the session is over either way."""
-        client._client._sock_close()
+        client._client._sock_close()  # paho has no public abort
+        if not client._disconnected.done():  # so that __aexit__ only releases its lock
+            client._disconnected.set_result(None)
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
             async with asyncio.timeout(2):
                 await client.__aexit__(None, None, None)
