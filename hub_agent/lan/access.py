@@ -52,9 +52,11 @@ def mdns_label(hub_id: str) -> str:
 
 
 def hub_names(hub_id: str, extra: Iterable[str] = ()) -> frozenset[str]:
-    """Host names that mean this hub: localhost, its mDNS name, the machine's host name."""
+    """Host names that mean this hub: localhost, its mDNS name, the name in its LAN certificate
+    (`<hub id>.local`), the machine's host name."""
     host = socket.gethostname().lower().rstrip(".")
-    names = {"localhost", f"{mdns_label(hub_id)}.local", host, f"{host.split('.')[0]}.local"}
+    names = {"localhost", f"{mdns_label(hub_id)}.local", f"{hub_id.lower()}.local", host}
+    names.add(f"{host.split('.')[0]}.local")
     names.update(name.lower().rstrip(".") for name in extra)
     return frozenset(n for n in names if n)
 
