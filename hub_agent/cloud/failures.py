@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import sys
 
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus, WebSocketException
 
-from hub_agent.cloud.mqtt import refused_code
 from hub_core.errors import HubError
 
 #: The link's worst-case time to notice a dead peer (CONTRACT section 7).
@@ -35,6 +35,14 @@ def pong_timeout(ping_interval: float) -> float:
     return max(1.0, min(ping_interval, LIVENESS_BUDGET - ping_interval))
 
 
+def _mqtt_refused(exc: BaseException) -> bool:
+    """True if `exc` is the MQTT broker refusing the hub's identity."""
+    # An MQTT error can only exist once the MQTT transport was imported; a WebSocket-only hub never
+    # loads aiomqtt and paho (~3 MB) just to classify its errors.
+    mqtt = sys.modules.get("hub_agent.cloud.mqtt")
+    return mqtt is not None and mqtt.refused_code(exc) is not None
+
+
 def is_auth_failure(exc: BaseException) -> bool:
     """True if `exc` (or what caused it) means the TLS identities or the hub's authorisation failed."""
     seen: set[int] = set()
@@ -43,7 +51,7 @@ def is_auth_failure(exc: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, ssl.SSLCertVerificationError | AuthFailure):
             return True
-        if refused_code(current) is not None:
+        if _mqtt_refused(current):
             return True
         if isinstance(current, ssl.SSLError) and "ALERT" in str(current.reason or "").upper():
             # The server rejected our certificate (TLS 1.3 reports it as an alert after the handshake).

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -36,7 +36,6 @@ from hub_agent.cloud.failures import (
     unwrap,
 )
 from hub_agent.cloud.metrics import CloudCollector
-from hub_agent.cloud.mqtt import MqttConnection
 from hub_agent.cloud.outbox import Outbox
 from hub_agent.cloud.protocol import (
     MAX_MESSAGE_BYTES,
@@ -64,6 +63,9 @@ from hub_core.backoff import Backoff, Clock, SystemClock
 from hub_core.bus import Overflow, Subscription, SubscriptionClosed
 from hub_core.errors import ProtocolError
 from hub_core.model import HubEvent, JSONObject, rfc3339
+
+if TYPE_CHECKING:
+    from hub_agent.cloud.mqtt import MqttConnection
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -387,6 +389,9 @@ class CloudLink:
 
     async def _mqtt_connection(self, context: ssl.SSLContext) -> None:
         assert self.section is not None
+        # Imported here: aiomqtt and paho (~3 MB) are loaded only by a hub whose cloud speaks MQTT.
+        from hub_agent.cloud.mqtt import MqttConnection
+
         connection = MqttConnection(self, self.section.url, context, self.ping_interval)
         self._mqtt = connection
         self._answer_sender = connection.send_answer
