@@ -85,6 +85,7 @@ class Broker:
             "log_type notice",
             "log_type information",  # for the "running" line start() waits for
             "max_inflight_messages 256",
+            "set_tcp_nodelay true",  # without it every small PUBLISH waits for a delayed ACK
             "max_queued_messages 100000",
             f"listener {self.port} 127.0.0.1",
             "protocol mqtt",
