@@ -18,8 +18,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from croniter import croniter
-
 from hub_core.errors import InvalidCommand, RuleError, RuleProblem
 from hub_core.model import ATTRIBUTES, BUTTON_ACTIONS, Command, Device, Value, make_command
 from local_rules.model import (
@@ -270,6 +268,9 @@ class _Parser(Shapes):
                 f"cron must have 5 fields (minute hour day month weekday), not {len(fields)}: {_show(text)}",
             )
             return None
+        # Imported here: croniter and dateutil (~2.5 MB) are loaded only by a hub with a cron rule.
+        from croniter import croniter
+
         try:
             valid = bool(croniter.is_valid(text))
         except Exception:  # croniter's own validation can trip on odd input; it is still invalid

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import astral
 import astral.sun
-from croniter import CroniterError, croniter
 
 from local_rules.model import (
     AtTrigger,
@@ -87,6 +86,8 @@ def next_fire(trigger: TimeTrigger, after: float, place: Place) -> float | None:
 
 
 def _next_cron(trigger: CronTrigger, after: float, place: Place) -> float | None:
+    from croniter import CroniterError, croniter  # only a hub with a cron rule pays for it (parser.py)
+
     start = place.local(after)
     iterator = croniter(trigger.expression, start)
     # A fixed-hour schedule (e.g. "30 2 * * *") must not run twice in the fall-back night;
