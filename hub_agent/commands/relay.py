@@ -9,7 +9,9 @@ messages, and reads commands from stdin, one per line:
     rule {"id": "r1", ...}             rules_put;   delete-rule r1   rules_delete
     @hub-0001 zwave-2 off              address one hub when several are connected
 
-With `--ca-key` it also signs certificate-renewal CSRs with the dev CA.
+With `--ca-key` it also signs certificate-renewal CSRs with the dev CA. With `--mqtt` (and the dev CA,
+e.g. `--make-pki DIR`) it starts a local mosquitto instead and speaks MQTT 5 (hubs set
+`protocol = "mqtt"` and the printed mqtts:// URL); see docs/cloud-mqtt.md.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 from pathlib import Path
 
 from hub_agent.cloud.devcloud import DevRelay, make_dev_pki
+from hub_agent.cloud.devmqtt import BrokerMissing, DevMqttCloud
 from hub_agent.cloud.protocol import Event, HubMessage, encode
 from hub_core.errors import HubError
 
@@ -45,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="first create a throwaway dev CA, relay cert and a hub cert (for --hub-id) in DIR and use them",
     )
     parser.add_argument("--hub-id", default="hub-dev", help="hub id for the --make-pki client certificate")
+    parser.add_argument(
+        "--mqtt", action="store_true", help="run a local mosquitto and speak MQTT 5 (needs the dev CA key)"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -81,6 +87,29 @@ def _print(hub_id: str, message: HubMessage) -> None:
 
 
 async def _serve(args: argparse.Namespace, host: str, port: int) -> int:
+    relay: DevRelay | DevMqttCloud
+    if args.mqtt:
+        if args.ca_cert is None or args.ca_key is None:
+            print("hub-agent relay: --mqtt needs --ca-cert and --ca-key (or --make-pki DIR)", file=sys.stderr)
+            return 2
+        relay = DevMqttCloud(
+            server_cert=args.cert,
+            server_key=args.key,
+            client_ca=args.client_ca,
+            ca_cert=args.ca_cert,
+            ca_key=args.ca_key,
+            host=host,
+            port=port,
+            on_message=_print,
+        )
+        try:
+            await relay.start()
+        except BrokerMissing as exc:
+            print(f"hub-agent relay: {exc}", file=sys.stderr)
+            await relay.stop()
+            return 2
+        print(f"DEVELOPMENT MQTT cloud (mosquitto) on {relay.url}", flush=True)
+        return await _loop(relay)
     relay = DevRelay(
         server_cert=args.cert,
         server_key=args.key,
@@ -93,6 +122,10 @@ async def _serve(args: argparse.Namespace, host: str, port: int) -> int:
     )
     await relay.start()
     print(f"DEVELOPMENT relay (not a production gateway) listening on {relay.url}", flush=True)
+    return await _loop(relay)
+
+
+async def _loop(relay: DevRelay | DevMqttCloud) -> int:
     lines = await _stdin_lines()
     try:
         while True:
@@ -120,7 +153,7 @@ async def _stdin_lines() -> asyncio.StreamReader:
     return reader
 
 
-async def _command(relay: DevRelay, line: str) -> None:
+async def _command(relay: DevRelay | DevMqttCloud, line: str) -> None:
     if not line:
         return
     hub_id = None
