@@ -87,11 +87,10 @@ async def test_a_client_whose_queue_overflows_is_closed_with_1013(lan: Any, toke
     ):
         bus = lan.runtime.bus
         (subscription,) = [s for s in bus.subscriptions if s.name.startswith("lan-ws-")]
-        started = time.perf_counter()
-        # Publishing never waits for the client: one burst overflows its queue in one loop turn.
+        # Publishing never waits for the client (it is synchronous): one burst overflows its queue
+        # in one loop turn.
         for i in range(events.QUEUE_SIZE + 1):
             bus.publish(StateChanged(DeviceId(DIMMER), "level", i % 100))
-        assert time.perf_counter() - started < 1.0  # generous: a blocking publish would hang
         assert subscription.overflowed and subscription not in bus.subscriptions
         received = 0
         while True:
