@@ -209,6 +209,16 @@ class GatedConnection(asyncio.Protocol):
             transport.abort()
             self._gone()
             raise
+        except Exception:  # a bug in one handshake ends that connection, and cannot flood the log
+            ratelog.log(
+                log,
+                "lan.handshake",
+                logging.ERROR,
+                "LAN API: TLS set-up from %s failed",
+                self.peer,
+                exc_info=True,
+            )
+            secured = None
         if secured is None:
             # A failed or timed-out handshake: start_tls never tells the app protocol, so count it here.
             transport.abort()
