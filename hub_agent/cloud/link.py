@@ -52,7 +52,7 @@ from hub_agent.cloud.protocol import (
     reply_id_of,
 )
 from hub_agent.cloud.renewal import CertificateKeeper, iso
-from hub_agent.cloud.requests import Request, RequestDesk
+from hub_agent.cloud.requests import BURST, Request, RequestDesk
 from hub_agent.cloud.session import HubSession
 from hub_agent.config import CloudSection
 from hub_agent.logs import TRACE
@@ -142,7 +142,16 @@ class CloudLink:
         cert_path, key_path = self._paths()
         client_ca = (self.section.client_ca or self.section.ca) if self.section else None
         self.certificate = CertificateKeeper(cert_path, key_path, runtime.hub_id, self.clock, client_ca)
-        self.requests = RequestDesk(runtime, self.commands, self.certificate, self._send_answer, self.clock)
+        rate = self.section.max_requests_per_second if self.section else 50.0
+        self.requests = RequestDesk(
+            runtime,
+            self.commands,
+            self.certificate,
+            self._send_answer,
+            self.clock,
+            rate=rate,
+            burst=max(BURST, int(rate * 4)),
+        )
         self.requests.on_installed = self._certificate_installed
         self.hub_id = runtime.hub_id
         self._ws: ClientConnection | None = None

@@ -64,7 +64,10 @@ def rss_kb(pid: int | None = None) -> int:
 
 
 async def one_hub(tmp: Path, paths: DevPki, broker: Broker, commands: int, events: int) -> None:
-    agent = await build_agent(write_config(tmp, paths, broker.url, extra_cloud=MQTT), clock=SystemClock())
+    agent = await build_agent(
+        write_config(tmp, paths, broker.url, extra_cloud=MQTT + "max_requests_per_second = 100000\n"),
+        clock=SystemClock(),
+    )
     base = "hubs/hub-test-0001/"
     async with cloud_client(broker, paths) as cloud:
         await cloud.subscribe(base + "cmd/res/bench", qos=1)

@@ -40,7 +40,9 @@ async def bench(commands: int, events: int) -> None:
         tmp = Path(folder)
         paths = pki_for(tmp)
         async with relay_for(paths) as relay:
-            agent = await build_agent(write_config(tmp, paths, relay.url), clock=SystemClock())
+            # The bench measures the link, not the per-hub request rate limit (default 50/s).
+            config = write_config(tmp, paths, relay.url, extra_cloud="max_requests_per_second = 100000\n")
+            agent = await build_agent(config, clock=SystemClock())
             async with running(agent):
                 await agent.connected()
                 await relay.wait_connected()
