@@ -70,6 +70,7 @@ class CloudSection:
     backoff_cap: float = 60.0
     ping_interval: float = 10.0
     outbox_limit: int = 100_000
+    max_requests_per_second: float = 50.0  # cloud requests per hub, after a burst of 4 s worth
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +363,7 @@ SCHEMA: dict[str, tuple[type, dict[str, Key]]] = {
             "backoff_cap": Key(_number(1, 86400)),
             "ping_interval": Key(_number(1, 30)),
             "outbox_limit": Key(_integer(1000, 10_000_000)),
+            "max_requests_per_second": Key(_number(1, 100_000)),
         },
     ),
     "rules": (
