@@ -77,7 +77,8 @@ class Commands:
         sets = [cc for cc in ccs if expected_response(cc) is None]
         # The Gets confirm the Sets' new state; a command of Gets only (refresh) sends them now.
         gets = [cc for cc in ccs if expected_response(cc) is not None]
-        now = sets or gets
+        # A sleeping node hears us only while it is awake: its Gets go in the same wake-up.
+        now = ccs if record.sleeping else (sets or gets)
         try:
             self._check_running()
             awake = self._wakeups.holding(node_id, device) if record.sleeping else contextlib.nullcontext()
@@ -98,7 +99,7 @@ class Commands:
                 raise
             # The layers below (driver, controller) know nodes at most, not devices.
             raise RadioUnavailable(f"cannot reach {device}: {exc}", device=device) from exc
-        if sets and gets:
+        if sets and gets and not record.sleeping:
             self._confirm(record, endpoint, sets, gets, supervised=supervision)
 
     def _confirm(
