@@ -147,10 +147,13 @@ class World:
     def node_key(self, key: SecurityClass, value: bytes) -> None:
         self.node_keys[key] = value
         granted = dict(self.node_keys)
-        temp = self.node.session._peers[HUB].temp  # carry the temporary key over to the re-keyed session
+        old = self.node.session._peers[HUB]
         self.node.session = S2Session({k: v for k, v in granted.items()}, home_id=HOME, own_node_id=NODE)
         self.node.session.set_granted(HUB, granted)
-        self.node.session.set_temp_key(HUB, temp)
+        self.node.session.set_temp_key(HUB, old.temp)  # carry the temporary key over to the re-keyed session
+        # A real node keeps counting its sequence numbers across a key change; a fresh random start
+        # could repeat the last one the hub saw (1 in 256), which the hub rightly drops as a duplicate.
+        self.node.session._peers[HUB].own_seq = old.own_seq
 
     # hub -> node
     def hub_sends(self, frame: S2Frame, via: kex.Via) -> None:
