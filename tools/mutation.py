@@ -162,6 +162,11 @@ def mutants_of(module: str, text: str) -> list[Mutant]:
 
 def run_tests(workdir: Path, tests: list[str], timeout: float) -> str:
     """'killed', 'survived' or 'timeout' for the tests run in `workdir`."""
+    return run_tests_verbose(workdir, tests, timeout)[0]
+
+
+def run_tests_verbose(workdir: Path, tests: list[str], timeout: float) -> tuple[str, str]:
+    """Like `run_tests`, with the end of pytest's output (to say why unmutated tests fail)."""
     command = [
         sys.executable,
         "-m",
@@ -180,8 +185,9 @@ def run_tests(workdir: Path, tests: list[str], timeout: float) -> str:
             command, cwd=workdir, capture_output=True, timeout=timeout, check=False, env=env
         )
     except subprocess.TimeoutExpired:
-        return "timeout"
-    return "survived" if result.returncode == 0 else "killed"
+        return "timeout", f"no result in {timeout:g} s"
+    tail = (result.stdout + result.stderr).decode(errors="replace")[-3000:]
+    return ("survived" if result.returncode == 0 else "killed"), tail
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
             module, tests = target["module"], target["tests"]
             equivalent = {e["line"]: e["why"] for e in target.get("equivalent", [])}
             original = (ROOT / module).read_text(encoding="utf-8")
-            if run_tests(workdir, tests, args.timeout) != "survived":
+            status, output = run_tests_verbose(workdir, tests, args.timeout)
+            if status != "survived":
+                print(output, file=sys.stderr)
                 print(f"{module}: its tests fail without any mutation; fix them first", file=sys.stderr)
                 return 1
             every = mutants_of(module, original)
