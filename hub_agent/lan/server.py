@@ -17,7 +17,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -26,13 +26,15 @@ from hub_agent.lan import control, tls
 from hub_agent.lan.api import API, LanApi
 from hub_agent.lan.control import ControlServer, ControlSocketInUse, PairRequest, Request, TokensChanged
 from hub_agent.lan.limits import AiohttpLog, ConnectionGate, Limits
-from hub_agent.lan.mdns import Advertisement, Advertiser
 from hub_agent.lan.metrics import LanMetrics
 from hub_agent.lan.pairing import FailureLimiter, PairingWindow
 from hub_agent.lan.tokens import TokenCache, load_hashes
 from hub_agent.runtime import Runtime
 from hub_core import ratelog
 from hub_core.errors import HubError, ServiceUnavailable
+
+if TYPE_CHECKING:
+    from hub_agent.lan.mdns import Advertiser
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +217,9 @@ class LanServer:
         return f"{'https' if self.section.tls else 'http'}://{host}:{port}/"
 
     async def _announce(self, port: int) -> None:
+        # Imported here: zeroconf (~3 MB RSS) is loaded only by a hub that announces itself.
+        from hub_agent.lan.mdns import Advertisement, Advertiser
+
         advertiser = Advertiser(
             Advertisement(
                 hub_id=self.runtime.hub_id,
