@@ -384,7 +384,7 @@ SCHEMA: dict[str, tuple[type, dict[str, Key]]] = {
             "ca": Key(_readable_file),
             "backend": Key(_choice("rauc", "dir")),
             "slots_dir": Key(_path),
-            "health_window": Key(_number(10, 3600)),
+            "health_window": Key(_number(1, 3600)),
             "auto_install": Key(_boolean),
             "check_interval": Key(_number(60, 7 * 86400)),
             "reboot_command": Key(_command),
