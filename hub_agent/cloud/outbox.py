@@ -82,6 +82,8 @@ class Outbox:
         self._shared = _Shared()
         self._changed = asyncio.Event()
         self._acked = asyncio.Event()
+        self._ack_wanted = 0
+        self._ack_writing = False
         self._loaded = False
 
     # --- state --------------------------------------------------------------------------------
@@ -178,11 +180,21 @@ class Outbox:
         self._changed.set()
 
     def ack(self, seq: int) -> None:
-        """The cloud holds every event with seq <= `seq`: forget them (durably, off the hot path)."""
+        """The cloud holds every event with seq <= `seq`: forget them (durably, off the hot path).
+
+        At most one ack write is in flight; acks arriving meanwhile are merged into the next one, so
+        an ack per event (MQTT's PUBACKs) costs a handful of store transactions, not one each.
+        """
         seq = min(seq, self.committed_seq)
-        if seq <= self._shared.acked:
+        if seq <= max(self._shared.acked, self._ack_wanted):
             return
-        shared = self._shared
+        self._ack_wanted = seq
+        if not self._ack_writing:
+            self._write_ack()
+
+    def _write_ack(self) -> None:
+        seq, shared = self._ack_wanted, self._shared
+        self._ack_writing = True
 
         def write(conn: sqlite3.Connection) -> None:
             if seq <= shared.acked:
@@ -196,8 +208,12 @@ class Outbox:
         self.db.submit(write).add_done_callback(self._ack_written)
 
     def _ack_written(self, future: asyncio.Future[None]) -> None:
+        self._ack_writing = False
         if not future.cancelled() and future.exception() is not None:
             log.error("cloud outbox: an acknowledgement could not be stored (%s)", future.exception())
+            self._ack_wanted = self._shared.acked  # the next ack tries again
+        elif self._ack_wanted > self._shared.acked:
+            self._write_ack()
         self._acked.set()
 
     def welcome(self, acked_seq: int) -> None:

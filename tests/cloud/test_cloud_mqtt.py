@@ -49,6 +49,7 @@ async def cloud_client(
         tls_context=tls(paths, cert, key),
         clean_start=not session,
         properties=_session_props() if session else None,
+        socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
     ) as client:
         yield client
 
