@@ -84,7 +84,9 @@ async def seed(data_dir: Path, count: int) -> str:
 
     db = Database(data_dir / STORE_FILE)
     for n, (device_id, protocol) in enumerate(device_ids(count)):
-        device = Device(DeviceId(device_id), Protocol(protocol), f"Device {n}", capabilities=("switch", "level"))
+        device = Device(
+            DeviceId(device_id), Protocol(protocol), f"Device {n}", capabilities=("switch", "level")
+        )
         db.submit_nowait(save_device(device))
         db.submit_nowait(save_state(device.id, "switch", "off", 1.0))
         db.submit_nowait(save_state(device.id, "level", n % 100, 1.0))
@@ -240,7 +242,8 @@ groups = json.loads(sys.argv[2])
 out = [('interpreter', rss())]
 for name, prefixes in groups:
     before = rss()
-    for mod in sorted(m for m in wanted if m.split('.')[0] in prefixes or any(m == p or m.startswith(p + '.') for p in prefixes)):
+    mine = [m for m in wanted if any(m == p or m.startswith(p + '.') for p in prefixes)]
+    for mod in sorted(mine):
         try:
             importlib.import_module(mod)
         except Exception:
@@ -257,11 +260,23 @@ print(json.dumps(out))
 """
 
 MODULES = """
-import json, os, signal, sys
+import json, os, signal, sys, tracemalloc
 def dump(*_):
     with open(os.environ['BENCH_MODULES_OUT'], 'w') as f:
         json.dump(sorted(sys.modules), f)
 signal.signal(signal.SIGUSR2, dump)
+snapshots = []
+def grown(*_):
+    snapshots.append(tracemalloc.take_snapshot())
+    if len(snapshots) > 1:
+        stats = snapshots[-1].compare_to(snapshots[-2], 'traceback')[:12]
+        with open(os.environ['BENCH_MODULES_OUT'] + '.grown', 'w') as f:
+            for stat in stats:
+                f.write(f'{stat.size_diff / 1024:+10.1f} KiB {stat.count_diff:+8d} blocks\\n')
+                f.write('\\n'.join('      ' + line for line in stat.traceback.format()[-12:]) + '\\n')
+if os.environ.get('BENCH_TRACEMALLOC'):
+    tracemalloc.start(12)
+    signal.signal(signal.SIGUSR1, grown)
 sys.argv = ['hub-agent'] + sys.argv[1:]
 from hub_agent.cli import main
 sys.exit(main())
@@ -301,12 +316,19 @@ def main() -> None:
     parser.add_argument("--no-cloud", action="store_true", help="leave [cloud] out")
     parser.add_argument("--no-lan", action="store_true", help="leave [lan] out (no traffic then)")
     parser.add_argument("--radios", default="zwave,zigbee,ble", help="comma-separated: zwave,zigbee,ble")
-    parser.add_argument("--traffic", type=float, default=20.0, help="seconds of LAN commands before the figure")
+    parser.add_argument(
+        "--traffic", type=float, default=20.0, help="seconds of LAN commands before the figure"
+    )
     parser.add_argument("--rate", type=float, default=20.0, help="LAN commands per second")
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of steady traffic with RSS samples")
     parser.add_argument("--every", type=float, default=30.0, help="soak sample interval (s)")
     parser.add_argument("--malloc-arena-max", type=int, default=0, help="MALLOC_ARENA_MAX for the agent")
     parser.add_argument("--no-breakdown", action="store_true")
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="soak: print the Python allocations that grew (slows the agent)",
+    )
     args = parser.parse_args()
     radios = set(args.radios.split(","))
 
@@ -320,7 +342,7 @@ def main() -> None:
         token = asyncio.run(seed(data, args.devices))
         (base / "rules.json").write_text(json.dumps(rules(args.rules, args.devices)))
         lan_port = 20000 + os.getpid() % 20000
-        config = f'[hub]\nid = "bench-hub"\ndata_dir = "data"\n'
+        config = '[hub]\nid = "bench-hub"\ndata_dir = "data"\n'
         config += '[zwave]\nport = "sim"\n' if "zwave" in radios else ""
         config += '[zigbee]\nradio = "sim"\n' if "zigbee" in radios else ""
         config += '[ble]\nadapter = "sim"\n' if "ble" in radios else ""
@@ -338,6 +360,8 @@ def main() -> None:
         (base / "hub.toml").write_text(config)
         out = base / "modules.json"
         env["BENCH_MODULES_OUT"] = str(out)
+        if args.tracemalloc:
+            env["BENCH_TRACEMALLOC"] = "1"
         agent = subprocess.Popen(
             [sys.executable, "-c", MODULES, "run", "--config", str(base / "hub.toml")],
             cwd=base,
@@ -358,7 +382,8 @@ def main() -> None:
                 f"cloud {'off' if args.no_cloud else 'on (mutual TLS, dev relay)'}, {args.rules} rules, "
                 f"{args.devices} known devices, MALLOC_ARENA_MAX={env.get('MALLOC_ARENA_MAX', 'unset')}"
             )
-            print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
+            python = f"{platform.python_implementation()} {platform.python_version()}"
+            print(f"machine: {platform.machine()}, {python}")
             time.sleep(1.0)  # let start-up work that follows READY (first cloud connect) settle
             show("at ready", memory(agent.pid))
             if not args.no_lan:
@@ -366,10 +391,16 @@ def main() -> None:
                 known = {d["id"] for d in lan.call("GET", "/api/v1/devices")}
                 for protocol in sorted(radios):
                     lan.call("POST", "/api/v1/inclusion", {"protocol": protocol, "seconds": 30})
-                wait_for("the households to join", lambda: len(lan.call("GET", "/api/v1/devices")) > len(known), agent)
+                wait_for(
+                    "the households to join",
+                    lambda: len(lan.call("GET", "/api/v1/devices")) > len(known),
+                    agent,
+                )
                 time.sleep(5.0)  # households join one device after another; there is no "done" event
                 devices = lan.call("GET", "/api/v1/devices")
-                joined = [d["id"] for d in devices if d["id"] not in known and "switch" in d.get("capabilities", [])]
+                joined = [
+                    d["id"] for d in devices if d["id"] not in known and "switch" in d.get("capabilities", [])
+                ]
                 print(f"  {len(devices)} devices after inclusion ({len(devices) - len(known)} joined)")
                 show("after inclusion", memory(agent.pid))
                 if joined and args.traffic:
@@ -377,17 +408,26 @@ def main() -> None:
                     show(f"after {sent} LAN commands ({failed} failed)", memory(agent.pid))
                 if joined and args.soak:
                     samples: list[tuple[float, int]] = []
+                    if args.tracemalloc:
+                        agent.send_signal(signal.SIGUSR1)
                     started = time.monotonic()
                     while time.monotonic() - started < args.soak:
                         traffic(lan, joined, args.every, args.rate)
                         rss = memory(agent.pid)["VmRSS"]
                         samples.append((time.monotonic() - started, rss))
                         print(f"  soak t={samples[-1][0]:7.0f} s  RSS {rss / 1024:6.1f} MB", flush=True)
+                    if args.tracemalloc:
+                        agent.send_signal(signal.SIGUSR1)
+                        wait_for("the allocation diff", Path(f"{out}.grown").exists, agent, 60)
+                        time.sleep(1.0)
+                        print("Python allocations that grew during the soak (tracemalloc):")
+                        print(Path(f"{out}.grown").read_text())
                     half = samples[len(samples) // 2 :]
                     print(
-                        f"soak {args.soak:.0f} s at {args.rate:.0f} commands/s: RSS {samples[0][1] / 1024:.1f} -> "
-                        f"{samples[-1][1] / 1024:.1f} MB, slope over the second half "
-                        f"{slope_kib_per_min(half):+.1f} KiB/min, over all {slope_kib_per_min(samples):+.1f} KiB/min"
+                        f"soak {args.soak:.0f} s at {args.rate:.0f} commands/s: RSS "
+                        f"{samples[0][1] / 1024:.1f} -> {samples[-1][1] / 1024:.1f} MB, slope over the "
+                        f"second half {slope_kib_per_min(half):+.1f} KiB/min, over all "
+                        f"{slope_kib_per_min(samples):+.1f} KiB/min"
                     )
             if relay is not None:
                 print(f"  cloud relay received {relay.events} events")
