@@ -37,14 +37,15 @@ MAX_BOOTS = 10
 class Boot:
     """One run of `hub-agent run` until it is ready, exits or is killed."""
 
-    def __init__(self, config: Path, kill_at: str | None) -> None:
+    def __init__(self, config: Path, kill_at: str | None, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.kill_at = kill_at
+        self.env = env or {}
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> bool:
         """Start; True once OTA reports ready, False if the process ended first."""
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
         env.pop(ENV, None)
         if self.kill_at:
             env[ENV] = self.kill_at
