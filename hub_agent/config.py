@@ -510,6 +510,9 @@ def _cross_checks(table: str, values: Mapping[str, Any], body: Mapping[str, Any]
         out.append("[zigbee] needs 'port' unless radio = \"sim\"")
     if table == "hub" and ("latitude" in body) != ("longitude" in body):
         out.append("[hub] latitude and longitude go together")
+    mqtts = str(values.get("url", "")).startswith("mqtts://")
+    if table == "cloud" and mqtts and values.get("protocol") != "mqtt":
+        out.append('[cloud] an mqtts:// url needs protocol = "mqtt" (the default, "ws", speaks WebSocket)')
     if table == "ota" and "slots_dir" in body and values.get("backend", "rauc") != "dir":
         out.append('[ota] slots_dir is for backend = "dir" only')
     return out

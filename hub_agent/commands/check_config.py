@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from hub_agent.config import load_config
+from hub_agent.config import Config, load_config
 from hub_agent.rules.seed import check_seed_rules
-from hub_core.errors import ConfigError
+from hub_core.errors import ConfigError, ConfigProblem
 
 HELP = "validate a configuration file; print every error as file:line: message"
 
@@ -19,10 +19,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Load the config (ConfigError reaches the CLI, which prints each problem and exits 2)."""
     config = load_config(args.config)
-    problems = check_seed_rules(config)
+    problems = check_seed_rules(config) + _check_zwave_keys(config)
     if problems:
         raise ConfigError(problems)
     parts = ("zwave", "zigbee", "ble", "lan", "cloud", "rules", "ota")
     enabled = [name for name in parts if getattr(config, name)]
     print(f"{args.config}: ok ({', '.join(enabled) or 'no parts'} enabled)")
     return 0
+
+
+def _check_zwave_keys(config: Config) -> list[ConfigProblem]:
+    """Problems with an existing Z-Wave keys file, which `run` would refuse only at start; [] if none."""
+    zwave = config.zwave
+    if zwave is None or zwave.port == "sim" or zwave.security_keys is None:
+        return []  # the simulated stick runs without S2/S0 and never reads the file
+    if not zwave.security_keys.exists():
+        return []  # made (0600, fresh keys) at the first start; check-config changes nothing
+    from radios.zwave.security.keystore import load_or_create  # only hubs with Z-Wave pay for it
+
+    try:
+        load_or_create(zwave.security_keys)
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []

@@ -1,0 +1,66 @@
+"""What a newcomer met trying the whole agent: check-config must catch what `run` would refuse later."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def check_config(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub_agent", "check-config", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def test_check_config_names_a_bad_zwave_keys_file_and_each_bad_entry(tmp_path: Path) -> None:
+    keys = tmp_path / "zwave-keys.json"
+    keys.write_text('{"S2_AccessControl": "zz", "S3": "00"}')
+    keys.chmod(0o600)
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        f'[hub]\ndata_dir = "data"\n[zwave]\nport = "/dev/hub-zwave"\nsecurity_keys = "{keys.name}"\n'
+    )
+    done = check_config(config)
+    assert done.returncode == 2, done.stdout
+    assert f"{keys}:0: S2_AccessControl: expected 32 hex characters" in done.stderr
+    assert "unknown key 'S3'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert keys.read_text() == '{"S2_AccessControl": "zz", "S3": "00"}'  # checked, never rewritten
+
+
+def test_check_config_refuses_a_keys_file_others_can_read(tmp_path: Path) -> None:
+    keys = tmp_path / "zwave-keys.json"
+    keys.write_text("{}")
+    keys.chmod(0o644)
+    config = tmp_path / "hub.toml"
+    config.write_text('[zwave]\nport = "/dev/hub-zwave"\nsecurity_keys = "zwave-keys.json"\n')
+    done = check_config(config)
+    assert done.returncode == 2
+    assert "readable by others (mode 644); chmod 600 it" in done.stderr
+
+
+def test_check_config_creates_no_keys_file(tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text(f'[hub]\ndata_dir = "{tmp_path / "data"}"\n[zwave]\nport = "/dev/hub-zwave"\n')
+    done = check_config(config)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "data" / "zwave-keys.json").exists()
+
+
+def test_check_config_refuses_an_mqtts_url_over_the_websocket_protocol(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("ca\n")
+    config = tmp_path / "hub.toml"
+    config.write_text('[cloud]\nurl = "mqtts://cloud.example:8883"\nca = "ca.pem"\n')
+    done = check_config(config)
+    assert done.returncode == 2
+    assert f'{config}:1: [cloud] an mqtts:// url needs protocol = "mqtt"' in done.stderr
+    config.write_text('[cloud]\nprotocol = "mqtt"\nurl = "mqtts://cloud.example:8883"\nca = "ca.pem"\n')
+    assert check_config(config).returncode == 0
