@@ -341,9 +341,9 @@ class EventPrinter:
         if isinstance(event, DeviceAdded):
             device = event.device
             self._names[device.id] = device.name
-            caps = ", ".join(device.capabilities)
-            needs_key = ", needs its key" if device.needs_key else ""
-            return f"{when}  joined      {self._label(device.id)}  {device.model} ({caps}){needs_key}"
+            # An encrypted sensor without its key shows no capabilities yet: say why, not "()".
+            about = [*device.capabilities, *(["needs its key"] if device.needs_key else [])]
+            return f"{when}  joined      {self._label(device.id)}  {device.model} ({', '.join(about)})"
         if isinstance(event, DeviceRemoved):
             return f"{when}  removed     {self._label(event.device)}"
         if isinstance(event, DeviceOnline):

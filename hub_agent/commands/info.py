@@ -56,7 +56,7 @@ def collect(config: Config) -> dict[str, Any]:
 def render(info: dict[str, Any]) -> str:
     """`info` as lines for a person."""
     lines = [
-        f"hub id:       {info['hub_id'] or 'not provisioned (run: hub-agent provision)'}",
+        f"hub id:       {info['hub_id'] or 'no key yet (made at first start, or by hub-agent provision)'}",
         f"version:      {info['version']}",
         f"data dir:     {info['data_dir']}",
         f"slots:        {info['slots']['state']}",

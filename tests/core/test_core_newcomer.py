@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+
+from hub_agent.commands.demo import EventPrinter
+from hub_core.bus import EventBus
+from hub_core.model import Device, DeviceAdded, DeviceId, Protocol
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,3 +70,33 @@ def test_check_config_refuses_an_mqtts_url_over_the_websocket_protocol(tmp_path:
     assert f'{config}:1: [cloud] an mqtts:// url needs protocol = "mqtt"' in done.stderr
     config.write_text('[cloud]\nprotocol = "mqtt"\nurl = "mqtts://cloud.example:8883"\nca = "ca.pem"\n')
     assert check_config(config).returncode == 0
+
+
+def test_the_demo_says_an_encrypted_sensor_needs_its_key_instead_of_empty_parentheses() -> None:
+    bus = EventBus()
+    subscription = bus.subscribe("demo-test")
+    printer = EventPrinter(subscription, io.StringIO())
+    locked = Device(
+        DeviceId("ble-a4c138000002"), Protocol.BLE, "Front door", model="BTHome v2 sensor", needs_key=True
+    )
+    line = printer.format(DeviceAdded(locked))
+    assert line.endswith("joined      ble-a4c138000002 (Front door)  BTHome v2 sensor (needs its key)")
+    opened = replace(locked, capabilities=("battery", "contact"), needs_key=False)
+    assert printer.format(DeviceAdded(opened)).endswith("BTHome v2 sensor (battery, contact)")
+    subscription.close()
+
+
+def test_info_before_the_first_start_says_the_key_comes_by_itself(tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text('[hub]\ndata_dir = "data"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "hub_agent", "info", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # `run` makes the key itself; "not provisioned (run: hub-agent provision)" sent people to a needless step.
+    assert "hub id:       no key yet (made at first start, or by hub-agent provision)" in done.stdout
