@@ -70,7 +70,7 @@ def test_info_reads_without_creating_anything(tmp_path: Path) -> None:
     assert info["lan"]["url"] == "https://127.0.0.1:8443/"
     assert not (tmp_path / "data").exists()
     text = hub_agent("info", "--config", str(config)).stdout
-    assert "hub id:       not provisioned" in text
+    assert "hub id:       no key yet" in text
 
 
 def test_the_hub_id_derives_from_the_key_made_at_first_start(tmp_path: Path) -> None:
