@@ -63,7 +63,7 @@ async def bench(commands: int, events: int) -> None:
 
                 started = time.perf_counter()
                 for i in range(events):
-                    agent.radio.report(DeviceId("zwave-4"), "motion", "active" if i % 2 else "inactive")
+                    agent.radio.report(DeviceId("zwave-4"), "motion", "inactive" if i % 2 else "active")
                     if i % 200 == 199:
                         await asyncio.sleep(0)
                 await next_events(relay, events, timeout=300)
