@@ -121,6 +121,17 @@ async def test_supervised_set_is_confirmed_by_a_supervision_report(link: Link) -
     assert await link.command_from(3) == cc.SupervisionReport(7, cc.SupervisionStatus.SUCCESS)
 
 
+async def test_the_link_trace_shows_each_transaction_in_order(link: Link, zwave_peer: ZWavePeer) -> None:
+    await link.send(2, cc.BinarySwitchSet(0xFF))
+    frames = [f for f in await zwave_peer.link_frames() if f.function == 0x13]
+    # SendData: our request, the stick's response, then its callback; the head starts with node, length, CC.
+    assert [(f.from_host, f.kind) for f in frames] == [(True, 0x00), (False, 0x01), (False, 0x00)]
+    assert frames[0].head[:4] == bytes((2, 3, 0x25, 0x01))
+    assert frames[0].t <= frames[1].t <= frames[2].t
+    zwave_peer.reset("household")
+    assert await zwave_peer.link_frames() == []
+
+
 def _frame(function: int, payload: bytes = b"") -> bytes:
     return Frame(FrameType.REQUEST, function, payload).to_bytes()
 

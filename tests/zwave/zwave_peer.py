@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -40,6 +41,17 @@ def household_node(kind: str) -> dict[str, Any]:
         if node["kind"] == kind:
             return node
     raise KeyError(kind)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFrame:
+    """One Serial API frame as the mock saw it: when (monotonic ns), from the host or not, type, function."""
+
+    t: int
+    from_host: bool
+    kind: int  # 0x00 request, 0x01 response
+    function: int
+    head: bytes  # up to 8 payload bytes (SendData: node id, length, the CC's first bytes)
 
 
 class PeerMissing(RuntimeError):
@@ -271,6 +283,14 @@ class ZWavePeer:
         """Every CC the host sent node `node`, with when its SendData reached the mock (monotonic ns)."""
         answer = await self.acommand("received", node=node)
         return [(bytes.fromhex(h), int(t)) for h, t in zip(answer["ccs"], answer["t"], strict=True)]
+
+    async def link_frames(self) -> list[LinkFrame]:
+        """Every Serial API frame on the link since the last reset, oldest first (for benchmarks)."""
+        frames = (await self.acommand("link"))["frames"]
+        return [
+            LinkFrame(int(t), side == "h", kind, function, bytes.fromhex(head))
+            for t, side, kind, function, head in frames
+        ]
 
     def errors(self) -> list[str]:
         """What the mock refused or choked on since the last call or reset (e.g. a request while busy)."""

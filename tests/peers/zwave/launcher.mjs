@@ -20,6 +20,9 @@
 //   received {node}                hex of every CC the host sent the node with SendData, oldest first,
 //                                  and {t}: when each SendData arrived (process.hrtime ns)
 //   handed {node}                  when each frame from the node was written to the host (hrtime ns)
+//   link                           every Serial API frame on the link since the last reset, oldest first
+//                                  (at most 100000): [t, "h"|"c" (from host / controller), type, function,
+//                                  hex of up to 8 payload bytes]; frames only, not ACK/NAK/CAN (benchmarks)
 //   reset {nodes}                  a fresh network: no client, these nodes ("household" or a list of options)
 //   parse_cc {cc}                  zwave-js's own parse of these CC bytes: class name and fields
 //   nodes                          ids of the nodes in the network
@@ -344,6 +347,13 @@ async function main() {
 	const sentToNodes = new Map();
 	const sentTimes = new Map(); // node -> arrival time (hrtime ns) of each SendData, for benchmarks
 	const handedToHost = new Map(); // node -> when each of its frames was written to the host (hrtime ns)
+	// The Serial API link, frame by frame, so a benchmark can tell when the link was busy and with what.
+	const linkTrace = [];
+	const traceFrame = (from, data) => {
+		if (data.length < 5 || data[0] !== SOF || linkTrace.length >= 100000) return;
+		const head = Buffer.from(data.subarray(4, Math.min(data.length - 1, 12))).toString("hex");
+		linkTrace.push([String(process.hrtime.bigint()), from, data[2], data[3], head]);
+	};
 	controller.defineBehavior({
 		onHostData(_controller, data) {
 			if (data.length > 6 && data[0] === SOF && data[2] === 0x00 && data[3] === 0x13) {
@@ -407,6 +417,7 @@ async function main() {
 			write(chunk) {
 				if (chunk.type !== ZWaveSerialFrameType.SerialAPI || socket.destroyed) return;
 				const data = chunk.data;
+				if (typeof data !== "number") traceFrame("c", data);
 				if (typeof data !== "number" && data.length > 5 && data[3] === 0x04) {
 					// ApplicationCommandHandler: when a node's frame is handed to the host (benchmarks)
 					const times = handedToHost.get(data[5]) ?? [];
@@ -419,6 +430,7 @@ async function main() {
 		faucet.connect(writable);
 		socket.on("data", async (data) => {
 			for (const piece of splitter.push(data)) {
+				traceFrame("h", piece);
 				// One write per message, in order: the mock parses each write as one message.
 				await serial.writeAsync(piece).catch((e) => log("write to mock failed:", e));
 			}
@@ -540,6 +552,9 @@ async function main() {
 		async handed({ node: id }) {
 			return { t: handedToHost.get(id) ?? [] };
 		},
+		async link() {
+			return { frames: linkTrace };
+		},
 		async received({ node: id }) {
 			node(id);
 			return {
@@ -565,6 +580,7 @@ async function main() {
 			sentToNodes.clear();
 			sentTimes.clear();
 			handedToHost.clear();
+			linkTrace.splice(0);
 			mockErrors.splice(0);
 			for (const nodeOptions of options === "household" ? DEFAULT_NODES : options) {
 				controller.addNode(await createNode(controller, nodeOptions));
