@@ -246,3 +246,23 @@ async def test_a_snapshot_debt_is_durable_at_once(tmp_path: Path) -> None:
     assert not again.snapshot_needed
     await again.db.close()
     assert saved_state(path)["snapshot_needed"] is False
+
+
+async def test_acks_arriving_while_one_is_written_are_merged_into_one_more_write(tmp_path: Path) -> None:
+    path = tmp_path / "hub.sqlite3"
+    outbox = await open_outbox(path)
+    await outbox.add([switch(n) for n in range(5)])
+    gate = Gate()
+    held = await gate.hold(outbox.db)
+    outbox.ack(1)  # its write queues behind the gate
+    for seq in (2, 3, 4):
+        outbox.ack(seq)  # merged: no write of their own
+    outbox.ack(3)  # stale: nothing
+    before = outbox.db.commits
+    gate.release.set()
+    await held
+    await asyncio.wait_for(outbox.wait_acked(4), 10)
+    await outbox.db.read(lambda c: None)  # one more round trip: nothing else was queued
+    assert outbox.db.commits - before == 4  # the gate, ack 1, the merged ack 4, our read
+    assert (outbox.acked_seq, outbox.count) == (4, 1) and saved_state(path)["acked"] == 4
+    await outbox.db.close()
