@@ -25,6 +25,7 @@ from hubtest.zigbee_events import EventLog, ZnpStick
 from radios.base import RadioState
 from radios.sim import zigbee_household as hh
 from radios.sim.znp import nv as nvm
+from radios.sim.znp.frames import Subsystem
 from radios.zigbee.radio import ZigbeeRadio
 
 HOUSEHOLD_SIZE = 11
@@ -245,3 +246,29 @@ async def test_a_reset_in_the_middle_of_a_command_fails_it_at_once_and_recovers(
         await asyncio.wait_for(pending, 5)  # not zigpy-znp's 8 s confirm timeout
     await asyncio.wait_for(radio.wait_for_state(RadioState.RUNNING), 5)
     await radio.execute(Command(did(hh.PLUG), "off", {}))
+
+
+async def test_stopping_with_requests_queued_for_a_hung_stick_leaves_no_failed_task_behind(
+    znp_household: Household, caplog: pytest.LogCaptureFixture
+) -> None:
+    import gc
+
+    radio, _, stick = znp_household
+    stick.emulator.coordinator.mute = True  # requests queue behind one that gets no answer
+    on_the_wire: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    stick.emulator.coordinator.request_callbacks.append(
+        lambda frame: on_the_wire.done() or frame.subsystem != Subsystem.AF or on_the_wire.set_result(None)
+    )
+    commands = [
+        asyncio.ensure_future(radio.execute(Command(did(b), "on", {})))
+        for b in (hh.BULB_1, hh.BULB_2, hh.PLUG)
+    ]
+    await asyncio.wait_for(on_the_wire, 5)  # the first request is on the wire; the others wait for the link
+    for command in commands:
+        command.cancel()  # callers give up; zigpy-znp's shielded requests stay queued
+    await asyncio.gather(*commands, return_exceptions=True)
+    with caplog.at_level(logging.ERROR):
+        await radio.stop()
+        gc.collect()
+        await asyncio.sleep(0)
+    assert not [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()]

@@ -87,6 +87,10 @@ class ZnpCoordinator:
         self.air = ZnpAir(send, changed)
         self.primary_channels = 0x07FFF800
         self.unhandled: dict[tuple[int, int, int], int] = {}
+        #: answer nothing at all (a hung firmware; a fault for tests)
+        self.mute = False
+        #: called with every request frame from the host (tests await these)
+        self.request_callbacks: list[Callable[[Frame], None]] = []
         self.requests = 0
         self._descriptors: dict[int, tuple[int, int, list[int], list[int]]] = {}
         self._pending: list[Frame] = []
@@ -131,6 +135,10 @@ class ZnpCoordinator:
     def handle(self, frame: Frame) -> None:
         """Process one request from the host."""
         self.requests += 1
+        for callback in self.request_callbacks:
+            callback(frame)
+        if self.mute:
+            return  # a hung firmware: the link is up, nothing answers
         handler = self._handlers.get((frame.subsystem, frame.command))
         if handler is None:
             key = (frame.type, frame.subsystem, frame.command)
