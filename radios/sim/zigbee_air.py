@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import random
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,8 @@ from radios.sim.zigbee_zcl import (
 log = logging.getLogger(__name__)
 #: in a `sim://<data_dir>` air's directory: what the simulated devices keep across processes
 STATE_FILE = "zigbee-sim-household.json"
+#: Frames the air keeps for tests to inspect (the oldest are forgotten).
+FRAME_LOG = 4096
 
 __all__ = ["SentFrame", "SimCluster", "SimEndpoint", "SimZigbeeDevice", "SimulatedAir", "StickUnavailable"]
 
@@ -116,7 +119,8 @@ class SimulatedAir:
         self.nvram: tuple[zigpy.state.NetworkInfo, zigpy.state.NodeInfo] | None = None
         self.app: AirHost | None = None
         self.devices: dict[EUI64, SimZigbeeDevice] = {}
-        self.frames: list[SentFrame] = []
+        #: The most recent frames (bounded: a simulated hub runs for days under `hub-agent run`).
+        self.frames: deque[SentFrame] = deque(maxlen=FRAME_LOG)
         self.permit_joining = False
         #: let the default household join the first time inclusion opens
         self.auto_household = True

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections import deque
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -42,6 +43,8 @@ from radios.sim.zigbee_zcl import (
 )
 
 log = logging.getLogger(__name__)
+#: ZCL commands a device keeps for tests to inspect (the oldest are forgotten).
+RECEIVED_LOG = 256
 
 
 class DeviceAir(Protocol):
@@ -85,7 +88,8 @@ class SimZigbeeDevice:
         #: (endpoint, cluster) pairs bound to the coordinator
         self.bindings: set[tuple[int, int]] = set()
         #: every ZCL command this device received: (endpoint, cluster, command name, args)
-        self.received: list[tuple[int, int, str, Any]] = []
+        #: (the most recent RECEIVED_LOG; bounded so a long-running simulated hub stays flat)
+        self.received: deque[tuple[int, int, str, Any]] = deque(maxlen=RECEIVED_LOG)
         self.air: DeviceAir | None = None
         self._tsn = itertools.count(1)
         self._last_move = 1

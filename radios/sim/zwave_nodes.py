@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import struct
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +17,9 @@ from hub_core.model import Value
 from radios.zwave.messages import NodeInfo
 
 # Command class ids (SDS13548), spelled out here on purpose rather than imported from the host.
+#: CC commands a node keeps for tests to inspect (the oldest are forgotten).
+RECEIVED_LOG = 256
+
 BASIC = 0x20
 SWITCH_BINARY = 0x25
 SWITCH_MULTILEVEL = 0x26
@@ -95,8 +99,9 @@ class SimNode:
     #: Acknowledges frames (the radio hears it) but never answers: a half-broken device.
     mute: bool = False
     associations: dict[int, list[int]] = field(default_factory=dict)
-    #: Every CC command the node received from the controller, oldest first.
-    received: list[bytes] = field(default_factory=list)
+    #: The CC commands the node received from the controller, oldest first (the last RECEIVED_LOG:
+    #: a simulated hub runs for days under `hub-agent run`).
+    received: deque[bytes] = field(default_factory=lambda: deque(maxlen=RECEIVED_LOG))
     #: Set by the emulator: sends CC bytes from this node to the controller, unsolicited.
     send: Callable[[bytes], None] | None = None
     #: Multi Channel end points (each a SimNode of its own, sharing the node's radio).
