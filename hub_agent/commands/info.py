@@ -85,7 +85,8 @@ def render(info: dict[str, Any]) -> str:
     else:
         detail = f" since {cloud['since']}" if cloud.get("since") else ""
         error = f" (last error: {cloud['last_error']})" if cloud.get("last_error") else ""
-        lines.append(f"cloud:        {cloud['url']}: {cloud['state']}{detail}{error}")
+        protocol = " (MQTT 5)" if cloud.get("protocol") == "mqtt" else ""
+        lines.append(f"cloud:        {cloud['url']}{protocol}: {cloud['state']}{detail}{error}")
     return "\n".join(lines)
 
 
@@ -177,4 +178,4 @@ def _cloud(config: Config) -> dict[str, Any] | None:
         config.hub.data_dir / STORE_FILE, "SELECT value FROM kv WHERE key = ?", ("cloud.status",)
     )
     status: dict[str, Any] = json.loads(rows[0][0]) if rows else {"state": "never connected"}
-    return {"url": config.cloud.url, **status}
+    return {"url": config.cloud.url, "protocol": config.cloud.protocol, **status}
