@@ -184,10 +184,7 @@ async def run_demo(
             runtime.bus.subscribe("demo", maxsize=10_000, overflow=Overflow.DROP_OLDEST), out
         )
         tasks.append(loop.create_task(printer.run()))
-        await _banner(agent, runtime, relay, out)
-        if stick is not None:
-            where = f"zigpy-znp over the emulated Z-Stack coordinator at {stick.url}"
-            print(f"  zigbee:  {where}", file=out, flush=True)
+        await _banner(agent, runtime, relay, out, stick.url if stick is not None else None)
         for protocol in list(runtime.hub.radios):
             with contextlib.suppress(HubError):
                 await runtime.hub.set_inclusion(protocol, 60)
@@ -208,7 +205,7 @@ async def run_demo(
     return 0
 
 
-async def _banner(agent: Agent, runtime: Runtime, relay: DevRelay, out: TextIO) -> None:
+async def _banner(agent: Agent, runtime: Runtime, relay: DevRelay, out: TextIO, stick: str | None) -> None:
     print("hub-agent demo: a simulated home through the real agent (Ctrl-C to stop)", file=out)
     print(f"  radios:  {', '.join(p.value for p in runtime.hub.radios)} (simulated devices)", file=out)
     lan = agent.parts.get("lan")
@@ -223,6 +220,9 @@ async def _banner(agent: Agent, runtime: Runtime, relay: DevRelay, out: TextIO) 
         print(f"  LAN API: {lan.url}  (web page at /; self-signed TLS, SHA-256 {lan.fingerprint})", file=out)
         print(f"  token:   {issued.token}", file=out)
     print(f"  cloud:   development relay at {relay.url} (mutual TLS); it plays the phone app below", file=out)
+    if stick is not None:
+        # Before "joins now": the household's join lines follow that line, the set-up lines precede it.
+        print(f"  zigbee:  zigpy-znp over the emulated Z-Stack coordinator at {stick}", file=out)
     print("  opening inclusion: the simulated household joins now", file=out, flush=True)
 
 

@@ -100,3 +100,21 @@ def test_info_before_the_first_start_says_the_key_comes_by_itself(tmp_path: Path
     assert done.returncode == 0, done.stderr
     # `run` makes the key itself; "not provisioned (run: hub-agent provision)" sent people to a needless step.
     assert "hub id:       no key yet (made at first start, or by hub-agent provision)" in done.stdout
+
+
+def test_the_demo_banner_ends_with_the_household_joining(tmp_path: Path) -> None:
+    # Every set-up line (the Zigbee stick's too) comes before "joins now"; the join lines follow it.
+    done = subprocess.run(
+        [sys.executable, "-m", "hub_agent", "demo", "--lan", "127.0.0.1:0", "--duration", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    joins_now = next(i for i, line in enumerate(lines) if "the simulated household joins now" in line)
+    banner = lines[:joins_now]
+    assert any(line.startswith("  zigbee:  zigpy-znp over the emulated Z-Stack") for line in banner)
+    assert all(line.startswith("  ") or line.startswith("hub-agent demo") for line in banner)
