@@ -15,6 +15,7 @@ from hub_agent import identity
 from hub_agent.cloud.devcloud import DevRelay, make_dev_pki
 from hub_agent.commands.info import collect
 from hub_agent.config import load_config
+from hubtest.processes import signal_child
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,12 +49,12 @@ async def test_hub_agent_run_connects_answers_and_records_its_status(tmp_path: P
                 while (info := collect(load_config(config_path)))["cloud"]["state"] != "connected":
                     await asyncio.sleep(0.02)
             assert info["cloud"]["url"] == relay.url
-            process.send_signal(signal.SIGTERM)
+            signal_child(process, signal.SIGTERM)
             async with asyncio.timeout(30):
                 assert await process.wait() == 0
         finally:
             if process.returncode is None:
-                process.kill()
+                signal_child(process, signal.SIGKILL)
             await process.wait()
         assert json.dumps(info["cloud"])
         assert (await next_message(relay, "hello")).hub_id == HUB_ID

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from hub_agent.cloud import pki
 from hub_agent.cloud.devcloud import DevPki
 from hub_agent.cloud.link import LinkState
 from hub_agent.config import load_config
+from hubtest.processes import signal_child
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,5 +145,5 @@ async def test_the_relay_command_prints_events_and_sends_typed_commands(tmp_path
         assert load_config(tmp_path / "hub.toml").cloud is not None
     finally:
         if process.returncode is None:
-            process.kill()
+            signal_child(process, signal.SIGKILL)
         await process.wait()

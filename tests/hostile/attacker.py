@@ -13,6 +13,7 @@ import contextlib
 import os
 import re
 import resource
+import signal
 import socket
 import ssl
 import subprocess
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hub_agent.lan import tls
+from hubtest.processes import signal_child
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The attacker and the household's phone: two loopback addresses, as two hosts on a LAN would be.
@@ -184,11 +186,11 @@ async def running_agent(
         yield agent
     finally:
         if process.returncode is None:
-            process.terminate()
+            signal_child(process, signal.SIGTERM)
             try:
                 await asyncio.wait_for(process.wait(), 15)
             except TimeoutError:
-                process.kill()
+                signal_child(process, signal.SIGKILL)
                 await process.wait()
         await reader
 

@@ -24,6 +24,8 @@ from cryptography.x509.oid import NameOID
 from dbus_fast import BusType
 from dbus_fast.aio import MessageBus
 
+from hubtest.processes import signal_child
+
 COMPATIBLE = "hub-agent-test"
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -207,7 +209,7 @@ class RaucHub:
     async def kill_service(self) -> None:
         """SIGKILL the RAUC service (a power cut, from its point of view)."""
         if self.service is not None and self.service.returncode is None:
-            self.service.send_signal(signal.SIGKILL)
+            signal_child(self.service, signal.SIGKILL)
             await self.service.wait()
         self.service = None
 
@@ -215,6 +217,6 @@ class RaucHub:
         """Stop the service and the bus."""
         await self.kill_service()
         if self._bus is not None and self._bus.returncode is None:
-            self._bus.terminate()
+            signal_child(self._bus, signal.SIGTERM)
             with contextlib.suppress(ProcessLookupError):
                 await self._bus.wait()

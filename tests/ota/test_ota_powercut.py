@@ -21,6 +21,7 @@ import pytest
 from hub_agent.ota import EXIT_REBOOT, control
 from hub_agent.ota.faults import ENV, POINTS
 from hub_agent.ota.state import StateFile
+from hubtest.processes import signal_child
 from ota.harness import write_config
 from ota.https_server import RepoServer, UpdateCA
 from ota.tufrepo import TufRepo
@@ -76,7 +77,7 @@ class Boot:
     async def stop(self) -> None:
         """SIGTERM and wait."""
         if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
+            signal_child(self.process, signal.SIGTERM)
             async with asyncio.timeout(15):
                 await self.process.wait()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hub_core.clock import ManualClock
 from hub_core.model import Protocol
+from hubtest.processes import signal_child
 from hubtest.rules_world import build_world, device
 
 T0 = 1_790_000_000.0
@@ -67,7 +68,7 @@ async def test_a_pending_delay_survives_kill_9(tmp_path: Path) -> None:
         assert line == b"pending\n"
     finally:
         if child.returncode is None:
-            child.send_signal(signal.SIGKILL)
+            signal_child(child, signal.SIGKILL)
         await child.wait()
     assert child.returncode == -signal.SIGKILL
 

@@ -4,6 +4,7 @@ documented errors escape; any request gets an answer or, for an AREQ, nothing)."
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hubtest.processes import signal_child
 from radios.sim.zigbee_zcl import eui64
 from radios.sim.znp import nv as nvm
 from radios.sim.znp.coordinator import ZnpCoordinator
@@ -135,6 +137,6 @@ async def test_the_standalone_emulator_prints_listening_and_serves(tmp_path: Pat
         writer.close()
         await writer.wait_closed()
     finally:
-        process.terminate()
+        signal_child(process, signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 10) == 0
     assert state.stat().st_mode & 0o777 == 0o600
