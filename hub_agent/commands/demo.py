@@ -74,7 +74,9 @@ def main(args: argparse.Namespace) -> int:
     """Run the demo until --duration passes or Ctrl-C."""
     host, _, port = args.lan.rpartition(":")
     if not host or not port.isdigit() or int(port) > 65535:
-        print(f"hub-agent demo: --lan must be HOST:PORT, not {args.lan!r}", file=sys.stderr)
+        print(
+            f"hub-agent demo: --lan must be HOST:PORT with a port 0-65535, not {args.lan!r}", file=sys.stderr
+        )
         return 2
     if args.duration is not None and not (0 < args.duration <= MAX_DURATION):
         print(

@@ -118,3 +118,18 @@ def test_the_demo_banner_ends_with_the_household_joining(tmp_path: Path) -> None
     banner = lines[:joins_now]
     assert any(line.startswith("  zigbee:  zigpy-znp over the emulated Z-Stack") for line in banner)
     assert all(line.startswith("  ") or line.startswith("hub-agent demo") for line in banner)
+
+
+def test_the_demo_names_the_port_range_when_lan_has_a_port_too_large() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "hub_agent", "demo", "--lan", "127.0.0.1:99999"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr == "hub-agent demo: --lan must be HOST:PORT with a port 0-65535, not '127.0.0.1:99999'\n"
+    )
