@@ -154,6 +154,18 @@ def test_an_ack_glued_to_the_next_frame_is_split_for_the_mock(zwave_peer: ZWaveP
         reader.close()
 
 
+async def test_a_send_data_bridge_is_recorded_like_send_data(zwave_peer: ZWavePeer) -> None:
+    # zwave-js's Driver (the benchmark's other host) sends SendDataBridge: source, node, length, CC, ...
+    bridge = bytes((1, 2, 3, 0x25, 0x01, 0xFF, 0x25, 0, 0, 0, 0, 0x07))
+    with socket.create_connection(("127.0.0.1", zwave_peer.port), timeout=5) as sock:
+        reader = sock.makefile("rb")
+        sock.sendall(_frame(0xA9, bridge))
+        assert reader.read(1) == b"\x06"  # the mock took the frame
+        reader.close()
+    assert await zwave_peer.received(2) == [cc.BinarySwitchSet(0xFF).to_bytes()]
+    assert [f.function for f in await zwave_peer.link_frames() if f.from_host] == [0xA9]
+
+
 async def test_the_peer_vanishes_and_returns_on_the_same_port(zwave_peer: ZWavePeer) -> None:
     await zwave_peer.vanish(300)
     with pytest.raises(ConnectionRefusedError):

@@ -17,7 +17,8 @@
 //   vanish {ms}                    drop the client and refuse connections for ms, then listen again
 //   vanish_on_send {node, ms}      vanish when the host's next SendData to the node arrives (mid-transaction)
 //   listening                      answers once the port accepts connections (again)
-//   received {node}                hex of every CC the host sent the node with SendData, oldest first,
+//   received {node}                hex of every CC the host sent the node with SendData or SendDataBridge,
+//                                  oldest first,
 //                                  and {t}: when each SendData arrived (process.hrtime ns)
 //   handed {node}                  when each frame from the node was written to the host (hrtime ns)
 //   link                           every Serial API frame on the link since the last reset, oldest first
@@ -356,14 +357,17 @@ async function main() {
 	};
 	controller.defineBehavior({
 		onHostData(_controller, data) {
-			if (data.length > 6 && data[0] === SOF && data[2] === 0x00 && data[3] === 0x13) {
-				const list = sentToNodes.get(data[4]) ?? [];
-				list.push(data.slice(6, 6 + data[5]));
-				sentToNodes.set(data[4], list);
-				const times = sentTimes.get(data[4]) ?? [];
+			// SendData (0x13: node, length, CC) or SendDataBridge (0xA9, as zwave-js sends: source, node, length, CC)
+			const bridge = data.length > 7 && data[0] === SOF && data[2] === 0x00 && data[3] === 0xa9 ? 1 : 0;
+			if (bridge || (data.length > 6 && data[0] === SOF && data[2] === 0x00 && data[3] === 0x13)) {
+				const to = data[4 + bridge];
+				const list = sentToNodes.get(to) ?? [];
+				list.push(data.slice(6 + bridge, 6 + bridge + data[5 + bridge]));
+				sentToNodes.set(to, list);
+				const times = sentTimes.get(to) ?? [];
 				times.push(String(process.hrtime.bigint()));
-				sentTimes.set(data[4], times);
-				if (vanishOnSend.node === data[4]) {
+				sentTimes.set(to, times);
+				if (vanishOnSend.node === to) {
 					// Vanish mid-transaction: the SendData is swallowed, no ACK, no response, no callback.
 					const ms = vanishOnSend.ms;
 					vanishOnSend.node = undefined;
