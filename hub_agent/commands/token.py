@@ -77,7 +77,8 @@ def _create(config: Config, name: str, owner: bool) -> int:
     try:
         name = clean_name(name)
     except ValueError as exc:
-        print(f"hub-agent token: --name {exc}", file=sys.stderr)
+        # clean_name's messages start with "name" (the API's field); say the option instead, once
+        print(f"hub-agent token: --{exc}", file=sys.stderr)
         return 2
     conn = _store(config)
     try:

@@ -133,3 +133,18 @@ def test_the_demo_names_the_port_range_when_lan_has_a_port_too_large() -> None:
     assert (
         done.stderr == "hub-agent demo: --lan must be HOST:PORT with a port 0-65535, not '127.0.0.1:99999'\n"
     )
+
+
+def test_token_create_names_the_option_once(tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text('[hub]\ndata_dir = "data"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "hub_agent", "token", "create", "--config", str(config), "--name", " "],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr == "hub-agent token: --name must not be empty\n"
