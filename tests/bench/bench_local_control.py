@@ -19,7 +19,13 @@ Switch Report from node 2 every 250 ms, and the multisensor (node 4) reporting t
 a second as background load. Latency is measured inside the mock, from the report frame leaving
 node 2 to the rule's Multilevel Switch Set arriving for node 3. It also counts the Multilevel Switch
 Gets (verification) the host sent node 3 per 100 Sets, and the latency from the report frame being
-written to the host (the mock's air time for the report left out).
+written to the host (the mock's air time for the report left out). From the mock's trace of every
+Serial API frame it also tells, per trigger, whether a transaction was on the link when the report
+reached the host and until when, and prints the latency "beyond the transaction on the air" (minus
+that remaining time), plus what started on the link between the report and the Set (nothing of ours
+should) and the worst triggers with why. The same probe then runs with zwave-js's own Driver as the
+host (tests/peers/zwave/bench_zwavejs_rule.mjs), on the same mock process with a fresh household and
+the same schedule; `--no-zwavejs` leaves it out.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ SWITCH_OFFSET = 30
 BACKGROUND = range(70, 80)  # temperature sensors reporting 100 times a second in all
 BLE_DEVICES = 150
 SEND_DATA = 0x13
+SEND_DATA_BRIDGE = 0xA9  # what zwave-js's Driver sends instead
 
 
 # --- the emulator process ----------------------------------------------------------------------
@@ -257,48 +264,129 @@ MOCK_RULES = [
 ]
 
 
-async def mock_probe(events: int, root: Path, agent_root: Path) -> dict[str, Any]:
-    """Run the probe against a fresh household on the mock; return latencies, missed, counts, RSS."""
+async def mock_probe(
+    events: int, root: Path, agent_root: Path, hosts: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Run the probe against a fresh household on one mock, once per host; return each host's figures."""
     sys.path.insert(0, str(root / "tests" / "zwave"))
     from zwave_peer import ZWavePeer
 
     peer = ZWavePeer([])
     peer.start()
+    results: dict[str, dict[str, Any]] = {}
     try:
-        peer.reset("household")
-        with tempfile.TemporaryDirectory() as folder:
-            base = Path(folder)
-            if agent_root == root:
-                token = await seed_store(base / "data", ble_devices=0)
+        for host in hosts:
+            peer.reset("household")  # same household, fresh state, no client
+            if host == "ours":
+                results[host] = await _ours(peer, events, root, agent_root)
             else:
-                token = seed_with(agent_root, base / "data")
-            (base / "rules.json").write_text(json.dumps(MOCK_RULES))
-            lan_port = free_port()
-            (base / "hub.toml").write_text(
-                f'[hub]\nid = "bench"\ndata_dir = "data"\n[zwave]\nport = "{peer.url}"\n'
-                f'[lan]\nlisten = "127.0.0.1:{lan_port}"\ntls = false\nmdns = false\n'
-                '[rules]\nfile = "rules.json"\nmax_fires_per_minute = 100000\n'
-            )
-            env = {**os.environ, "PYTHONPATH": str(agent_root)}
-            agent = subprocess.Popen(
-                [sys.executable, "-m", "hub_agent", "run", "--config", str(base / "hub.toml")],
-                stderr=open(os.environ.get("BENCH_AGENT_LOG", os.devnull), "w"),  # noqa: SIM115,
-                env=env,
-                cwd=agent_root,  # `python -m` puts the working directory first on sys.path
-            )
-            try:
-                ready = await asyncio.to_thread(
-                    wait_until_ready, f"http://127.0.0.1:{lan_port}", token, agent, 7, 7
-                )
-                result = await _drive(peer, events)
-                result["ready"] = ready
-                result["rss"] = rss_mb(agent.pid)
-            finally:
-                agent.send_signal(signal.SIGTERM)
-                agent.wait(timeout=10)
+                await peer.wait_listening()
+                results[host] = await _zwavejs(peer, events)
     finally:
         peer.stop()
+    return results
+
+
+async def _ours(peer: Any, events: int, root: Path, agent_root: Path) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder)
+        if agent_root == root:
+            token = await seed_store(base / "data", ble_devices=0)
+        else:
+            token = seed_with(agent_root, base / "data")
+        (base / "rules.json").write_text(json.dumps(MOCK_RULES))
+        lan_port = free_port()
+        (base / "hub.toml").write_text(
+            f'[hub]\nid = "bench"\ndata_dir = "data"\n[zwave]\nport = "{peer.url}"\n'
+            f'[lan]\nlisten = "127.0.0.1:{lan_port}"\ntls = false\nmdns = false\n'
+            '[rules]\nfile = "rules.json"\nmax_fires_per_minute = 100000\n'
+        )
+        env = {**os.environ, "PYTHONPATH": str(agent_root)}
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "hub_agent", "run", "--config", str(base / "hub.toml")],
+            stderr=open(os.environ.get("BENCH_AGENT_LOG", os.devnull), "w"),  # noqa: SIM115,
+            env=env,
+            cwd=agent_root,  # `python -m` puts the working directory first on sys.path
+        )
+        try:
+            ready = await asyncio.to_thread(
+                wait_until_ready, f"http://127.0.0.1:{lan_port}", token, agent, 7, 7
+            )
+            result = await _drive(peer, events)
+            result["ready"] = ready
+            result["rss"] = rss_mb(agent.pid)
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            agent.wait(timeout=10)
     return result
+
+
+async def _zwavejs(peer: Any, events: int) -> dict[str, Any]:
+    """The same probe with zwave-js's Driver as the host (tests/peers/zwave/bench_zwavejs_rule.mjs)."""
+    from zwave_peer import PEER_DIR, check_installed
+
+    started = time.monotonic()
+    host = await asyncio.create_subprocess_exec(
+        check_installed(),
+        str(PEER_DIR / "bench_zwavejs_rule.mjs"),
+        f"tcp://127.0.0.1:{peer.port}",
+        cwd=PEER_DIR,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert host.stdin is not None and host.stdout is not None
+    try:
+        async with asyncio.timeout(180):
+            line = await host.stdout.readline()
+        if line.strip() != b"ready":
+            raise SystemExit(f"zwave-js host did not get ready (exit {host.returncode})")
+        result = await _drive(peer, events)
+        result["ready"] = time.monotonic() - started
+        result["rss"] = rss_mb(host.pid)
+    finally:
+        host.stdin.close()
+        try:
+            async with asyncio.timeout(10):
+                await host.wait()
+        except TimeoutError:
+            host.kill()
+            await host.wait()
+    return result
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Transaction:
+    """One Serial API transaction: the host's request until the controller's last frame for it."""
+
+    start: int
+    end: int
+    function: int
+    head: bytes
+
+    def describe(self) -> str:
+        if self.function == SEND_DATA and len(self.head) >= 4:
+            return f"SendData node {self.head[0]} CC {self.head[2]:02x}.{self.head[3]:02x}"
+        if self.function == SEND_DATA_BRIDGE and len(self.head) >= 5:  # zwave-js: source node first
+            return f"SendData node {self.head[1]} CC {self.head[3]:02x}.{self.head[4]:02x}"
+        return f"function 0x{self.function:02x}"
+
+
+def transactions(frames: list[Any]) -> list[Transaction]:
+    """Split the link trace into transactions: each host request lasts until the last controller
+    frame of the same function before the host's next request (the Serial API is one at a time)."""
+    out: list[Transaction] = []
+    current: list[Any] = []
+    for frame in [*frames, None]:
+        if frame is None or (frame.from_host and frame.kind == 0x00):
+            if current:
+                first = current[0]
+                mine = [f for f in current[1:] if not f.from_host and f.function == first.function]
+                end = mine[-1].t if mine else first.t
+                out.append(Transaction(first.t, end, first.function, first.head))
+            current = [frame] if frame is not None else []
+        elif current:
+            current.append(frame)
+    return out
 
 
 async def _drive(peer: Any, events: int) -> dict[str, Any]:
@@ -325,14 +413,17 @@ async def _drive(peer: Any, events: int) -> dict[str, Any]:
     from radios.zwave import cc
 
     # Sets may travel inside Supervision Get: classify the command inside.
-    arrivals = [
-        (cc.unwrap(cc.parse_cc(data)).command, t) for data, t in (await peer.received_times(3))[before:]
-    ]
+    arrivals = [(_inner(data), t) for data, t in (await peer.received_times(3))[before:]]
     sets = [t for command, t in arrivals if isinstance(command, cc.MultilevelSwitchSet)]
     gets = [t for command, t in arrivals if isinstance(command, cc.MultilevelSwitchGet)]
     handed = await peer.handed_times(2)
+    link = transactions(await peer.link_frames())
     latencies: list[float] = []
     host: list[float] = []
+    beyond: list[float] = []
+    busy = 0
+    ahead: dict[str, int] = {}  # what started on the link between the report reaching the host and the Set
+    tail: list[tuple[float, str]] = []
     missed = 0
     for i, t0 in enumerate(sent):
         end = sent[i + 1] if i + 1 < len(sent) else t0 + int(5e9)
@@ -343,40 +434,86 @@ async def _drive(peer: Any, events: int) -> dict[str, Any]:
         latencies.append((mine[0] - t0) / 1e6)
         # The same, from the report frame reaching the host (the mock's air time left out).
         reached = [t for t in handed if t0 <= t <= mine[0]]
-        if reached:
-            host.append((mine[0] - reached[0]) / 1e6)
+        if not reached:
+            continue
+        h, s = reached[0], mine[0]
+        host.append((s - h) / 1e6)
+        # Beyond the transaction already on the air: what the host added after the link came free.
+        flying = [x for x in link if x.start <= h < x.end]
+        remaining = max(x.end for x in flying) - h if flying else 0
+        busy += bool(flying)
+        beyond.append((s - h - remaining) / 1e6)
+        # Whole transactions between the report and the Set (the Set's own one ends after it arrived).
+        between = [x.describe() for x in link if h < x.start and x.end <= s]
+        for what in between:
+            ahead[what] = ahead.get(what, 0) + 1
+        why = ", ".join([*(f"in flight: {x.describe()}" for x in flying), *(f"ahead: {w}" for w in between)])
+        tail.append((beyond[-1], why or "link idle, nothing ahead"))
+    tail.sort(reverse=True)
     return {
         "latencies": sorted(latencies),
         "host": sorted(host),
+        "beyond": sorted(beyond),
+        "busy": busy,
+        "ahead": ahead,
+        "tail": tail[: max(3, len(tail) // 100)],
         "missed": missed,
         "sets": len(sets),
         "gets": len(gets),
     }
 
 
-def print_mock(result: dict[str, Any]) -> None:
-    lat = result["latencies"]
-    print("local control against zwave-js's MockController (default air timing), measured in the mock:")
-    print("  unsolicited Binary Switch Report from node 2 every 250 ms -> rule -> Set to node 3")
-    print(
-        f"  background: multisensor temperature reports 10/s; agent ready {result['ready']:.1f} s after start"
+def _inner(data: bytes) -> object:
+    """The command inside (Supervision), or None for what our parser refuses (zwave-js sends more)."""
+    from hub_core.errors import ProtocolError
+    from radios.zwave import cc
+
+    try:
+        return cc.unwrap(cc.parse_cc(data)).command
+    except ProtocolError:
+        return None
+
+
+def _figures(values: list[float], missed: int | None = None) -> str:
+    if not values:
+        return "no samples"
+    text = (
+        f"p50 {percentile(values, 0.5):6.2f}  p90 {percentile(values, 0.9):6.2f}  "
+        f"p99 {percentile(values, 0.99):6.2f}  max {values[-1]:6.2f} ms"
     )
-    if lat:
+    return text if missed is None else f"{text}  missed {missed}"
+
+
+def print_mock(results: dict[str, dict[str, Any]]) -> None:
+    print("local control against zwave-js's MockController (default air timing), measured in the mock:")
+    print(
+        "  unsolicited Binary Switch Report from node 2 every 250 ms -> rule -> Multilevel Switch Set"
+        " to node 3;"
+    )
+    print(
+        "  background: multisensor temperature reports 10/s. Same mock process, household and"
+        " schedule for each host."
+    )
+    names = {"ours": "ours (hub-agent run)", "zwave-js": "zwave-js Driver"}
+    for name, result in results.items():
+        triggers = len(result["latencies"]) + result["missed"]
+        sets = max(result["sets"], 1)
         print(
-            f"  triggers: {len(lat) + result['missed']}  p50 {percentile(lat, 0.5):.2f} ms  "
-            f"p90 {percentile(lat, 0.9):.2f} ms  p99 {percentile(lat, 0.99):.2f} ms  max {lat[-1]:.2f} ms  "
-            f"missed {result['missed']}"
+            f"{names.get(name, name)}: {triggers} triggers, ready {result['ready']:.1f} s after start, "
+            f"RSS {result['rss']:.1f} MB"
         )
-    host = result["host"]
-    if host:
+        print(f"  raw, from the report leaving node 2:   {_figures(result['latencies'], result['missed'])}")
+        print(f"  from the report reaching the host:     {_figures(result['host'])}")
+        print(f"  beyond the transaction on the air:     {_figures(result['beyond'])}")
+        print(f"  link busy when the report reached the host: {result['busy']} of {len(result['host'])}")
+        ahead = ", ".join(f"{what} x{n}" for what, n in sorted(result["ahead"].items())) or "nothing"
+        print(f"  started on the link between the report and the Set: {ahead}")
         print(
-            f"  from the report reaching the host: p50 {percentile(host, 0.5):.2f} ms  "
-            f"p90 {percentile(host, 0.9):.2f} ms  p99 {percentile(host, 0.99):.2f} ms  max {host[-1]:.2f} ms"
+            f"  verify Gets per 100 Sets: {100 * result['gets'] / sets:.1f} "
+            f"({result['gets']} Gets, {result['sets']} Sets)"
         )
-    sets = max(result["sets"], 1)
-    gets = result["gets"]
-    print(f"  verify Gets per 100 Sets: {100 * gets / sets:.1f} ({gets} Gets, {result['sets']} Sets)")
-    print(f"  agent RSS after the run: {result['rss']:.1f} MB")
+        for ms, why in result["tail"]:
+            print(f"    tail {ms:6.2f} ms beyond: {why}")
 
 
 def main() -> None:
@@ -388,11 +525,13 @@ def main() -> None:
         type=Path,
         help="run the agent from this checkout (e.g. a worktree of an older commit)",
     )
+    parser.add_argument("--no-zwavejs", action="store_true", help="--mock without zwave-js's Driver as host")
     parser.add_argument("--emulator", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.mock:
         root = Path(__file__).resolve().parents[2]
-        print_mock(asyncio.run(mock_probe(args.events, root, args.agent_root or root)))
+        hosts = ["ours"] if args.no_zwavejs else ["ours", "zwave-js"]
+        print_mock(asyncio.run(mock_probe(args.events, root, args.agent_root or root, hosts)))
         return
     if args.emulator:
         asyncio.run(emulator_main())
