@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 #: in a `sim://<data_dir>` air's directory: what the simulated devices keep across processes
 STATE_FILE = "zigbee-sim-household.json"
 #: Frames the air keeps for tests to inspect (the oldest are forgotten).
-FRAME_LOG = 4096
+FRAME_LOG = 1024
 
 __all__ = ["SentFrame", "SimCluster", "SimEndpoint", "SimZigbeeDevice", "SimulatedAir", "StickUnavailable"]
 

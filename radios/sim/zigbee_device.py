@@ -44,7 +44,7 @@ from radios.sim.zigbee_zcl import (
 
 log = logging.getLogger(__name__)
 #: ZCL commands a device keeps for tests to inspect (the oldest are forgotten).
-RECEIVED_LOG = 256
+RECEIVED_LOG = 64
 
 
 class DeviceAir(Protocol):

@@ -18,7 +18,7 @@ from radios.zwave.messages import NodeInfo
 
 # Command class ids (SDS13548), spelled out here on purpose rather than imported from the host.
 #: CC commands a node keeps for tests to inspect (the oldest are forgotten).
-RECEIVED_LOG = 256
+RECEIVED_LOG = 64
 
 BASIC = 0x20
 SWITCH_BINARY = 0x25

@@ -275,7 +275,7 @@ def grown(*_):
                 f.write(f'{stat.size_diff / 1024:+10.1f} KiB {stat.count_diff:+8d} blocks\\n')
                 f.write('\\n'.join('      ' + line for line in stat.traceback.format()[-12:]) + '\\n')
 if os.environ.get('BENCH_TRACEMALLOC'):
-    tracemalloc.start(12)
+    tracemalloc.start(int(os.environ['BENCH_TRACEMALLOC']))
     signal.signal(signal.SIGUSR1, grown)
 sys.argv = ['hub-agent'] + sys.argv[1:]
 from hub_agent.cli import main
@@ -361,7 +361,7 @@ def main() -> None:
         out = base / "modules.json"
         env["BENCH_MODULES_OUT"] = str(out)
         if args.tracemalloc:
-            env["BENCH_TRACEMALLOC"] = "1"
+            env["BENCH_TRACEMALLOC"] = "4"  # frames: more make the snapshot diff take minutes
         agent = subprocess.Popen(
             [sys.executable, "-c", MODULES, "run", "--config", str(base / "hub.toml")],
             cwd=base,
@@ -408,19 +408,21 @@ def main() -> None:
                     show(f"after {sent} LAN commands ({failed} failed)", memory(agent.pid))
                 if joined and args.soak:
                     samples: list[tuple[float, int]] = []
-                    if args.tracemalloc:
-                        agent.send_signal(signal.SIGUSR1)
                     started = time.monotonic()
+                    traced = False
                     while time.monotonic() - started < args.soak:
+                        if args.tracemalloc and not traced and time.monotonic() - started >= args.soak / 2:
+                            agent.send_signal(signal.SIGUSR1)  # the second half: after warm-up and full logs
+                            traced = True
                         traffic(lan, joined, args.every, args.rate)
                         rss = memory(agent.pid)["VmRSS"]
                         samples.append((time.monotonic() - started, rss))
                         print(f"  soak t={samples[-1][0]:7.0f} s  RSS {rss / 1024:6.1f} MB", flush=True)
                     if args.tracemalloc:
                         agent.send_signal(signal.SIGUSR1)
-                        wait_for("the allocation diff", Path(f"{out}.grown").exists, agent, 60)
+                        wait_for("the allocation diff", Path(f"{out}.grown").exists, agent, 300)
                         time.sleep(1.0)
-                        print("Python allocations that grew during the soak (tracemalloc):")
+                        print("Python allocations that grew in the second half (tracemalloc):")
                         print(Path(f"{out}.grown").read_text())
                     half = samples[len(samples) // 2 :]
                     print(
