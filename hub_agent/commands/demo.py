@@ -17,7 +17,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -42,6 +42,7 @@ from hub_core.errors import HubError, ServiceUnavailable
 from hub_core.model import (
     ATTRIBUTES,
     ButtonPressed,
+    Device,
     DeviceAdded,
     DeviceOnline,
     DeviceRemoved,
@@ -183,7 +184,9 @@ async def run_demo(
     try:
         runtime = await agent.start()
         printer = EventPrinter(
-            runtime.bus.subscribe("demo", maxsize=10_000, overflow=Overflow.DROP_OLDEST), out
+            runtime.bus.subscribe("demo", maxsize=10_000, overflow=Overflow.DROP_OLDEST),
+            out,
+            runtime.hub.device,
         )
         tasks.append(loop.create_task(printer.run()))
         await _banner(agent, runtime, relay, out, stick.url if stick is not None else None)
@@ -318,10 +321,17 @@ async def _start_znp_stick(data_dir: Path) -> Any:
 class EventPrinter:
     """Prints each bus event as one line: time, kind, device, what happened."""
 
-    def __init__(self, subscription: Subscription, out: TextIO) -> None:
+    def __init__(
+        self,
+        subscription: Subscription,
+        out: TextIO,
+        known: Callable[[str], Device | None] = lambda _: None,
+    ) -> None:
         self._subscription = subscription
         self._out = out
         self._names: dict[str, str] = {}
+        # Devices restored from the store (a second demo on the same --data-dir) never "join" again.
+        self._known = known
 
     async def run(self) -> None:
         """Print until cancelled."""
@@ -358,6 +368,8 @@ class EventPrinter:
 
     def _label(self, device: str) -> str:
         name = self._names.get(device)
+        if name is None and (known := self._known(device)) is not None:
+            name = self._names[device] = known.name
         return f"{device} ({name})" if name else device
 
 
