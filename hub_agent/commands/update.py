@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ HELP = "over-the-air updates: status, check, install, mark-good, trust an owner'
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The action and its arguments."""
-    parser.add_argument("--config", required=True, metavar="FILE", help="the TOML configuration file")
+    # --config and --json are accepted before or after the action (`update --config F status` and
+    # `update status --config F`), as `token` and `zigbee` take them after theirs.
+    parser.add_argument("--config", metavar="FILE", help="the TOML configuration file")
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("status", help="the running version, the update on offer, progress and errors")
@@ -36,10 +39,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     trust.add_argument(
         "--root", required=True, metavar="FILE", type=Path, help="its root metadata (root.json)"
     )
+    _accept_config_after_the_action(actions)
+
+
+def _accept_config_after_the_action(actions: Any) -> None:
+    for sub in actions.choices.values():
+        sub.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE", help=argparse.SUPPRESS)
+        sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def main(args: argparse.Namespace) -> int:
     """Run one update action; exit 1 when the agent refuses or is not running."""
+    if not args.config:
+        print("hub-agent update: error: --config FILE is required", file=sys.stderr)
+        return 2
     config = load_config(args.config)
     if config.ota is None:
         raise HubError(f"over-the-air updates are not configured in {args.config} (no [ota] section)")

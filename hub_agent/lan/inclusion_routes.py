@@ -130,8 +130,14 @@ class InclusionRoutes:
             raise ApiError(422, "invalid", "security applies to Z-Wave inclusion only", field="security")
         if value not in ("auto", "none"):
             raise ApiError(422, "invalid", 'security must be "auto" or "none"', field="security")
-        target = self._target()
-        target.set_security_policy(str(value))
+        try:
+            radio = self.runtime.hub.radio_for(protocol)
+        except RadioUnavailable as exc:
+            raise ApiError(503, exc.code, str(exc)) from None
+        if isinstance(radio, PinTarget):
+            radio.set_security_policy(str(value))
+        # A radio without S2 (the simulated stick) includes without security, which is what "none"
+        # asks for and what "auto" means when S2 is not available: both are accepted.
 
 
 def parse_pin_body(raw: bytes) -> str:

@@ -178,3 +178,22 @@ def test_the_demo_names_devices_restored_from_the_store_which_never_join_again()
         "  zwave-9  switch = on"
     )
     subscription.close()
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_update_takes_config_before_or_after_its_action(tmp_path: Path, order: str) -> None:
+    config = tmp_path / "hub.toml"
+    (tmp_path / "root.json").write_text("{}")
+    config.write_text(
+        f'[hub]\nid = "h"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[ota]\nrepository = "https://127.0.0.1:1/r/"\nroot = "{tmp_path / "root.json"}"\n'
+        f'backend = "dir"\nslots_dir = "{tmp_path / "slots"}"\n'
+    )
+    words = ["update", "--config", str(config), "status"]
+    if order == "after":
+        words = ["update", "status", "--config", str(config)]
+    result = subprocess.run(
+        [sys.executable, "-m", "hub_agent", *words], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "state:" in result.stdout

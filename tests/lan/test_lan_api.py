@@ -430,3 +430,17 @@ async def test_facts_and_clean_stop(start_lan: Any) -> None:
     with pytest.raises(OSError):
         _reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.close()
+
+
+async def test_inclusion_security_on_a_radio_without_s2_is_accepted(lan: Any, token: str) -> None:
+    # The test radio has no S2: "none" is exactly what it does, and "auto" means "none" without S2.
+    async with lan.session(headers=auth(token)) as session:
+        url = lan.url + "/api/v1/inclusion"
+        for security in ("none", "auto"):
+            body = {"protocol": "zwave", "seconds": 30, "security": security}
+            async with session.post(url, json=body) as response:
+                assert response.status == 200, await response.text()
+        async with session.post(url, json={"protocol": "zwave", "security": "S0 please"}) as response:
+            assert response.status == 422
+            assert (await response.json())["field"] == "security"
+    assert lan.radio.inclusion == [30, 30]
