@@ -1,5 +1,5 @@
 """`python -m hub_agent` is `hub-agent`."""
 
-from hub_agent.cli import main
+from hub_agent.cli import console_main
 
-raise SystemExit(main())
+raise SystemExit(console_main())

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from types import ModuleType
 
@@ -31,6 +35,8 @@ COMMANDS: dict[str, str] = {
 }
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+#: Commands that run the agent; they end through `exit_despite_stuck_threads`.
+LONG_RUNNING = frozenset({"run", "demo", "relay"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,6 +92,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
+    return _run(args)
+
+
+def console_main() -> int:
+    """The `hub-agent` console script and `python -m hub_agent`: `main()`, then the process ends.
+
+    Only here, never when `main()` is called as a library (the tests call it in their own process),
+    may a long-running command end the process past threads a library left behind.
+    """
+    argv = sys.argv[1:]
+    code = main(argv)
+    if _chosen(argv) in LONG_RUNNING:
+        exit_despite_stuck_threads(code)
+    return code
+
+
+def exit_despite_stuck_threads(code: int, grace: float = 2.0) -> None:
+    """End the process now with `code` if a library thread would keep it alive after the agent stopped.
+
+    A part abandoned at shutdown (it did not stop in its share of the 5 s) can leave a non-daemon
+    thread behind (e.g. a database worker waiting for a close that never comes); the interpreter would
+    then wait for it for ever, and systemd or the user would have to kill the process. Our own store is
+    closed by then, so after `grace` seconds the remaining threads are left to the operating system.
+    """
+    deadline = time.monotonic() + grace
+    stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    for thread in stuck:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t for t in stuck if t.is_alive()]
+    if not stuck:
+        return
+    names = ", ".join(sorted(t.name for t in stuck))
+    print(f"hub-agent: exiting with {len(stuck)} thread(s) still running ({names})", file=sys.stderr)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args._main(args)
         return code
@@ -111,4 +157,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(console_main())

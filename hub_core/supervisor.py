@@ -77,12 +77,19 @@ class Supervisor:
             delay = min(delay * 2, self.cap)
 
     async def stop(self, timeout: float = 4.0) -> None:
-        """Cancel every part, newest first, each given its share of `timeout` to finish."""
+        """Cancel every part, newest first, within `timeout` in all.
+
+        Each part gets an equal share of what is left of the budget when its turn comes, so time a
+        quick part did not need goes to the slower ones (a radio closing its stick) instead of being lost.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         for name in reversed(list(self._tasks)):
             task = self._tasks.pop(name)
             task.cancel()
+            share = max(0.05, (deadline - loop.time()) / (len(self._tasks) + 1))
             try:
-                async with asyncio.timeout(timeout / max(1, len(self._tasks) + 1)):
+                async with asyncio.timeout(share):
                     await asyncio.gather(task, return_exceptions=True)
             except TimeoutError:
                 log.error("part %s did not stop in time; abandoning it", name)
