@@ -134,7 +134,7 @@ async def test_a_twin_while_it_runs_shares_the_one_outcome(world: World) -> None
     result = await original
     assert result.status == "ok" and await twin == result
     assert impatient.cancelled()
-    assert len(world.radio.commands) == 1 and desk.executed == 1
+    assert len(world.radio.commands) == 1 and (desk.executed, desk.duplicates) == (1, 2)
     assert ratelog.LIMITER.counts["cloud.duplicate"] == before + 2
     assert await desk.handle(_on("c-7")) == result and len(world.radio.commands) == 1
 
