@@ -238,6 +238,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def cpu_ns(pid: int) -> tuple[int, int]:
+    """(on a CPU, runnable but waiting for one) in ns, over all of the process's threads (schedstat)."""
+    ran = waited = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "schedstat").read_text().split()
+        ran, waited = ran + int(fields[0]), waited + int(fields[1])
+    return ran, waited
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -312,7 +321,7 @@ async def _ours(peer: Any, events: int, root: Path, agent_root: Path) -> dict[st
             ready = await asyncio.to_thread(
                 wait_until_ready, f"http://127.0.0.1:{lan_port}", token, agent, 7, 7
             )
-            result = await _drive(peer, events)
+            result = await _drive(peer, events, agent.pid)
             result["ready"] = ready
             result["rss"] = rss_mb(agent.pid)
         finally:
@@ -340,7 +349,7 @@ async def _zwavejs(peer: Any, events: int) -> dict[str, Any]:
             line = await host.stdout.readline()
         if line.strip() != b"ready":
             raise SystemExit(f"zwave-js host did not get ready (exit {host.returncode})")
-        result = await _drive(peer, events)
+        result = await _drive(peer, events, host.pid)
         result["ready"] = time.monotonic() - started
         result["rss"] = rss_mb(host.pid)
     finally:
@@ -389,8 +398,9 @@ def transactions(frames: list[Any]) -> list[Transaction]:
     return out
 
 
-async def _drive(peer: Any, events: int) -> dict[str, Any]:
+async def _drive(peer: Any, events: int, host_pid: int) -> dict[str, Any]:
     rng = random.Random(16)
+    cpu_before, wall_before = cpu_ns(host_pid), time.monotonic_ns()
 
     async def background() -> None:
         while True:
@@ -399,6 +409,14 @@ async def _drive(peer: Any, events: int) -> dict[str, Any]:
             await peer.report(4, bytes((0x31, 0x05, 0x01, 0x22)) + raw.to_bytes(2, "big"))
             await asyncio.sleep(0.1)
 
+    # Start on a quiet link: the host may still be finishing its interview (state reads, battery).
+    # The mock stamps frames with process.hrtime, CLOCK_MONOTONIC like time.monotonic_ns on Linux.
+    quiet = time.monotonic()
+    while time.monotonic() - quiet < 60:
+        frames = await peer.link_frames()
+        if not frames or time.monotonic_ns() - frames[-1].t > 2_000_000_000:
+            break
+        await asyncio.sleep(0.5)
     before = len(await peer.received_times(3))
     noise = asyncio.get_running_loop().create_task(background())
     sent: list[int] = []
@@ -410,6 +428,8 @@ async def _drive(peer: Any, events: int) -> dict[str, Any]:
     finally:
         noise.cancel()
         await asyncio.gather(noise, return_exceptions=True)
+    cpu_after, wall = cpu_ns(host_pid), time.monotonic_ns() - wall_before
+    load = os.getloadavg()[0]
     from radios.zwave import cc
 
     # Sets may travel inside Supervision Get: classify the command inside.
@@ -417,6 +437,7 @@ async def _drive(peer: Any, events: int) -> dict[str, Any]:
     sets = [t for command, t in arrivals if isinstance(command, cc.MultilevelSwitchSet)]
     gets = [t for command, t in arrivals if isinstance(command, cc.MultilevelSwitchGet)]
     handed = await peer.handed_times(2)
+    background_handed = await peer.handed_times(4)
     link = transactions(await peer.link_frames())
     latencies: list[float] = []
     host: list[float] = []
@@ -448,8 +469,20 @@ async def _drive(peer: Any, events: int) -> dict[str, Any]:
         for what in between:
             ahead[what] = ahead.get(what, 0) + 1
         why = ", ".join([*(f"in flight: {x.describe()}" for x in flying), *(f"ahead: {w}" for w in between)])
+        # A background report handed to the host just before (or while) the trigger was handled.
+        near = [t for t in background_handed if h - 2_000_000 <= t <= s]
+        if near:
+            why = ", ".join(filter(None, (why, f"background report {(near[0] - h) / 1e6:+.1f} ms")))
         tail.append((beyond[-1], why or "link idle, nothing ahead"))
     tail.sort(reverse=True)
+    traffic: dict[str, int] = {}  # every transaction on the link during the run, ours or not
+    for x in link:
+        if sent and x.start >= sent[0]:
+            traffic[x.describe()] = traffic.get(x.describe(), 0) + 1
+    in_flight: dict[str, int] = {}
+    for x in link:
+        if any(x.start <= h < x.end for h in handed if sent and h >= sent[0]):
+            in_flight[x.describe()] = in_flight.get(x.describe(), 0) + 1
     return {
         "latencies": sorted(latencies),
         "host": sorted(host),
@@ -458,6 +491,11 @@ async def _drive(peer: Any, events: int) -> dict[str, Any]:
         "ahead": ahead,
         "tail": tail[: max(3, len(tail) // 100)],
         "missed": missed,
+        "traffic": traffic,
+        "in_flight": in_flight,
+        "cpu_ms_per_s": (cpu_after[0] - cpu_before[0]) / wall * 1000,
+        "wait_ms_per_s": (cpu_after[1] - cpu_before[1]) / wall * 1000,
+        "load": load,
         "sets": len(sets),
         "gets": len(gets),
     }
@@ -506,6 +544,14 @@ def print_mock(results: dict[str, dict[str, Any]]) -> None:
         print(f"  from the report reaching the host:     {_figures(result['host'])}")
         print(f"  beyond the transaction on the air:     {_figures(result['beyond'])}")
         print(f"  link busy when the report reached the host: {result['busy']} of {len(result['host'])}")
+        print(
+            f"  host process on a CPU {result['cpu_ms_per_s']:.0f} ms/s, runnable but waiting for a CPU "
+            f"{result['wait_ms_per_s']:.0f} ms/s (schedstat); load average {result['load']:.1f}"
+        )
+        traffic = ", ".join(f"{what} x{n}" for what, n in sorted(result["traffic"].items()))
+        print(f"  all traffic on the link during the run: {traffic}")
+        flying = ", ".join(f"{what} x{n}" for what, n in sorted(result["in_flight"].items())) or "nothing"
+        print(f"  on the air when a trigger reached the host: {flying}")
         ahead = ", ".join(f"{what} x{n}" for what, n in sorted(result["ahead"].items())) or "nothing"
         print(f"  started on the link between the report and the Set: {ahead}")
         print(
