@@ -10,6 +10,7 @@ on the broker's TLS listener.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from mosquitto import broker_for, client_identity
@@ -97,3 +98,49 @@ async def test_wss_the_hub_reconnects_when_the_websocket_is_closed_and_resends(t
             async with asyncio.timeout(10):
                 await agent.link.outbox.wait_acked(8)
             assert [s.path for s in bridge.seen] == ["/mqtt", "/mqtt"]
+
+
+async def test_wss_a_burst_of_requests_and_events_many_mqtt_packets_per_websocket_frame(
+    tmp_path: Path,
+) -> None:
+    """The bridge packs whatever the broker sent (up to 64 KiB) into one frame: the hub must unpack it."""
+    paths = pki_for(tmp_path)
+    base = f"hubs/{HUB_ID}/"
+    async with (
+        broker_for(paths, tmp_path / "broker") as broker,
+        bridge_for(paths, broker, lambda cn: client_identity(paths, cn)) as bridge,
+        cloud_client(broker, paths) as cloud,
+    ):
+        await cloud.subscribe(base + "events", qos=1)
+        await cloud.subscribe(base + "cmd/res", qos=1)
+        agent = await build_agent(write_config(tmp_path, paths, bridge.url, extra_cloud=MQTT))
+        async with running(agent):
+            await agent.connected()
+            await events_until(cloud, 7)
+            device = agent.hub.devices()[0].id
+            for i in range(1000):
+                agent.radio.report(device, "switch", "off" if i % 2 else "on")
+            for i in range(100):
+                command = {"type": "command", "id": f"b-{i}", "device": "zwave-2", "command": "on"}
+                await request(cloud, base + "cmd/req", command, None, str(i).encode())
+            answered: dict[str, str] = {}
+            top = 7
+            async with asyncio.timeout(30):
+                async for message in cloud.messages:
+                    assert isinstance(message.payload, bytes)
+                    frame = json.loads(message.payload)
+                    if str(message.topic).endswith("/cmd/res"):
+                        assert frame["id"] not in answered, frame  # answered exactly once
+                        answered[frame["id"]] = frame.get("status") or frame.get("error", "")
+                    elif frame["seq"] > top:
+                        assert frame["seq"] == top + 1, f"gap after {top}: {frame['seq']}"
+                        top = frame["seq"]
+                    if len(answered) == 100 and top >= 7 + 1000:
+                        break
+            assert sorted(answered) == sorted(f"b-{i}" for i in range(100))
+            assert set(answered.values()) <= {"ok", "rate_limited", "busy"}, set(answered.values())
+            assert "ok" in answered.values()
+            async with asyncio.timeout(10):
+                await agent.link.outbox.wait_acked(top)
+            assert agent.link.connections == 1
+            assert bridge.largest_down > 400  # several MQTT packets (a PUBLISH is ~130 bytes) in one frame

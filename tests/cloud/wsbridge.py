@@ -52,6 +52,7 @@ class Bridge:
     path: str
     seen: list[Seen] = field(default_factory=list)
     open: set[ServerConnection] = field(default_factory=set)
+    largest_down: int = 0  # the largest frame sent to a client (broker bytes read at once)
 
     @property
     def url(self) -> str:
@@ -117,7 +118,7 @@ async def bridge_for(
         try:
             async with asyncio.TaskGroup() as group:
                 up = group.create_task(_client_to_broker(connection, writer))
-                down = group.create_task(_broker_to_client(reader, connection))
+                down = group.create_task(_broker_to_client(reader, connection, bridge))
                 await asyncio.wait((up, down), return_when=asyncio.FIRST_COMPLETED)
                 up.cancel()
                 down.cancel()
@@ -153,7 +154,10 @@ async def _client_to_broker(connection: ServerConnection, writer: asyncio.Stream
             await writer.drain()
 
 
-async def _broker_to_client(reader: asyncio.StreamReader, connection: ServerConnection) -> None:
+async def _broker_to_client(
+    reader: asyncio.StreamReader, connection: ServerConnection, bridge: Bridge
+) -> None:
     with contextlib.suppress(ConnectionClosed):
         while data := await reader.read(CHUNK):
+            bridge.largest_down = max(bridge.largest_down, len(data))
             await connection.send(data)
