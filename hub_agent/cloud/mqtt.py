@@ -100,12 +100,14 @@ class Endpoint:
 
     @classmethod
     def from_url(cls, url: str) -> Endpoint:
-        """`mqtts://host[:8883]` or `wss://host[:443]/path`; ValueError otherwise."""
+        """`mqtts://host[:8883]` or `wss://host[:443]/path[?query]`; ValueError otherwise."""
         parts = urlsplit(url)
         if parts.scheme == "mqtts" and parts.hostname:
             return cls(parts.hostname, parts.port or 8883, None)
         if parts.scheme == "wss" and parts.hostname:
-            return cls(parts.hostname, parts.port or 443, parts.path or "/")
+            # The query belongs to the request line too: brokers behind gateways route or authorise on it.
+            query = f"?{parts.query}" if parts.query else ""
+            return cls(parts.hostname, parts.port or 443, (parts.path or "/") + query)
         raise ValueError(f"an MQTT cloud URL is mqtts://host:port or wss://host:port/path, not {url!r}")
 
 

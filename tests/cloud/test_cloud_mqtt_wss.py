@@ -26,15 +26,17 @@ async def test_wss_commands_round_trip_and_events_are_acknowledged(tmp_path: Pat
     base = f"hubs/{HUB_ID}/"
     async with (
         broker_for(paths, tmp_path / "broker") as broker,
-        bridge_for(paths, broker, lambda cn: client_identity(paths, cn), path="/fleet/v1/mqtt") as bridge,
+        bridge_for(
+            paths, broker, lambda cn: client_identity(paths, cn), path="/fleet/v1/mqtt?region=eu"
+        ) as bridge,
         cloud_client(broker, paths) as cloud,
     ):
         await cloud.subscribe(base + "#", qos=1)
         agent = await build_agent(write_config(tmp_path, paths, bridge.url, extra_cloud=MQTT))
         async with running(agent):
             await agent.connected()
-            # The hub spoke MQTT over a WebSocket on the URL's path, subprotocol mqtt, as itself.
-            assert bridge.seen == [Seen("/fleet/v1/mqtt", SUBPROTOCOL, HUB_ID)]
+            # The hub spoke MQTT over a WebSocket on the URL's path and query, subprotocol mqtt, as itself.
+            assert bridge.seen == [Seen("/fleet/v1/mqtt?region=eu", SUBPROTOCOL, HUB_ID)]
             state, _ = await next_json(cloud, base + "state")
             assert state["online"] is True
             events = await events_until(cloud, 7)
