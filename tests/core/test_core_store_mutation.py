@@ -71,12 +71,13 @@ async def test_one_transaction_takes_at_most_max_batch_writes(tmp_path: Path) ->
     try:
         gate, held = await _hold(db)
         before = db.commits
-        writes = [db.submit(put_setting(f"k{n}", n)) for n in range(2 * MAX_BATCH + 1)]
+        assert MAX_BATCH == 500
+        writes = [db.submit(put_setting(f"k{n}", n)) for n in range(1001)]
         gate.release.set()
         await asyncio.gather(held, *writes)
         # The gate's own transaction, then MAX_BATCH + MAX_BATCH + 1 writes.
         assert db.commits - before == 4
-        assert await db.read(_count) == 2 * MAX_BATCH + 1
+        assert await db.read(_count) == 1001
     finally:
         await db.close()
 
@@ -199,3 +200,32 @@ async def test_a_stop_behind_queued_writes_still_commits_them(tmp_path: Path) ->
     reopened = Database(path)
     assert reopened.read_now(_count) == 10
     reopened.close_now()
+
+
+async def test_a_store_in_a_new_folder_with_its_path_a_daemon_thread_and_reads_that_fail_alone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "new" / "nested" / "hub.sqlite3"
+    db = Database(path)
+    try:
+        assert db.path == path and path.exists()
+        (thread,) = [t for t in threading.enumerate() if t.name == "hub-store"]
+        assert thread.daemon  # a store left open never keeps the process from exiting
+
+        def bad_read(conn: sqlite3.Connection) -> None:
+            raise ValueError("no such thing")
+
+        with pytest.raises(StoreError, match="no such thing"):
+            await db.read(bad_read)
+        assert db.failed_writes == 0  # a read is not a write
+    finally:
+        await db.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        db.read_now(_count)  # the file is closed
+
+
+def test_close_now_closes_the_file(tmp_path: Path) -> None:
+    db = Database(tmp_path / "hub.sqlite3")
+    db.close_now()
+    with pytest.raises(sqlite3.ProgrammingError):
+        db.read_now(_count)

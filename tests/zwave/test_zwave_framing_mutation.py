@@ -87,7 +87,8 @@ def test_events_are_values_that_can_be_hashed_and_not_changed() -> None:
     assert len(events) == 6
     with pytest.raises(dataclasses.FrozenInstanceError):
         Frame(FrameType.REQUEST, 1).function = 2  # type: ignore[misc]
-    assert not hasattr(Ack(), "__dict__") and not hasattr(Frame(FrameType.REQUEST, 1), "__dict__")
+    for value in (*events, Frame(FrameType.REQUEST, 1)):
+        assert not hasattr(value, "__dict__"), value
 
 
 def test_a_good_frame_is_acked_and_a_damaged_one_nakked() -> None:
