@@ -21,11 +21,13 @@ import logging
 import socket
 import ssl
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 import aiomqtt
+from paho.mqtt import client as mqtt_client
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -208,6 +210,9 @@ class MqttConnection:
             logger=logging.getLogger(f"{__name__}.paho"),
         )
         paho = client._client
+        if self.context.check_hostname:  # else paho's own opener, which matches the hostname itself
+            opener: Any = paho
+            opener._create_socket = _socket_opener(paho, self.context, self.endpoint)
         paho.manual_ack_set(True)
         inner: Any = paho.on_publish
 
@@ -383,6 +388,41 @@ class MqttConnection:
 def _properties(packet_type: int) -> Properties:
     """MQTT 5 properties for one packet type (paho's constructor is untyped)."""
     return Properties(packet_type)  # type: ignore[no-untyped-call]
+
+
+def _socket_opener(
+    paho: mqtt_client.Client, context: ssl.SSLContext, endpoint: Endpoint
+) -> Callable[[], Any]:
+    """paho's socket set-up (TCP, TLS, WebSocket upgrade), except that a failed handshake closes
+    the socket at once: paho leaves it to the garbage collector, one open descriptor and a
+    ResourceWarning per retry while a broker (or an impostor) refuses us. `context` checks the
+    hostname (check_hostname), so paho's separate hostname match is not needed."""
+
+    def open_socket() -> Any:
+        tcp = paho._create_socket_connection()
+        try:
+            sock = context.wrap_socket(tcp, server_hostname=endpoint.host, do_handshake_on_connect=False)
+        except BaseException:
+            tcp.close()
+            raise
+        try:
+            sock.settimeout(paho._connect_timeout)
+            sock.do_handshake()
+            if endpoint.path is None:
+                return sock
+            return mqtt_client._WebsocketWrapper(
+                socket=sock,
+                host=endpoint.host,
+                port=endpoint.port,
+                is_ssl=True,
+                path=endpoint.path,
+                extra_headers=None,
+            )
+        except BaseException:
+            sock.close()
+            raise
+
+    return open_socket
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:

@@ -10,6 +10,7 @@ on the broker's TLS listener.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from test_cloud_harness import HUB_ID, build_agent, pki_for, running, write_conf
 from test_cloud_mqtt import MQTT, cloud_client, events_until, next_json, request
 from wsbridge import SUBPROTOCOL, Seen, bridge_for
 
+from hub_agent.cloud.devcloud import make_dev_pki
 from hub_agent.cloud.link import LinkState
 
 
@@ -146,3 +148,22 @@ async def test_wss_a_burst_of_requests_and_events_many_mqtt_packets_per_websocke
                 await agent.link.outbox.wait_acked(top)
             assert agent.link.connections == 1
             assert bridge.largest_down > 400  # several MQTT packets (a PUBLISH is ~130 bytes) in one frame
+
+
+async def test_wss_a_websocket_server_from_another_ca_is_refused_before_any_mqtt(tmp_path: Path) -> None:
+    paths = pki_for(tmp_path)
+    impostor = make_dev_pki(tmp_path / "impostor", HUB_ID)
+    async with (
+        broker_for(paths, tmp_path / "broker") as broker,
+        bridge_for(paths, broker, lambda cn: client_identity(paths, cn), server=impostor) as bridge,
+    ):
+        agent = await build_agent(write_config(tmp_path, paths, bridge.url, extra_cloud=MQTT), devices=False)
+        async with running(agent):
+            async with asyncio.timeout(20):
+                await agent.link.wait_for(LinkState.AUTH_FAILED)
+            error = agent.link.status["last_error"]
+            assert "certificate verify failed" in error, error
+            assert bridge.seen == []  # no WebSocket upgrade, let alone MQTT, reached the impostor
+            assert agent.link.connections == 0
+        # A socket left open by the failed handshake would warn (an error here) when collected.
+        gc.collect()

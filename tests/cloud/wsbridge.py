@@ -64,10 +64,10 @@ class Bridge:
             await connection.close(1001, "going away")
 
 
-def _server_context(paths: DevPki) -> ssl.SSLContext:
+def _server_context(paths: DevPki, server: DevPki) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(paths.server_cert, paths.server_key)
+    context.load_cert_chain(server.server_cert, server.server_key)
     context.load_verify_locations(cafile=paths.ca_cert)
     context.verify_mode = ssl.CERT_REQUIRED  # mutual TLS: no client certificate, no handshake
     return context
@@ -90,10 +90,12 @@ async def bridge_for(
     identity: Callable[[str], tuple[Path, Path]],
     *,
     path: str = "/mqtt",
+    server: DevPki | None = None,
 ) -> AsyncIterator[Bridge]:
     """Serve wss://127.0.0.1:PORT{path} relaying to `broker`'s TLS listener as the client's own CN.
 
-    `identity(cn)` gives the certificate and key the bridge presents to the broker for that CN.
+    `identity(cn)` gives the certificate and key the bridge presents to the broker for that CN;
+    `server` (default `paths`) gives the bridge's own certificate (another PKI makes it an impostor).
     """
     bridge = Bridge(free_port(), path)
     identities: dict[str, ssl.SSLContext] = {}
@@ -133,7 +135,7 @@ async def bridge_for(
         relay,
         "127.0.0.1",
         bridge.port,
-        ssl=_server_context(paths),
+        ssl=_server_context(paths, server or paths),
         subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
         max_size=MAX_FRAME,
         compression=None,
