@@ -167,3 +167,23 @@ async def test_wss_a_websocket_server_from_another_ca_is_refused_before_any_mqtt
             assert agent.link.connections == 0
         # A socket left open by the failed handshake would warn (an error here) when collected.
         gc.collect()
+
+
+async def test_wss_a_websocket_upgrade_refused_on_a_wrong_path_backs_off_without_leaking(
+    tmp_path: Path,
+) -> None:
+    paths = pki_for(tmp_path)
+    async with (
+        broker_for(paths, tmp_path / "broker") as broker,
+        bridge_for(paths, broker, lambda cn: client_identity(paths, cn)) as bridge,
+    ):
+        url = bridge.url.replace("/mqtt", "/wrong")
+        agent = await build_agent(write_config(tmp_path, paths, url, extra_cloud=MQTT), devices=False)
+        async with running(agent):
+            async with asyncio.timeout(20):
+                await agent.link.wait_for(LinkState.BACKOFF)
+            assert "WebSocket handshake" in agent.link.status["last_error"], agent.link.status
+            assert bridge.refused[0] == "/wrong"
+            assert bridge.seen == []
+            assert agent.link.connections == 0
+        gc.collect()  # the socket of the refused upgrade is closed, not left to warn here

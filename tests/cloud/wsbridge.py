@@ -18,11 +18,13 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 
 from mosquitto import Broker, free_port
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from hub_agent.cloud.devcloud import DevPki
 
@@ -52,6 +54,7 @@ class Bridge:
     path: str
     seen: list[Seen] = field(default_factory=list)
     open: set[ServerConnection] = field(default_factory=set)
+    refused: list[str] = field(default_factory=list)  # request paths answered 404
     largest_down: int = 0  # the largest frame sent to a client (broker bytes read at once)
 
     @property
@@ -131,20 +134,28 @@ async def bridge_for(
                 await writer.wait_closed()
             await connection.close()
 
+    def only_our_path(connection: ServerConnection, request: Request) -> Response | None:
+        """Like a gateway, serve MQTT on one path only: anything else is 404 before any upgrade."""
+        if request.path != bridge.path:
+            bridge.refused.append(request.path)
+            return connection.respond(HTTPStatus.NOT_FOUND, "no MQTT here\n")
+        return None
+
     async with serve(
         relay,
         "127.0.0.1",
         bridge.port,
+        process_request=only_our_path,
         ssl=_server_context(paths, server or paths),
         subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
         max_size=MAX_FRAME,
         compression=None,
-    ) as server:
+    ) as listener:
         try:
             yield bridge
         finally:
-            server.close()
-            await server.wait_closed()
+            listener.close()
+            await listener.wait_closed()
 
 
 async def _client_to_broker(connection: ServerConnection, writer: asyncio.StreamWriter) -> None:
