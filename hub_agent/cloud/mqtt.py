@@ -8,8 +8,9 @@ each hub to its own topics). An event counts as delivered when the broker's PUBA
 (a failure reason code such as 0x87 "not authorised" is not an acknowledgement); the outbox is
 acknowledged up to the longest run of delivered events, in order. Incoming requests are
 acknowledged (PUBACK) only after the request desk took them, so the broker's receive maximum is
-real flow control. paho is reached through aiomqtt's `_client` for the two things aiomqtt does
-not expose (PUBACK reason codes and manual acks); aiomqtt is pinned in constraints.txt.
+real flow control. paho is reached through aiomqtt's `_client` for what aiomqtt does not expose
+(PUBACK reason codes, manual acks, how the socket is opened); aiomqtt and paho are pinned in
+constraints.txt.
 """
 
 from __future__ import annotations
