@@ -85,8 +85,10 @@ async def test_the_agent_survives_a_mixed_flood_with_bounded_log_and_memory(
     # ~330 hostile requests and 330 hostile connections: a few dozen rate-limited lines, not one each.
     assert flood_log < 16 * 1024, log[-4000:]
     assert growth_kb < 32 * 1024, f"RSS grew {growth_kb} KiB"
-    # Idle TLS connections cost ~320 KB each before (asyncio's 256 KiB read buffer per connection).
-    assert peak_rss - before_slow < 12 * 1024, f"330 idle connections took {peak_rss - before_slow} KiB"
+    # Idle TLS connections cost ~320 KB each before (asyncio's 256 KiB read buffer per connection:
+    # +96 MB for 330); now OpenSSL's own state and the transport, 12-37 KB each depending on how the
+    # allocator places them (measured 4-12 MB for 330), so the bound sits well below the old cost.
+    assert peak_rss - before_slow < 32 * 1024, f"330 idle connections took {peak_rss - before_slow} KiB"
     assert statuses.get(400, 0) >= 150 and statuses.get(401, 0) + statuses.get(429, 0) >= 120
 
 
