@@ -18,32 +18,25 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import socket
-import stat
-import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub_agent import unixsocket
 from hub_agent.lan.pairing import MAX_WINDOW
+from hub_agent.unixsocket import ControlSocketInUse as ControlSocketInUse
 from hub_core.errors import HubError, ProtocolError
 
 log = logging.getLogger(__name__)
 
 SOCKET_FILE = "lan.sock"
 MAX_LINE = 4096
-#: sockaddr_un.sun_path is 108 bytes on Linux, including the terminating NUL.
-MAX_PATH = 107
 
 
 class AgentNotRunning(HubError):
     """Nothing answers on the control socket: the agent (or its LAN part) is not running."""
-
-
-class ControlSocketInUse(HubError):
-    """Another live process already serves this control socket (a second agent on the same data_dir)."""
 
 
 def socket_path(data_dir: Path) -> Path:
@@ -102,15 +95,6 @@ def encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
-def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
-    sock = writer.get_extra_info("socket")
-    if sock is None or not hasattr(socket, "SO_PEERCRED"):
-        return None
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return int(uid)
-
-
 Handler = Callable[[Request], Awaitable[dict[str, Any]]]
 
 
@@ -124,18 +108,7 @@ class ControlServer:
 
     async def start(self) -> None:
         """Bind the socket (replacing a stale one left by a crash); raise HubError if it is in use."""
-        if len(os.fsencode(self.path)) > MAX_PATH:
-            raise HubError(f"control socket path {self.path} is longer than {MAX_PATH} bytes")
-        if self.path.exists() or self.path.is_symlink():
-            if not stat.S_ISSOCK(self.path.lstat().st_mode):
-                raise HubError(f"{self.path} exists and is not a socket; refusing to replace it")
-            if await _answers(self.path):
-                raise ControlSocketInUse(f"another agent is already serving {self.path}")
-            self.path.unlink()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_LINE + 2)
-        # The peer-uid check below is what enforces access; the mode keeps other users out of the inode.
-        os.chmod(self.path, 0o600)
+        self._server = await unixsocket.bind(self.path, self._serve, limit=MAX_LINE + 2)
 
     async def close(self) -> None:
         """Stop serving and remove the socket file."""
@@ -156,9 +129,8 @@ class ControlServer:
                 return
             # Checked after reading (bounded, never acted on), so a refused client sees the answer
             # instead of a broken pipe while it is still writing.
-            uid = _peer_uid(writer)
-            if uid is not None and uid not in (0, os.geteuid()):
-                log.warning("control socket: refused a client with uid %d", uid)
+            if not unixsocket.peer_allowed(writer):
+                log.warning("control socket: refused a client of another user")
                 writer.write(encode({"ok": False, "error": "permission denied"}))
                 return
             try:
@@ -178,17 +150,6 @@ class ControlServer:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
-
-
-async def _answers(path: Path) -> bool:
-    try:
-        _reader, writer = await asyncio.open_unix_connection(str(path))
-    except OSError:
-        return False
-    writer.close()
-    with contextlib.suppress(ConnectionError):
-        await writer.wait_closed()
-    return True
 
 
 def call(path: Path, request: Request, timeout: float = 5.0) -> dict[str, Any]:

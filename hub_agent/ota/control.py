@@ -14,13 +14,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import socket
-import struct
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from hub_agent import unixsocket
 from hub_agent.ota.errors import OtaError
 from hub_core.errors import HubError
 
@@ -65,11 +64,8 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
-        """Bind the socket, replacing a stale one (the agent holds the data_dir alone)."""
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_LINE + 2)
-        os.chmod(self.path, 0o600)
+        """Bind the socket, replacing only a stale one; raise HubError if another agent serves it."""
+        self._server = await unixsocket.bind(self.path, self._serve, limit=MAX_LINE + 2)
 
     async def close(self) -> None:
         """Stop serving and remove the socket."""
@@ -98,22 +94,13 @@ class ControlServer:
                 await writer.wait_closed()
 
     async def _answer(self, line: bytes, writer: asyncio.StreamWriter) -> dict[str, Any]:
-        uid = _peer_uid(writer)
-        if uid is not None and uid not in (0, os.geteuid()):
-            log.warning("update socket: refused a client with uid %d", uid)
+        if not unixsocket.peer_allowed(writer):
+            log.warning("update socket: refused a client of another user")
             return {"ok": False, "error": "permission denied"}
         try:
             return {"ok": True, "status": await self._handler(parse_request(line))}
         except HubError as exc:
             return {"ok": False, "error": str(exc)}
-
-
-def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
-    sock = writer.get_extra_info("socket")
-    if sock is None:
-        return None
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return int(struct.unpack("3i", creds)[1])
 
 
 def call(path: Path, request: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
