@@ -23,6 +23,7 @@ from aiohttp import web
 
 from hub_agent.config import LanSection
 from hub_agent.lan import control, tls
+from hub_agent.lan.acceptor import Acceptor, bind
 from hub_agent.lan.api import API, LanApi
 from hub_agent.lan.control import ControlServer, ControlSocketInUse, PairRequest, Request, TokensChanged
 from hub_agent.lan.limits import AiohttpLog, ConnectionGate, Limits
@@ -41,7 +42,8 @@ log = logging.getLogger(__name__)
 #: Safety net for token changes made behind the agent's back (the CLI also pokes the control socket).
 TOKEN_RELOAD_INTERVAL = 30.0
 SHUTDOWN_TIMEOUT = 2.0
-#: File descriptors kept for everything but LAN connections (store, radios, cloud, logs, mDNS).
+#: File descriptors kept for everything but LAN connections (store, radios, cloud, logs, mDNS; a
+#: running agent holds about 11, and the acceptor at most one refused connection beyond the budget).
 FD_RESERVE = 128
 MIN_CONNECTIONS = 16
 
@@ -162,14 +164,13 @@ class LanServer:
         gate = ConnectionGate(limits, runner.server, context, refused=self._refused)
         self.api.gate = gate
         control_server = ControlServer(self.control_path, self._control)
-        listener: asyncio.Server | None = None
+        listener: Acceptor | None = None
         try:
             try:
-                listener = await asyncio.get_running_loop().create_server(
-                    gate, section.host or None, section.port, backlog=256, reuse_address=True
-                )
+                listener = Acceptor(bind(section.host or None, section.port), gate)
             except OSError as exc:
                 raise _bind_failed(section.host, section.port, exc) from exc
+            listener.start()
             self.bound_port = int(listener.sockets[0].getsockname()[1])
             self.url = self._url(self.bound_port)
             try:
@@ -197,7 +198,7 @@ class LanServer:
                 self.advertiser = None
             await control_server.close()
             if listener is not None:
-                listener.close()
+                await listener.close()
             await gate.close()
             await runner.cleanup()
             self.api.gate = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from hostile.attacker import (
     MALFORMED,
     OWNER,
     ROOT,
+    Agent,
     bad_token_requests,
     close_all,
     event_clients,
@@ -27,6 +29,7 @@ from hostile.attacker import (
 )
 
 from hub_agent.lan.server import FD_RESERVE
+from hubtest.processes import signal_child
 
 pytestmark = [pytest.mark.peer, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -110,6 +113,42 @@ async def test_connections_beyond_the_open_file_limit_are_refused_not_accept_err
     assert "does not fit the open-file limit 300; using 172" in log
     assert "Traceback" not in log
     assert agent.log_bytes < 16 * 1024
+
+
+async def _connect_within(agent: Agent, local: str, seconds: float) -> asyncio.StreamWriter | None:
+    """One plain connection from `local`, or None when the agent's accept queue left it unanswered."""
+    try:
+        _, writer = await asyncio.wait_for(agent.open(tls_on=False, local=local), seconds)
+    except (OSError, TimeoutError):
+        return None
+    return writer
+
+
+async def test_a_queued_burst_at_the_connection_budget_never_runs_out_of_files(
+    tmp_path: Path, _no_lingering_tasks: None
+) -> None:
+    """The CI race, made certain: with the budget full, connections pile up in the accept queue while
+    the agent is stopped (as a loaded machine delays it); resumed, it met them all at once. asyncio's
+    server accepted up to `backlog` of them before closing any, and 11 + 172 + 130 files passed 300."""
+    async with running_agent(tmp_path, "header_timeout = 30\n", nofile=300) as agent:
+        held = []
+        for i, count in enumerate((64, 64, 44)):  # the budget of 172, fitted below 300 files
+            held += await slow_clients(agent, count, tls_on=False, local=f"127.0.0.{i + 2}")
+        assert len(held) == 172
+        signal_child(agent.process, signal.SIGSTOP)
+        try:
+            queued = await asyncio.gather(
+                *(_connect_within(agent, f"127.0.0.{10 + i % 3}", 3) for i in range(130))
+            )
+        finally:
+            signal_child(agent.process, signal.SIGCONT)
+        burst = [writer for writer in queued if writer is not None]
+        await agent.logged("refused a connection")
+        await close_all(held + burst)
+        assert await agent.health() == 200
+    log = "".join(agent.lines)
+    assert "out of system resource" not in log and "Too many open files" not in log
+    assert "Traceback" not in log
 
 
 def test_a_low_soft_open_file_limit_is_raised_to_fit_the_budget() -> None:
