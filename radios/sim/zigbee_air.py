@@ -80,6 +80,8 @@ class SentFrame:
     """A packet the coordinator put on the air, as zigpy handed it to the radio."""
 
     packet: ZigbeePacket
+    #: the zigpy PacketPriority the coordinator library queued it at (NORMAL = 0)
+    priority: int = 0
 
     @property
     def cluster_id(self) -> int:
@@ -324,11 +326,11 @@ class SimulatedAir:
 
     # --- frames -------------------------------------------------------------------------------------
 
-    def transmit(self, packet: ZigbeePacket) -> None:
+    def transmit(self, packet: ZigbeePacket, *, priority: int = 0) -> None:
         """The coordinator sends `packet`; raise DeliveryError when no device acknowledges it."""
         if self.app is None:
             raise zigpy.exceptions.DeliveryError("the Zigbee stick is not connected")
-        frame = SentFrame(packet)
+        frame = SentFrame(packet, priority)
         self.frames.append(frame)
         self._notify(frame)
         assert packet.dst is not None

@@ -139,7 +139,10 @@ class SimControllerApplication(zigpy.application.ControllerApplication):
         """Put a packet on the air; DeliveryError when the stick is gone or nobody acknowledged it."""
         if not self._connected:
             raise zigpy.exceptions.DeliveryError("the simulated stick is not connected")
-        self.air.transmit(packet)
+        # The priority the radio library queues this packet at: the packet's own, else the one
+        # set with zigpy's request_priority() around the request (zigpy's device passes None).
+        priority = packet.priority if packet.priority is not None else self._packet_priority_var.get()
+        self.air.transmit(packet, priority=int(priority))
 
     def radio_received(self, packet: Any) -> None:
         """A packet arrived from the air; like a radio library's callback, never let zigpy's error escape."""

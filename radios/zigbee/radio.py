@@ -299,7 +299,11 @@ class ZigbeeRadio(Radio):
     async def _configure(self, device: zigpy.device.Device) -> None:
         """Configure a freshly interviewed device (see `configure.configure_device`), then announce it."""
         assert self.app is not None
-        await configure_device(device, self.app.state.node_info.ieee)
+        # LOW: zigpy's request queues let every user or rule command (HIGH, see _guard) pass the
+        # binds, reporting set-up and reads of devices that are still joining, and cap LOW at half
+        # the coordinator's concurrency, so a household joining never fills the stick.
+        async with self.app.request_priority(zt.PacketPriority.LOW):
+            await configure_device(device, self.app.state.node_info.ieee)
         self.events.track(device)
         self._configuring.pop(device.ieee, None)
         self._announce(device)
@@ -397,9 +401,10 @@ class ZigbeeRadio(Radio):
         await super().execute_group(commands)
 
     async def _guard(self, coro: Coroutine[Any, Any, Any], device: str | None) -> Any:
-        """Run `coro`, failing fast with RadioUnavailable if the stick is lost meanwhile."""
+        """Run `coro` (something a user or rule asked for) at HIGH priority, failing fast with
+        RadioUnavailable if the stick is lost meanwhile."""
         outage = self._outage
-        task = asyncio.ensure_future(coro)
+        task = asyncio.ensure_future(_at_priority(self.app, zt.PacketPriority.HIGH, coro))
         if outage is None:
             await _cancel(task)
             raise RadioUnavailable(f"{self.stick} is {self.state.value}", device=device)
@@ -434,6 +439,14 @@ class ZigbeeRadio(Radio):
             app.backups.create_backup(load_devices=True), None
         )
         return backup
+
+
+async def _at_priority(app: App | None, priority: int, coro: Coroutine[Any, Any, Any]) -> Any:
+    """Await `coro` with zigpy's request priority set for every request it makes."""
+    if app is None:
+        return await coro
+    async with app.request_priority(priority):
+        return await coro
 
 
 async def _cancel(task: asyncio.Future[Any]) -> None:

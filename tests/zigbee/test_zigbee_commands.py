@@ -6,7 +6,10 @@ import asyncio
 from typing import Any
 
 import pytest
+from zigpy.types import PacketPriority
 from zigpy.zcl.clusters import closures, general, hvac, lighting, measurement
+from zigpy.zcl.foundation import GeneralCommand
+from zigpy.zdo.types import ZDOCmd
 
 from hub_core.errors import DeliveryFailed, InvalidCommand, UnknownDevice
 from hub_core.model import Command, DeviceId, StateChanged
@@ -16,6 +19,7 @@ from radios.sim.zigbee_air import SentFrame, SimulatedAir
 from radios.zigbee.radio import ZigbeeRadio
 
 Household = tuple[ZigbeeRadio, EventLog, SimulatedAir]
+CONFIGURE_REPORTING = GeneralCommand.Configure_Reporting
 
 
 def did(ieee: str) -> DeviceId:
@@ -192,3 +196,19 @@ async def test_execute_group_raises_the_first_failure_after_sending_the_rest(hou
     with pytest.raises(DeliveryFailed, match="zigbee-00158d0002000001"):
         await radio.execute_group([cmd(hh.PLUG, "on"), cmd(hh.BULB_2, "on")])
     assert bool(air.device(hh.BULB_2).get_attribute(general.OnOff, "on_off"))
+
+
+async def test_configuration_goes_at_low_priority_and_commands_at_high(household: Household) -> None:
+    """zigpy's queues order requests by priority and cap LOW at half the stick's concurrency: set up
+    this way, a household that is still joining never queues the user's command behind its binds."""
+    radio, _, air = household
+    binds = [f for f in air.frames if f.is_zdo and f.cluster_id == ZDOCmd.Bind_req]
+    reporting = [
+        f for f in air.frames if (z := f.zcl()) is not None and z[0].command_id == CONFIGURE_REPORTING
+    ]
+    assert binds and reporting
+    assert {f.priority for f in binds + reporting} == {PacketPriority.LOW}
+    air.frames.clear()
+    await radio.execute(cmd(hh.PLUG, "on"))
+    await radio.execute(cmd(hh.BULB_1, "refresh"))
+    assert air.frames and {f.priority for f in air.frames} == {PacketPriority.HIGH}
