@@ -18,6 +18,7 @@ from typing import TypeVar
 from radios.zwave.driver import Driver, MessageHandler
 from radios.zwave.errors import ControllerReset, SerialClosed, TransactionFailed
 from radios.zwave.messages import (
+    AddNodeDskToNetworkRequest,
     AddNodeStatus,
     AddNodeToNetworkCallback,
     AddNodeToNetworkRequest,
@@ -132,6 +133,8 @@ class Controller:
         self._on_message = on_message
         self._waiters: list[Waiter] = []
         self._jams = 0
+        #: Called after a soft reset the stick came back from (it forgot its network mode).
+        self.on_soft_reset: Callable[[], None] | None = None
         self.driver = Driver(
             url, on_message=self._message, on_lost=on_lost, timeouts=timeouts or DEFAULT_TIMEOUTS
         )
@@ -197,6 +200,12 @@ class Controller:
 
     async def soft_reset(self) -> bool:
         """Restart the stick's firmware; True if it announced itself again (or simply answers)."""
+        back = await self._soft_reset()
+        if back and self.on_soft_reset is not None:
+            self.on_soft_reset()  # the stick forgot its network mode (SmartStart listening)
+        return back
+
+    async def _soft_reset(self) -> bool:
         self.soft_resets += 1
         # The SoftReset transaction ends with SerialApiStarted; this waiter catches one that comes
         # before the ACK (the transaction then fails with ControllerReset).
@@ -369,14 +378,29 @@ class Controller:
 
     # --- inclusion and exclusion --------------------------------------------------------------------
 
-    async def add_node(self, timeout: float) -> Included | None:
-        """Open inclusion until one node joins or `timeout` passes; None if nobody joined."""
+    async def smart_start_listen(self) -> None:
+        """Put the stick in SmartStart listen mode: it reports nodes asking to join (SmartStartRequest)."""
+        mode = AddRemoveMode.SMART_START_LISTEN | AddRemoveMode.NETWORK_WIDE
+        await self.driver.request(AddNodeToNetworkRequest(mode, callback=False))
+
+    async def smart_start_stop(self) -> None:
+        """Leave SmartStart listen mode (a STOP without callback, as after an inclusion)."""
+        await self.driver.request(AddNodeToNetworkRequest(AddRemoveMode.STOP, callback=False))
+
+    async def add_node(self, timeout: float, *, home_ids: tuple[int, int] | None = None) -> Included | None:
+        """Open inclusion until one node joins or `timeout` passes; None if nobody joined.
+
+        `home_ids` (NWI, auth) include only the SmartStart node whose DSK gives them."""
         progress: asyncio.Queue[AddNodeToNetworkCallback] = asyncio.Queue()
         waiter = self._progress_waiter(AddNodeToNetworkCallback, progress)
         joined: Included | None = None
         mode = AddRemoveMode.ANY | AddRemoveMode.HIGH_POWER | AddRemoveMode.NETWORK_WIDE
+        start: AddNodeToNetworkRequest | AddNodeDskToNetworkRequest = AddNodeToNetworkRequest(mode)
+        if home_ids is not None:
+            mode = AddRemoveMode.SMART_START_DSK | AddRemoveMode.HIGH_POWER | AddRemoveMode.NETWORK_WIDE
+            start = AddNodeDskToNetworkRequest(mode, nwi_home_id=home_ids[0], auth_home_id=home_ids[1])
         try:
-            first = await self.driver.request(AddNodeToNetworkRequest(mode))
+            first = await self.driver.request(start)
             if isinstance(first.callback, AddNodeToNetworkCallback):
                 progress.put_nowait(first.callback)
             async with asyncio.timeout(timeout):

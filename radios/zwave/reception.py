@@ -5,6 +5,7 @@ disk). A node's command goes through the link (Security seam, parsing) and then,
 a Supervision reply if the node asked for one, the reply correlator (a report some Get waits for),
 the wake-up queues (Wake Up Notification) and finally the registry, which emits the canonical events.
 A NIF from a sleeping node means it woke up; SerialApiStarted while running means the stick reset.
+A SmartStart inclusion request goes to `on_smart_start` (radios/zwave/security/smartstart.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from radios.zwave.messages import (
     ApplicationUpdate,
     Message,
     SerialApiStarted,
+    SmartStartRequest,
     UnknownMessage,
     UpdateState,
 )
@@ -54,6 +56,8 @@ class Reception:
         self._recovery = recovery
         self._tasks = tasks
         self._running = running
+        #: Where a SmartStart node's inclusion request goes (the SmartStart layer, if any).
+        self.on_smart_start: Callable[[SmartStartRequest], None] | None = None
 
     def __call__(self, message: Message | UnknownMessage) -> None:
         if isinstance(message, ApplicationCommandHandler):
@@ -65,6 +69,9 @@ class Reception:
                 self._registry.heard(record.node_id)
                 if record.sleeping:
                     self.woke_up(record)
+        elif isinstance(message, SmartStartRequest):
+            if self.on_smart_start is not None:
+                self.on_smart_start(message)
         elif isinstance(message, SerialApiStarted) and self._running() and not self._recovery.stopping:
             self._link.correlator.fail_all(ControllerReset("the Z-Wave controller restarted"))
             self._recovery.begin("the controller restarted by itself")

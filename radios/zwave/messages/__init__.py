@@ -24,6 +24,7 @@ from radios.zwave.messages.controller import (
     SoftResetRequest,
 )
 from radios.zwave.messages.network import (
+    AddNodeDskToNetworkRequest,
     AddNodeStatus,
     AddNodeToNetworkCallback,
     AddNodeToNetworkRequest,
@@ -43,6 +44,7 @@ from radios.zwave.messages.network import (
     RemoveNodeStatus,
     RequestNodeInfoRequest,
     RequestNodeInfoResponse,
+    SmartStartRequest,
     UpdateState,
 )
 from radios.zwave.messages.transport import (
@@ -56,6 +58,7 @@ from radios.zwave.messages.transport import (
 )
 
 __all__ = [
+    "AddNodeDskToNetworkRequest",
     "AddNodeStatus",
     "AddNodeToNetworkCallback",
     "AddNodeToNetworkRequest",
@@ -95,6 +98,7 @@ __all__ = [
     "SendDataRequest",
     "SendDataResponse",
     "SerialApiStarted",
+    "SmartStartRequest",
     "SoftResetRequest",
     "TransmitOptions",
     "TransmitStatus",

@@ -8,6 +8,7 @@ only ProtocolError.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar, Self, TypeVar
@@ -107,6 +108,10 @@ class UnknownMessage:
 
 _REGISTRY: dict[tuple[FrameType, int], type[Message]] = {}
 _HOST_REGISTRY: dict[int, type[Request]] = {}
+#: Frames one function id carries in several layouts, told apart by the first payload byte
+#: (ApplicationUpdate: a NIF, or a SmartStart node's inclusion request).
+_VARIANTS: dict[tuple[FrameType, int, int], type[Message]] = {}
+_VARIANT_FUNCTIONS: set[int] = set()
 M = TypeVar("M", bound=type[Message])
 R = TypeVar("R", bound=type[Request])
 
@@ -115,6 +120,17 @@ def incoming(cls: M) -> M:
     """Class decorator: frames of this class's type and function id parse to this class."""
     _REGISTRY[(cls.frame_type, cls.function)] = cls
     return cls
+
+
+def incoming_variant(first: int) -> Callable[[M], M]:
+    """Class decorator: frames of this class's type and function id whose payload starts with `first`."""
+
+    def register(cls: M) -> M:
+        _VARIANTS[(cls.frame_type, cls.function, first)] = cls
+        _VARIANT_FUNCTIONS.add(cls.function)
+        return cls
+
+    return register
 
 
 def outgoing(cls: R) -> R:
@@ -133,7 +149,10 @@ def parse_host_frame(frame: Frame) -> Request | UnknownMessage:
 
 def parse_frame(frame: Frame) -> Message | UnknownMessage:
     """The message a controller frame carries; raise ProtocolError if its payload is malformed."""
-    cls = _REGISTRY.get((frame.type, frame.function))
+    cls = None
+    if frame.function in _VARIANT_FUNCTIONS and frame.payload:
+        cls = _VARIANTS.get((frame.type, frame.function, frame.payload[0]))
+    cls = cls or _REGISTRY.get((frame.type, frame.function))
     if cls is None:
         return UnknownMessage(frame)
     return cls.from_payload(frame.payload)

@@ -8,8 +8,29 @@ from enum import IntEnum, IntFlag
 from typing import Any, ClassVar, Self
 
 from radios.zwave.frame import FrameType
-from radios.zwave.messages.base import FunctionId, Message, Request, incoming, need, outgoing
-from radios.zwave.schema import U8, Bits, Bool, Custom, Enum, Field, Flag, Optional, Reader, Reserved
+from radios.zwave.messages.base import (
+    FunctionId,
+    Message,
+    Request,
+    incoming,
+    incoming_variant,
+    need,
+    outgoing,
+)
+from radios.zwave.schema import (
+    U8,
+    U32,
+    Bits,
+    Bool,
+    Custom,
+    Enum,
+    Field,
+    Flag,
+    Optional,
+    Reader,
+    Reserved,
+    Schema,
+)
 from radios.zwave.transaction import Completion
 
 
@@ -149,6 +170,9 @@ class UpdateState(IntEnum):
     NODE_INFO_REQ_FAILED = 0x81
     NODE_INFO_REQ_DONE = 0x82
     NODE_INFO_RECEIVED = 0x84
+    SMART_START_HOME_ID = 0x85  # a SmartStart node asks to be included (SmartStartRequest)
+    SMART_START_NODE_INFO = 0x86  # an included SmartStart node powered up
+    SMART_START_HOME_ID_LR = 0x87  # the same over Z-Wave Long Range (not handled: classic Z-Wave only)
 
 
 @incoming
@@ -164,14 +188,54 @@ class ApplicationUpdate(Message):
     schema = (U8("state"), U8("node_id"), NodeInfoField())
 
 
+def _read_smart_start_info(r: Reader, values: dict[str, Any]) -> None:
+    # Length, basic, generic, specific, CCs. zwave-js reads the length as the CC list's; taking at
+    # most that many of the bytes after the classes also reads a length that counts the classes.
+    length = r.byte("node info length")
+    classes = r.take(3, "device classes")
+    values["info"] = NodeInfo.from_bytes(classes + r.rest()[:length])
+
+
+def _write_smart_start_info(obj: Any, out: bytearray) -> None:
+    info = obj.info
+    out.append(len(info.command_classes))
+    out += info.to_bytes()
+
+
+@incoming_variant(UpdateState.SMART_START_HOME_ID)
+@dataclass(frozen=True, slots=True)
+class SmartStartRequest(Message):
+    """Unsolicited, in SmartStart listen mode: a node not in any network asks to be included.
+
+    `nwi_home_id` is derived from the node's DSK (bytes 8-11, top two bits set, lowest bit cleared);
+    the host looks it up in its provisioning list. 8-bit node ids (the source node id is 0)."""
+
+    function: ClassVar[FunctionId] = FunctionId.APPLICATION_UPDATE
+    state: int
+    node_id: int
+    rx_status: int
+    nwi_home_id: int
+    info: NodeInfo
+
+    schema = (
+        U8("state"),
+        U8("node_id"),
+        U8("rx_status"),
+        U32("nwi_home_id"),
+        Custom(_read_smart_start_info, _write_smart_start_info),
+    )
+
+
 # --- inclusion / exclusion -------------------------------------------------------------------
 
 
 class AddRemoveMode(IntFlag):
-    """AddNodeToNetwork / RemoveNodeFromNetwork mode byte."""
+    """AddNodeToNetwork / RemoveNodeFromNetwork mode byte (low nibble: the mode; high bits: flags)."""
 
     ANY = 0x01
     STOP = 0x05
+    SMART_START_DSK = 0x08  # include the SmartStart node with these home ids (AddNodeDskToNetworkRequest)
+    SMART_START_LISTEN = 0x09  # report SmartStart inclusion requests (SmartStartRequest); no callback
     NETWORK_WIDE = 0x40
     HIGH_POWER = 0x80
 
@@ -219,7 +283,11 @@ class _AddRemoveRequest(Request):
     def with_callback_id(self, callback_id: int) -> Self:
         return dataclasses.replace(self, session_id=callback_id)
 
-    schema = (Enum("mode", AddRemoveMode), U8("session_id"), Custom(_read_callback, _write_nothing))
+    schema: ClassVar[Schema] = (
+        Enum("mode", AddRemoveMode),
+        U8("session_id"),
+        Custom(_read_callback, _write_nothing),
+    )
 
 
 @outgoing
@@ -228,6 +296,25 @@ class AddNodeToNetworkRequest(_AddRemoveRequest):
     """Start (mode ANY) or stop (mode STOP) inclusion; progress arrives as callbacks."""
 
     function: ClassVar[FunctionId] = FunctionId.ADD_NODE_TO_NETWORK
+
+
+@dataclass(frozen=True, slots=True)
+class AddNodeDskToNetworkRequest(_AddRemoveRequest):
+    """Include the SmartStart node whose DSK gives these home ids; progress as AddNodeToNetwork's.
+
+    NWI home id: DSK bytes 8-11 with the top two bits set and the lowest bit cleared; auth home id:
+    DSK bytes 12-15 with the top two bits cleared and the lowest bit set (as zwave-js derives them)."""
+
+    function: ClassVar[FunctionId] = FunctionId.ADD_NODE_TO_NETWORK
+    nwi_home_id: int = 0
+    auth_home_id: int = 0
+
+    schema: ClassVar[Schema] = (
+        Enum("mode", AddRemoveMode),
+        U8("session_id"),
+        U32("nwi_home_id"),
+        U32("auth_home_id"),
+    )
 
 
 @dataclass(frozen=True, slots=True)

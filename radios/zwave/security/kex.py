@@ -126,7 +126,14 @@ class Cancelled:
     """The user or the hub gave up."""
 
 
-Event = Received | PinEntered | Undecryptable | TimedOut | Cancelled
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The host will not go on with this node (a SmartStart node whose key is not its provisioned DSK)."""
+
+    reason: str
+
+
+Event = Received | PinEntered | Undecryptable | TimedOut | Cancelled | Refused
 
 
 # --- actions --------------------------------------------------------------------------------------
@@ -232,6 +239,8 @@ def step(state: KexState, event: Event) -> Result:
             return _fail(state, f"timed out in {state.phase.name.lower()}", KexFailType.CANCEL)
         case Cancelled():
             return _fail(state, "cancelled", KexFailType.CANCEL)
+        case Refused(reason=reason):
+            return _fail(state, reason, KexFailType.AUTH)
         case Undecryptable():
             if state.phase is Phase.AWAIT_KEX_SET_ECHO:
                 return _fail(state, "the node's KEX Set did not decrypt: wrong PIN?", KexFailType.DECRYPT)

@@ -3,8 +3,8 @@
 A provisioned node needs no PIN: when its Public Key Report shows a DSK whose bytes 2-15 match an
 entry (bytes 0-1 are the PIN the node leaves zero), the entry's DSK completes the key. Kept in
 `<data_dir>/zwave-provisioning.json` (0600, written atomically), at most `MAX_ENTRIES` entries.
-Not implemented yet: SmartStart inclusion proper (the controller listening for a provisioned node's
-inclusion requests, AddNode in SmartStart mode); a provisioned node joins by classic inclusion.
+A provisioned node joins by SmartStart (smartstart.py: it announces itself with the NWI home id its
+DSK gives, `nwi_home_id`) or by classic inclusion.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ class Provisioned:
         """The DSK as 16 bytes."""
         return b"".join(int(group).to_bytes(2, "big") for group in self.dsk.split("-"))
 
+    def home_ids(self) -> tuple[int, int]:
+        """(NWI home id, auth home id) of this DSK, as AddNode SmartStart-DSK takes them."""
+        return nwi_home_id(self.key_bytes()), auth_home_id(self.key_bytes())
+
     def to_json(self) -> dict[str, object]:
         """As the LAN API shows it."""
         out: dict[str, object] = {"dsk": self.dsk, "name": self.name}
@@ -44,6 +48,18 @@ class Provisioned:
             out["manufacturer_id"] = self.manufacturer_id
             out["product_id"] = self.product_id
         return out
+
+
+def nwi_home_id(dsk: bytes) -> int:
+    """The home id a SmartStart node announces itself with: DSK bytes 8-11, top two bits set,
+    lowest bit cleared (the range no classic network uses)."""
+    return (int.from_bytes(dsk[8:12], "big") | 0xC000_0000) & ~1
+
+
+def auth_home_id(dsk: bytes) -> int:
+    """The home id a SmartStart node uses once authenticated: DSK bytes 12-15, top two bits cleared,
+    lowest bit set."""
+    return (int.from_bytes(dsk[12:16], "big") & 0x3FFF_FFFF) | 1
 
 
 def parse_dsk(text: str) -> str:
@@ -104,6 +120,13 @@ class ProvisioningList:
     def remove(self, dsk: str) -> bool:
         """Drop an entry; False if there was none."""
         return self._entries.pop(dsk, None) is not None
+
+    def by_nwi_home_id(self, home_id: int) -> Provisioned | None:
+        """The entry whose DSK gives this NWI home id (a SmartStart node's inclusion request)."""
+        return next((e for e in self._entries.values() if e.home_ids()[0] == home_id), None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def match(self, public_key: bytes) -> Provisioned | None:
         """The entry whose DSK matches a joining node's public key (its PIN bytes 0-1 ignored)."""

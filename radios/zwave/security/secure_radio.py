@@ -3,7 +3,9 @@
 The keys are loaded (or created) by the caller before the radio is built, so a bad keys file
 stops the start-up with a ConfigError naming it. Grants live in `<data_dir>/zwave-security.json`.
 Devices carry `security` (their highest class, or "none"); bootstrapping news reaches the hub as
-`InclusionUpdate` events (`pin_required` with the masked DSK, `secured`, `security_failed`).
+`InclusionUpdate` events (`pin_required` with the masked DSK, `secured`, `security_failed`, and
+`smart_start` with the provisioning entry's masked DSK when a provisioned node joined by itself:
+smartstart.py keeps the stick listening while the provisioning list is not empty).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .keystore import NetworkKeys
 from .provisioning import Provisioned, ProvisioningList, parse_dsk
 from .qr import QRCodeError, parse_qr
 from .service import InclusionNotice, ZWaveSecurity
+from .smartstart import SmartStart
 from .target import POLICIES, PinTarget
 
 GRANTS_FILE = "zwave-security.json"
@@ -52,6 +55,32 @@ class SecureZWaveRadio(ZWaveRadio):
 
         self.registry.describe = described
         self.registry.on_forget.append(security.forget_later)
+        self.smart_start = SmartStart(
+            controller=self._live_controller,
+            provisioning=self.provisioning,
+            security=security,
+            registry=self.registry,
+            setup=self.setup,
+            classic_busy=self._classic_busy,
+            notify=self._notice,
+            **options.pop("smart_start", {}),
+        )
+        self.reception.on_smart_start = self.smart_start.announced
+
+    def _classic_busy(self) -> bool:
+        modes = (self.inclusion.inclusion, self.inclusion.exclusion)
+        return any(task is not None and not task.done() for task in modes)
+
+    def _watch(self, task: asyncio.Task[None] | None) -> None:
+        # SmartStart listening resumes when this classic network mode ends.
+        if task is not None:
+            task.add_done_callback(lambda _: self.smart_start.poke())
+
+    def _set_running(self) -> None:
+        super()._set_running()
+        if self.controller is not None:
+            self.controller.on_soft_reset = self.smart_start.restarted
+        self.smart_start.restarted()  # a started or recovered stick is not listening yet
 
     def _network_ids(self) -> tuple[int, int]:
         info = self.controller.info if self.controller is not None else None
@@ -63,6 +92,7 @@ class SecureZWaveRadio(ZWaveRadio):
 
     async def stop(self) -> None:
         """Stop the radio, then the security layer's pending answers."""
+        await self.smart_start.close()
         await super().stop()
         await self.security.close()
 
@@ -80,7 +110,19 @@ class SecureZWaveRadio(ZWaveRadio):
         """Open or close inclusion; closing also abandons a key exchange still waiting for the user."""
         if seconds <= 0:
             self.security.cancel()
-        await super().set_inclusion(seconds)
+        async with self.smart_start.classic():
+            await super().set_inclusion(seconds)
+        self._watch(self.inclusion.inclusion)
+
+    async def remove_device(self, device: DeviceId) -> None:
+        """Remove a failed node, else open exclusion; SmartStart listening pauses meanwhile."""
+        async with self.smart_start.classic():
+            await super().remove_device(device)
+        self._watch(self.inclusion.exclusion)
+
+    def smart_start_listening(self) -> bool:
+        """True while the stick listens for provisioned nodes announcing themselves."""
+        return self.smart_start.listening
 
     # --- SmartStart provisioning list ---------------------------------------------------------------
 
@@ -103,6 +145,7 @@ class SecureZWaveRadio(ZWaveRadio):
         except (QRCodeError, ValueError) as exc:
             raise InvalidCommand(str(exc)) from None
         await asyncio.to_thread(self.provisioning.save)
+        await self.smart_start.sync()  # the first entry turns listening on
         return entry.to_json()
 
     async def unprovision(self, dsk: str) -> bool:
@@ -110,4 +153,5 @@ class SecureZWaveRadio(ZWaveRadio):
         removed = self.provisioning.remove(dsk)
         if removed:
             await asyncio.to_thread(self.provisioning.save)
+            await self.smart_start.sync()  # the last entry gone turns listening off
         return removed

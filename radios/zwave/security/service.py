@@ -37,7 +37,7 @@ from .errors import DecryptFailed, DuplicateFrame, NoNonce, NotGranted, Security
 from .grants import GrantStore
 from .keystore import NetworkKeys
 from .primitives import x25519_keypair
-from .provisioning import ProvisioningList
+from .provisioning import Provisioned, ProvisioningList
 from .s2_cc import CC_SECURITY_2, EncapsulatedFrame, NetworkKeyReport, NonceGet, NonceReport, decode_s2
 from .s2_encap import S2Session
 
@@ -100,7 +100,7 @@ class ZWaveSecurity:
         provisioning: ProvisioningList | None = None,
     ) -> None:
         self._keys = keys
-        self.provisioning = provisioning or ProvisioningList(None)
+        self.provisioning = provisioning if provisioning is not None else ProvisioningList(None)
         self._grants = grants
         self._notify = notify
         self._nonce_timeout = nonce_timeout
@@ -429,7 +429,13 @@ class ZWaveSecurity:
         log.warning("zwave: node %d joined without security: %s", node_id, reason)
         self._notify(InclusionNotice("security_failed", node_id, reason=reason))
 
-    async def _bootstrap_s2(self, node_id: int) -> None:
+    async def bootstrap_provisioned(self, node_id: int, entry: Provisioned) -> bool:
+        """S2 for a node that joined by SmartStart: its entry's DSK, no PIN, any policy; True if secured."""
+        self._sync_home()
+        await self._bootstrap_s2(node_id, entry)
+        return bool(self.granted(node_id))
+
+    async def _bootstrap_s2(self, node_id: int, entry: Provisioned | None = None) -> None:
         private, public = x25519_keypair()
         allowed = frozenset(c for c in ORDER if c in self._keys.keys)
         boot = self._boot = _Bootstrap(node_id, s2=True)
@@ -440,12 +446,12 @@ class ZWaveSecurity:
             while True:
                 for action in actions:
                     if isinstance(action, kex.AskPin) and (
-                        entry := self.provisioning.match(state.node_public)
+                        known := entry or self.provisioning.match(state.node_public)
                     ):
                         # A provisioned (SmartStart) node: its registered DSK holds the PIN.
                         boot.awaiting_pin = True
-                        boot.put(kex.PinEntered(int.from_bytes(entry.key_bytes()[:2], "big")))
-                        log.info("zwave: node %d is provisioned as %r; no PIN needed", node_id, entry.name)
+                        boot.put(kex.PinEntered(int.from_bytes(known.key_bytes()[:2], "big")))
+                        log.info("zwave: node %d is provisioned as %r; no PIN needed", node_id, known.name)
                         continue
                     deadline = await self._perform(boot, action, deadline)
                 if state.finished:
@@ -455,6 +461,10 @@ class ZWaveSecurity:
                 except TimeoutError:
                     event = kex.TimedOut()
                 state, actions = kex.step(state, event)
+                if entry is not None and state.node_public[2:16] not in (b"", entry.key_bytes()[2:]):
+                    # A SmartStart node must show the DSK it is provisioned with (PIN bytes aside).
+                    refused = kex.Refused("the node's public key is not its provisioned DSK")
+                    state, actions = kex.step(state, refused)
         finally:
             self._boot = None
             self._s2.set_temp_key(node_id, None)

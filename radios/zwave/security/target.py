@@ -25,6 +25,9 @@ class ProvisioningTarget(Protocol):
     def provisioning_entries(self) -> list[dict[str, object]]:
         """The list as JSON objects."""
 
+    def smart_start_listening(self) -> bool:
+        """True while the stick listens for provisioned nodes announcing themselves (SmartStart)."""
+
     async def provision(
         self, *, qr: str | None = None, dsk: str | None = None, name: str = ""
     ) -> dict[str, object]:

@@ -623,6 +623,10 @@ async function main() {
 		},
 	};
 
+	// Launchers that import this one add controller behaviours and control commands here (defined
+	// after ours, their behaviours run first): s2_launcher.mjs adds SmartStart (smartstart_mock.mjs).
+	for (const extend of globalThis.hubAgentMockExtensions ?? []) extend({ controller, handlers, log });
+
 	const rl = readline.createInterface({ input: process.stdin });
 	rl.on("line", async (line) => {
 		if (!line.trim()) return;

@@ -10,11 +10,15 @@
 // Each mock node's ECDH key pair is derived from its node id (private key = SHA-256("hub-agent mock
 // node <id>")), so a test can compute the node's DSK and PIN; zwave-js 15.29's MockNode.dsk/s2Pin
 // read public-key bytes 1-16 instead of 0-15, so they are not used.
+//
+// SmartStart (listen mode, a node's inclusion request, AddNode SmartStart-DSK) is added by
+// smartstart_mock.mjs: commands "announce" and "smart_start"; its header says what is modelled.
 
 import fs from "node:fs";
 import { createHash } from "node:crypto";
 import { keyPairFromRawECDHPrivateKey } from "@zwave-js/core";
 import { MockController, MockNode } from "@zwave-js/testing";
+import { smartStart } from "./smartstart_mock.mjs";
 
 const at = process.argv.indexOf("--keys");
 if (at < 0 || !process.argv[at + 1]) {
@@ -45,4 +49,5 @@ MockNode.create = async function (options) {
 	return node;
 };
 
+globalThis.hubAgentMockExtensions = [smartStart];
 await import("./launcher.mjs");

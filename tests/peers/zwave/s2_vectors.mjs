@@ -22,12 +22,14 @@ import {
 	deriveNetworkKeys,
 	deriveSharedECDHSecret,
 	deriveTempKeys,
+	authHomeIdFromDSK,
 	dskToString,
 	encryptAES128CCM,
 	encryptAES128OFB,
 	generateAuthKey,
 	generateEncryptionKey,
 	keyPairFromRawECDHPrivateKey,
+	nwiHomeIdFromDSK,
 	parseQRCodeString,
 } from "@zwave-js/core";
 import { BinarySwitchCCSet, Security2CCMessageEncapsulation, DoorLockCCOperationReport } from "@zwave-js/cc";
@@ -231,6 +233,14 @@ for (const qr of [...qrInputs, broken]) {
 	} catch (e) {
 		v.qr.push({ qr, error: String(e.message ?? e) });
 	}
+}
+
+// --- SmartStart home ids: the NWI home id a node announces itself with, the auth home id it moves to --
+// Edge bytes too: bits 31-30 and bit 0 of DSK bytes 8-11 and 12-15 all set, and all clear.
+const edge = (fill) => Uint8Array.from({ length: 16 }, () => fill);
+v.smart_start_home_ids = [];
+for (const dsk of [bytes("ss-dsk-0", 16), bytes("ss-dsk-1", 16), bytes("ss-dsk-2", 16), edge(0xff), edge(0x00)]) {
+	v.smart_start_home_ids.push({ dsk: dskToString(dsk), nwi: hex(nwiHomeIdFromDSK(dsk)), auth: hex(authHomeIdFromDSK(dsk)) });
 }
 
 process.stdout.write(JSON.stringify(v, null, 1) + "\n");
