@@ -81,10 +81,13 @@ class UpdateCA:
 class Faults:
     """Misbehaviour for one file path (relative to the served folder)."""
 
-    drop_after: int | None = None  # close the connection after this many bytes, once
+    drop_after: int | None = None  # close the connection after this many bytes, `drops` times
+    drops: int = 1
     ignore_range: bool = False
     extra: bytes = b""  # appended after the file's real content
     status: int | None = None  # answer with this HTTP status instead
+    location: str | None = None  # with `status`: a redirect's Location header
+    shift: int = 0  # answer a Range request from this many bytes later (saying so in Content-Range)
 
 
 class RepoServer:
@@ -119,7 +122,8 @@ class RepoServer:
         self.requests.append((path, rng))
         fault = self.faults.get(path, Faults())
         if fault.status is not None:
-            return web.Response(status=fault.status)
+            redirect = {"Location": fault.location} if fault.location else {}
+            return web.Response(status=fault.status, headers=redirect)
         file = (self.folder / path).resolve()
         if not file.is_relative_to(self.folder.resolve()) or not file.is_file():
             return web.Response(status=404)
@@ -128,7 +132,7 @@ class RepoServer:
         status = 200
         headers = {}
         if rng and not fault.ignore_range and rng.startswith("bytes=") and rng.endswith("-"):
-            start = int(rng[6:-1])
+            start = int(rng[6:-1]) + fault.shift
             if start >= size:
                 return web.Response(status=416)
             status = 206
@@ -137,7 +141,9 @@ class RepoServer:
         response.content_length = size - start
         await response.prepare(request)
         budget = fault.drop_after
-        fault.drop_after = None
+        fault.drops -= 1
+        if fault.drops <= 0:
+            fault.drop_after = None
         sent = 0
         # Streamed from the file in chunks, so serving a big bundle does not inflate the process's RSS.
         with file.open("rb") as source:
