@@ -6,9 +6,12 @@ hub announces the need as an events message `{"type":"inclusion","state":"pin_re
 JSON; 422 not exactly 5 digits, or no node waiting for a PIN; 503 no Z-Wave radio (or one without S2).
 A wrong PIN is not detectable here: the key exchange then fails and the event stream says why.
 Also `security_option()`: the `"security": "auto" | "none"` of `POST /api/v1/inclusion`; and the SmartStart
-provisioning list: `GET /api/v1/zwave/provisioning` -> `{"entries": [{"dsk","name",...}]}`, `POST` with
+provisioning list: `GET /api/v1/zwave/provisioning` -> `{"entries": [{"dsk","name",...}],
+"smart_start": bool}` (true while the stick listens for provisioned nodes announcing themselves), `POST` with
 `{"qr": "90..."}` or `{"dsk": "12345-...", "name"?}` -> 201 entry (422 naming a bad QR code or DSK),
-`DELETE /api/v1/zwave/provisioning/{dsk}` -> 200, 404 if absent. A provisioned node joins without a PIN.
+`DELETE /api/v1/zwave/provisioning/{dsk}` -> 200, 404 if absent. A provisioned node joins without a PIN,
+by itself (SmartStart: an events message `{"type":"inclusion","state":"smart_start","device","dsk"}`) or
+by classic inclusion.
 """
 
 from __future__ import annotations
@@ -61,8 +64,11 @@ class InclusionRoutes:
         return radio
 
     async def list_provisioning(self, request: web.Request) -> web.StreamResponse:
-        """The SmartStart provisioning list."""
-        return web.json_response({"entries": self._provisioning().provisioning_entries()})
+        """The SmartStart provisioning list, and whether the stick listens for its nodes."""
+        target = self._provisioning()
+        return web.json_response(
+            {"entries": target.provisioning_entries(), "smart_start": target.smart_start_listening()}
+        )
 
     async def add_provisioning(self, request: web.Request) -> web.StreamResponse:
         """Register a node by `{"qr": "90..."}` or `{"dsk": "12345-...", "name"?}`: 201 with the entry."""

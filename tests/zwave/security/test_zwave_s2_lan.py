@@ -22,6 +22,7 @@ from hub_agent.lan.server import LanServer
 from hub_agent.lan.tokens import create_token
 from hub_agent.runtime import Runtime
 from hub_core.model import DeviceAdded, HubEvent, InclusionUpdate, Protocol
+from radios.zwave.security.classes import dsk_string
 from radios.zwave.security.keystore import load_or_create
 from radios.zwave.security.primitives import x25519_keypair
 from radios.zwave.security.secure_radio import SecureZWaveRadio
@@ -149,10 +150,14 @@ async def test_the_pin_goes_through_the_lan_api_and_the_device_says_its_security
 
 async def test_the_provisioning_list_over_the_lan_api(hub: tuple[Client, Runtime, Path]) -> None:
     client, _, data = hub
-    assert await client.call("GET", "/api/v1/zwave/provisioning") == (200, {"entries": []})
+    assert await client.call("GET", "/api/v1/zwave/provisioning") == (
+        200,
+        {"entries": [], "smart_start": False},
+    )
     dsk = "12345-00001-00002-00003-00004-00005-00006-00007"
     status, entry = await client.call("POST", "/api/v1/zwave/provisioning", {"dsk": dsk, "name": "door"})
     assert (status, entry) == (201, {"dsk": dsk, "name": "door"})
+    assert (await client.call("GET", "/api/v1/zwave/provisioning"))[1]["smart_start"] is True
     for bad, field in (({"dsk": "12345"}, "dsk"), ({"qr": "9001"}, "qr")):
         status, answer = await client.call("POST", "/api/v1/zwave/provisioning", bad)
         assert (status, answer.get("field")) == (422, field), answer
@@ -164,6 +169,26 @@ async def test_the_provisioning_list_over_the_lan_api(hub: tuple[Client, Runtime
     assert stat.S_IMODE((data / "zwave-provisioning.json").stat().st_mode) == 0o600
     assert (await client.call("DELETE", f"/api/v1/zwave/provisioning/{dsk}"))[0] == 200
     assert (await client.call("DELETE", f"/api/v1/zwave/provisioning/{dsk}"))[0] == 404
+    assert (await client.call("GET", "/api/v1/zwave/provisioning"))[1]["smart_start"] is False
+
+
+async def test_a_node_provisioned_over_the_lan_api_joins_by_itself(
+    hub: tuple[Client, Runtime, Path], s2_peer: ZWavePeer
+) -> None:
+    client, runtime, _ = hub
+    events = runtime.hub.bus.subscribe("smartstart-test")
+    public = x25519_keypair(hashlib.sha256(b"hub-agent mock node 5").digest())[1]
+    dsk = dsk_string(public[:16])
+    status, _ = await client.call("POST", "/api/v1/zwave/provisioning", {"dsk": dsk, "name": "front door"})
+    assert status == 201
+    node = lock_node() | {"id": 5}
+    assert (await s2_peer.acommand("announce", node=node))["delivered"]
+    joined = await next_event(events, InclusionUpdate, state="smart_start")
+    assert joined.to_json()["device"] == "zwave-5" and joined.to_json()["dsk"] == "xxxxx" + dsk[5:]
+    await next_event(events, DeviceAdded)
+    status, device = await client.call("GET", "/api/v1/devices/zwave-5")
+    assert status == 200 and device["security"] == "S2_Authenticated"
+    events.close()
 
 
 async def test_security_none_holds_for_one_inclusion_request_only(hub: tuple[Client, Runtime, Path]) -> None:
