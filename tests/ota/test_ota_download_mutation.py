@@ -64,13 +64,18 @@ async def test_a_download_needing_every_attempt_completes_resuming_each_time(
     offer = await _offer(server, repo, test_ca, tmp_path / "cache")
     server.faults[TARGET] = Faults(drop_after=100_000, drops=ATTEMPTS - 1)
     progress: list[tuple[int, int]] = []
-    path = await _downloader(tmp_path / "dl", test_ca).fetch(offer, lambda d, t: progress.append((d, t)))
+    downloader = _downloader(tmp_path / "dl", test_ca)
+    path = await downloader.fetch(offer, lambda d, t: progress.append((d, t)))
     assert path.read_bytes() == DATA
     assert _ranges(server) == [None] + [f"bytes={100_000 * n}-" for n in range(1, ATTEMPTS)]
     done = [d for d, _ in progress]
     assert done == sorted(done) and done[-1] == len(DATA)
     assert {t for _, t in progress} == {len(DATA)}
     assert min(d for d in done if d > 100_000) > 100_000  # progress goes on from the resumed offset
+    # The next download by the same downloader has the whole budget again.
+    path.unlink()
+    server.faults[TARGET] = Faults(drop_after=100_000, drops=ATTEMPTS - 1)
+    assert (await downloader.fetch(offer, lambda d, t: None)).read_bytes() == DATA
 
 
 async def test_the_download_gives_up_after_exactly_the_attempt_budget(
