@@ -18,11 +18,16 @@
 //   AddingSlave with the NIF, ProtocolDone) with the node as `nodePendingInclusion`, and S2
 //   bootstrapping runs against the MockNode's real S2 behaviour. Other home ids include nothing
 //   (Ready only, as a stick waiting for a node that never comes) and are recorded as an error.
+// - A node announced with `leaves: true` behaves as a SmartStart node whose S2 bootstrapping fails
+//   (SDS13783): once the host sends it KEX Fail (0x9F 0x07) it leaves the network, so the stick lists
+//   it as failed (IsFailedNode 0x62 answers 1) and RemoveFailedNode (0x61) removes it (response 0,
+//   callback NODE_REMOVED). zwave-js 15.29's mock has no RemoveFailedNode at all; for any other node
+//   it answers NODE_OK (the node is there), as a stick whose ping the node answers.
 // The node's DSK is its public key's first 16 bytes; s2_launcher.mjs derives the key pair from the
 // node id, so a test knows the DSK without asking.
 //
 // Control commands added:
-//   announce {node: options}  the node with these MockNode options (an `id`, S2 in its CCs,
+//   announce {node: options, leaves?}  the node with these MockNode options (an `id`, S2 in its CCs,
 //                             capabilities.securityClasses) asks to be included; answers {delivered,
 //                             dsk, nwi_home_id, auth_home_id} (home ids as 8 hex digits, by zwave-js)
 //   smart_start               {listening, modes}: modes = every AddNodeToNetwork the host sent since
@@ -38,7 +43,16 @@ const ADD_NODE = 0x4a;
 const REMOVE_NODE = 0x4b;
 const MODE_SMART_START_DSK = 0x08;
 const MODE_SMART_START_LISTEN = 0x09;
+const SEND_DATA = 0x13;
+const REMOVE_FAILED = 0x61;
+const IS_FAILED = 0x62;
+const RESPONSE = 0x01;
 const LISTENING = "hubAgentSmartStartListening"; // in controller.state: cleared on vanish and reset
+
+function rawFrame(type, func, payload) {
+	const body = [payload.length + 3, type, func, ...payload];
+	return Uint8Array.from([SOF, ...body, body.reduce((acc, b) => acc ^ b, 0xff)]);
+}
 
 const hex = (bytes) => Buffer.from(bytes).toString("hex");
 const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -54,9 +68,32 @@ export function smartStart({ controller, handlers, log }) {
 	const modes = [];
 	let announcer; // {inclusion (nodePendingInclusion options), nwi, auth} of the last announcement
 
+	const leaving = new Set(); // announced with `leaves`: gone once the host sends them KEX Fail
+	const gone = new Set();
+	const answer = (controller, frames) => {
+		controller.ackHostMessage();
+		// Not awaited: the host's ACKs arrive through the loop that calls onHostData (see launcher.mjs).
+		void (async () => {
+			for (const frame of frames) await controller.sendToHost(frame);
+		})().catch((e) => log("SmartStart mock:", e.message));
+		return true;
+	};
 	controller.defineBehavior({
 		onHostData(controller, data) {
 			if (data.length < 6 || data[0] !== SOF || data[2] !== REQUEST) return false;
+			const node = data[4];
+			if (data[3] === SEND_DATA && leaving.has(node) && data.length > 7 && data[6] === 0x9f && data[7] === 0x07) {
+				gone.add(node); // KEX Fail: a SmartStart node resets itself and leaves
+				return false;
+			}
+			if (data[3] === IS_FAILED && gone.has(node)) return answer(controller, [rawFrame(RESPONSE, IS_FAILED, [0x01])]);
+			if (data[3] === REMOVE_FAILED) {
+				const removed = gone.delete(node);
+				if (removed) controller.removeNode(controller.nodes.get(node));
+				// response 0: removal started; callback: NODE_REMOVED (1), or NODE_OK (0) for a node that answers
+				const callback = rawFrame(REQUEST, REMOVE_FAILED, [data[5], removed ? 0x01 : 0x00]);
+				return answer(controller, [rawFrame(RESPONSE, REMOVE_FAILED, [0x00]), callback]);
+			}
 			if (data[3] === REMOVE_NODE) {
 				controller.state.set(LISTENING, false);
 				return false;
@@ -97,10 +134,12 @@ export function smartStart({ controller, handlers, log }) {
 		modes.splice(0);
 		mockErrors.splice(0);
 		announcer = undefined;
+		leaving.clear();
+		gone.clear();
 		return reset(request);
 	};
 
-	handlers.announce = async ({ node: options }) => {
+	handlers.announce = async ({ node: options, leaves = false }) => {
 		const dsk = await mockNodeDSK(options.id);
 		const nwi = nwiHomeIdFromDSK(dsk);
 		const auth = authHomeIdFromDSK(dsk);
@@ -112,6 +151,7 @@ export function smartStart({ controller, handlers, log }) {
 		const answer = { dsk: dskToString(dsk), nwi_home_id: hex(nwi), auth_home_id: hex(auth) };
 		if (!controller.state.get(LISTENING)) return { delivered: false, ...answer };
 		announcer = { inclusion, nwi, auth };
+		if (leaves) leaving.add(options.id);
 		const caps = options.capabilities ?? {};
 		const ccs = (caps.commandClasses ?? []).filter((cc) => cc.isSupported !== false).map((cc) => cc.ccId ?? cc);
 		const [basic, generic, specific] = [0x04, caps.genericDeviceClass ?? 0x40, caps.specificDeviceClass ?? 0x03];

@@ -245,3 +245,19 @@ async def test_a_node_whose_key_is_not_its_provisioned_dsk_gets_no_keys(home: Ho
     assert any(b[:2] == b"\x9f\x07" for b in await home.peer.received(5))
     assert not any(b[:2] == b"\x9f\x08" for b in await home.peer.received(5))  # our public key not sent
     await home.smart_start.wait_listening(True, WAIT)
+
+
+async def test_a_node_that_fails_bootstrapping_and_leaves_is_removed_so_it_can_retry(home: Home) -> None:
+    forged = bytearray(node_dsk(5))
+    forged[2:8] = bytes(6)
+    await home.radio.provision(dsk=dsk_string(bytes(forged)), name="impostor")
+    mark = home.events.mark()
+    # This node leaves the network at KEX Fail, as a SmartStart node does (smartstart_mock.mjs).
+    assert (await home.peer.acommand("announce", node=s2_node(5, [S2_UNAUTH]), leaves=True))["delivered"]
+    await home.events.wait_for(
+        lambda e: isinstance(e, InclusionUpdate) and e.state == "security_failed", since=mark, timeout=WAIT
+    )
+    await home.smart_start.wait_listening(True, WAIT)  # the join is over: removed, listening again
+    assert 5 not in home.radio.nodes
+    assert await home.peer.nodes() == []
+    assert not [e for e in home.events.events[mark:] if isinstance(e, DeviceAdded)]
