@@ -38,6 +38,7 @@ class SecureZWaveRadio(ZWaveRadio):
 
     def __init__(self, ctx: RadioContext, port: str, keys: NetworkKeys, **options: Any) -> None:
         self.provisioning = ProvisioningList(ctx.data_dir / PROVISIONING_FILE)
+        smart_start = options.pop("smart_start", {})
         security = ZWaveSecurity(
             keys,
             GrantStore(ctx.data_dir / GRANTS_FILE),
@@ -63,7 +64,7 @@ class SecureZWaveRadio(ZWaveRadio):
             setup=self.setup,
             classic_busy=self._classic_busy,
             notify=self._notice,
-            **options.pop("smart_start", {}),
+            **smart_start,
         )
         self.reception.on_smart_start = self.smart_start.announced
 
@@ -145,6 +146,7 @@ class SecureZWaveRadio(ZWaveRadio):
         except (QRCodeError, ValueError) as exc:
             raise InvalidCommand(str(exc)) from None
         await asyncio.to_thread(self.provisioning.save)
+        self.smart_start.provisioned(entry.dsk)
         await self.smart_start.sync()  # the first entry turns listening on
         return entry.to_json()
 
@@ -153,5 +155,6 @@ class SecureZWaveRadio(ZWaveRadio):
         removed = self.provisioning.remove(dsk)
         if removed:
             await asyncio.to_thread(self.provisioning.save)
+            self.smart_start.provisioned(dsk)
             await self.smart_start.sync()  # the last entry gone turns listening off
         return removed

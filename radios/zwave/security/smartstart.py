@@ -21,7 +21,9 @@ Rules of this file: this layer owns the stick's SmartStart listen mode and nothi
 - Failure: a node whose S2 bootstrapping fails (wrong key, no answer) is removed with RemoveFailedNode
   when the stick lists it as failed - a SmartStart node that fails bootstrapping leaves the network and
   announces itself again, so it retries (zwave-js does the same). A node that is still there stays
-  included without security, as after a failed classic bootstrap (`security_failed` says why).
+  included without security, as after a failed classic bootstrap (`security_failed` says why). After
+  `MAX_FAILURES` failed joins in a row an entry's requests are ignored (counted in `refused`) until
+  it is provisioned again: a node that can never bootstrap must not keep the stick busy forever.
 - Limits: one SmartStart join at a time; AddNode SmartStart-DSK waits `JOIN_TIMEOUT` for the node.
 """
 
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 60.0  # AddNode SmartStart-DSK: how long the stick may take to find the node again
 UNKNOWN_LOG_INTERVAL = 60.0  # at most one log line a minute about unknown announcements
+MAX_FAILURES = 5  # failed SmartStart joins in a row before an entry's requests are ignored
 
 
 class SmartStart:
@@ -64,6 +67,7 @@ class SmartStart:
         classic_busy: Callable[[], bool],
         notify: Callable[[InclusionNotice], None],
         join_timeout: float = JOIN_TIMEOUT,
+        max_failures: int = MAX_FAILURES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._controller = controller
@@ -74,6 +78,8 @@ class SmartStart:
         self._classic_busy = classic_busy
         self._notify = notify
         self._join_timeout = join_timeout
+        self._max_failures = max_failures
+        self._failures: dict[str, int] = {}  # DSK -> failed joins in a row (entries of the list only)
         self._clock = clock
         self._lock = asyncio.Lock()  # one listen/stop/AddNode exchange at a time
         self._tasks = TaskGroup("zwave smartstart", limit=8)
@@ -87,6 +93,7 @@ class SmartStart:
         self.ignored = 0  # announcements with an NWI home id not in the list
         self.busy = 0  # announcements while including or not listening
         self.joined = 0  # nodes included by SmartStart
+        self.refused = 0  # requests of entries that failed `max_failures` times in a row
 
     # --- listen mode ------------------------------------------------------------------------------
 
@@ -183,7 +190,12 @@ class SmartStart:
                     self.ignored,
                 )
             return
+        if self._failures.get(entry.dsk, 0) >= self._max_failures:
+            self.refused += 1
+            log.debug("zwave: SmartStart request of %r ignored: it failed too often", entry.name or entry.dsk)
+            return
         self._joining = entry
+        self._failures[entry.dsk] = self._failures.get(entry.dsk, 0) + 1  # until it is secured
         try:
             self._joins.spawn(self._include(entry), f"include {entry.name or entry.dsk[6:]}")
         except TooManyTasks:  # pragma: no cover - _joining guards the one slot
@@ -216,9 +228,15 @@ class SmartStart:
             "zwave: node %d joined by SmartStart as provisioning entry %r (%s)", node_id, entry.name, hidden
         )
         self._notify(InclusionNotice("smart_start", node_id, dsk=hidden))
-        if not await self._security.bootstrap_provisioned(node_id, entry) and await self._remove(node_id):
+        if await self._security.bootstrap_provisioned(node_id, entry):
+            self._failures.pop(entry.dsk, None)
+        elif await self._remove(node_id):
             return
         await self._setup.setup(record, ccs, awake=True)
+
+    def provisioned(self, dsk: str) -> None:
+        """An entry was (re)added or removed: it may try again from zero failures."""
+        self._failures.pop(dsk, None)
 
     async def _remove(self, node_id: int) -> bool:
         """Remove a node whose SmartStart bootstrapping failed, if it left; True if it was removed."""

@@ -22,6 +22,7 @@ from hub_core.backoff import Backoff
 from hub_core.model import Command, DeviceAdded, DeviceId, InclusionUpdate, StateChanged
 from hubtest.zwave_events import EventLog
 from radios.base import RadioContext
+from radios.zwave.messages import NodeInfo, SmartStartRequest
 from radios.zwave.security.classes import dsk_hidden, dsk_string
 from radios.zwave.security.keystore import load_or_create
 from radios.zwave.security.primitives import x25519_keypair
@@ -70,11 +71,14 @@ def peer(keys_file: Path) -> Iterator[ZWavePeer]:
 class Home:
     """The production SecureZWaveRadio on the mock, and what the mock saw."""
 
-    def __init__(self, peer: ZWavePeer, data_dir: Path, keys_file: Path) -> None:
+    def __init__(self, peer: ZWavePeer, data_dir: Path, keys_file: Path, **smart_start: Any) -> None:
         self.peer = peer
         self.events = EventLog()
         ctx = RadioContext(data_dir, self.events, state_reader=self.events.state_of)
-        self.radio = SecureZWaveRadio(ctx, peer.url, load_or_create(keys_file), reconnect=Backoff(0.05, 0.2))
+        keys = load_or_create(keys_file)
+        self.radio = SecureZWaveRadio(
+            ctx, peer.url, keys, reconnect=Backoff(0.05, 0.2), smart_start=smart_start
+        )
         self.smart_start = self.radio.smart_start
 
     async def announce(self, node: dict[str, Any]) -> dict[str, Any]:
@@ -261,3 +265,67 @@ async def test_a_node_that_fails_bootstrapping_and_leaves_is_removed_so_it_can_r
     assert 5 not in home.radio.nodes
     assert await home.peer.nodes() == []
     assert not [e for e in home.events.events[mark:] if isinstance(e, DeviceAdded)]
+
+
+async def test_a_second_request_during_a_join_is_not_heard_and_is_heard_after_it(home: Home) -> None:
+    for node_id in (5, 6):
+        await home.radio.provision(dsk=dsk_string(node_dsk(node_id)))
+    mark = home.events.mark()
+    assert (await home.announce(s2_node(5, [S2_UNAUTH])))["delivered"]
+    await home.events.wait_for(
+        lambda e: isinstance(e, InclusionUpdate) and e.state == "smart_start", since=mark, timeout=WAIT
+    )
+    # Node 5 is being included: the stick is not listening, so node 6's request does not get through;
+    # one that did (a stick reporting late) is ignored rather than started beside the running join.
+    assert (await home.announce(s2_node(6, [S2_UNAUTH])))["delivered"] is False
+    late = SmartStartRequest(0x85, 0, 0, nwi_home_id(node_dsk(6)), NodeInfo(4, 0x40, 3, (0x9F,)))
+    home.smart_start.announced(late)
+    assert home.smart_start.busy == 1
+    await home.added(5, mark)
+    await home.smart_start.wait_listening(True, WAIT)
+    assert (await home.announce(s2_node(6, [S2_UNAUTH])))["delivered"]  # it announces again
+    await home.added(6, mark)
+    assert sorted(await home.peer.nodes()) == [5, 6] and home.smart_start.joined == 2
+
+
+async def test_an_entry_that_keeps_failing_is_ignored_until_provisioned_again(
+    peer: ZWavePeer, tmp_path: Path, keys_file: Path
+) -> None:
+    peer.reset([])
+    home = Home(peer, tmp_path, keys_file, max_failures=1)
+    await home.radio.start()
+    try:
+        forged = bytearray(node_dsk(5))
+        forged[2:8] = bytes(6)
+        dsk = dsk_string(bytes(forged))
+        await home.radio.provision(dsk=dsk, name="impostor")
+
+        async def attempt() -> None:
+            mark = home.events.mark()
+            assert (await home.peer.acommand("announce", node=s2_node(5, [S2_UNAUTH]), leaves=True))[
+                "delivered"
+            ]
+            await home.events.wait_for(
+                lambda e: isinstance(e, InclusionUpdate) and e.state == "security_failed",
+                since=mark,
+                timeout=WAIT,
+            )
+            await home.smart_start.wait_listening(True, WAIT)
+
+        await attempt()
+        # Failed once (the limit here): its next request starts nothing. A provisioned node's request
+        # after it shows the first one was handled.
+        await home.radio.provision(dsk=dsk_string(node_dsk(6)))
+        mark = home.events.mark()
+        assert (await home.peer.acommand("announce", node=s2_node(5, [S2_UNAUTH])))["delivered"]
+        assert (await home.announce(s2_node(6, [S2_UNAUTH])))["delivered"]
+        await home.added(6, mark)
+        assert home.smart_start.refused == 1
+        dsk_requests = [m for m, _, _ in (await home.mock())[1] if m & 0x0F == DSK]
+        assert len(dsk_requests) == 2  # the impostor's first attempt and node 6
+        await home.radio.provision(dsk=dsk, name="impostor")  # the user registers it again
+        await attempt()
+        assert home.smart_start.refused == 1
+    finally:
+        await home.radio.stop()
+    assert peer.errors() == []
