@@ -350,3 +350,42 @@ async def test_rule_fired_latency_is_the_time_to_the_first_confirmation(tmp_path
         assert [f.latency_ms for f in fired] == [0.0, 2500.0]
     finally:
         await world.stop()
+
+
+async def test_the_global_budget_allows_exactly_its_limit(tmp_path: Path) -> None:
+    """5 commands per second from all rules (one per device): a scene of 5 goes, the 6th waits a second."""
+    lamps = [f"zwave-{n}" for n in range(10, 16)]
+    clock = ManualClock(T0)
+    limits = RulesSection(max_fires_per_minute=100, max_commands_per_second=5)
+    world = build_world(tmp_path, [*household(), *(device(d, "switch") for d in lamps)], clock, rules=limits)
+    await world.start()
+    try:
+        seen = recorded(world)
+        radio = world.radios[Protocol.ZWAVE]
+        await world.service.put_rule(
+            {
+                "id": "all-on",
+                "triggers": [{"type": "button", "device": BUTTON}],
+                "actions": [
+                    {"type": "scene", "commands": [{"device": d, "command": "on"} for d in lamps[:5]]}
+                ],
+            }
+        )
+        await world.service.put_rule(
+            {
+                "id": "sixth",
+                "triggers": [{"type": "state", "device": DOOR, "attribute": "contact", "to": "open"}],
+                "actions": [{"type": "command", "device": lamps[5], "command": "on"}],
+            }
+        )
+        press(world, clock)
+        await radio.wait_for(5)
+        await until(lambda: world.service.runner.running("all-on") == 0)
+        await clock.advance(0.5)
+        door(world, clock, "open")
+        await until(lambda: any(isinstance(e, Notification) for e in seen))
+        assert len(radio.commands) == 5 and world.service.runner.over_budget == 1
+        [stopped] = [e for e in seen if isinstance(e, Notification)]
+        assert stopped.rule == "sixth" and "at most 5 commands per second" in stopped.message
+    finally:
+        await world.stop()
