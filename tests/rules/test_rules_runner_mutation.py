@@ -18,6 +18,7 @@ import pytest
 from hub_agent.config import RulesSection
 from hub_agent.store import STORE_FILE
 from hub_core.clock import ManualClock
+from hub_core.errors import RuleError
 from hub_core.model import ButtonPressed, DeviceId, HubEvent, Notification, Protocol, RuleFired, StateChanged
 from hubtest.rules_world import World, build_world, device
 
@@ -234,6 +235,76 @@ async def test_new_delays_after_a_restart_do_not_collide_with_stored_ones(tmp_pa
         await world.radios[Protocol.ZWAVE].wait_for(4)
         await world.runtime.db.read(lambda conn: None)
         assert pending_rows(tmp_path) == [] and names(world) == ["off"] * 4
+    finally:
+        await world.stop()
+
+
+async def test_changing_a_rules_actions_drops_its_pending_delay_but_a_rename_does_not(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    world = build_world(tmp_path, household(), clock)
+    await world.start()
+    try:
+        await world.service.put_rule(DOOR_THEN_OFF)
+        door(world, clock, "open")
+        await clock.wait_for_sleepers(1)
+        await world.service.put_rule({**DOOR_THEN_OFF, "name": "Door, then lamp off"})  # same actions
+        await world.runtime.db.read(lambda conn: None)
+        assert [(rule, due) for _, rule, due in pending_rows(tmp_path)] == [("door-off", T0 + 300)]
+        assert world.service.runner.running("door-off") == 1
+        changed = {**DOOR_THEN_OFF, "actions": [{"type": "delay", "seconds": 300}]}
+        await world.service.put_rule(changed)  # other actions: the run under way is stopped
+        await world.runtime.db.read(lambda conn: None)
+        assert pending_rows(tmp_path) == [] and world.service.runner.running("door-off") == 0
+        await clock.advance(300)
+        assert names(world) == []
+    finally:
+        await world.stop()
+
+
+@pytest.mark.parametrize("seconds", [0, 7 * 86400])
+async def test_delays_at_the_documented_bounds_are_kept_and_resumed(tmp_path: Path, seconds: int) -> None:
+    """A delay may be 0 s to a week (the parser's MAX_DELAY); a week-long one survives a restart."""
+    clock = ManualClock(T0)
+    world = build_world(tmp_path, household(), clock)
+    await world.start()
+    rule = {
+        **DOOR_THEN_OFF,
+        "actions": [{"type": "delay", "seconds": seconds}, *DOOR_THEN_OFF["actions"][1:]],
+    }
+    await world.service.put_rule(rule)
+    if seconds == 0:
+        try:
+            door(world, clock, "open")
+            await world.radios[Protocol.ZWAVE].wait_for(1)
+            await world.runtime.db.read(lambda conn: None)
+            assert pending_rows(tmp_path) == []
+        finally:
+            await world.stop()
+        return
+    door(world, clock, "open")
+    await clock.wait_for_sleepers(1)
+    await world.stop()
+    assert [(r, due) for _, r, due in pending_rows(tmp_path)] == [("door-off", T0 + seconds)]
+    clock = ManualClock(T0 + seconds - 1)
+    world = build_world(tmp_path, household(), clock)
+    await world.start()
+    try:
+        await clock.wait_for_sleepers(1)
+        assert names(world) == []
+        await clock.advance(1)
+        await world.radios[Protocol.ZWAVE].wait_for(1)
+    finally:
+        await world.stop()
+
+
+async def test_a_delay_beyond_a_week_is_refused(tmp_path: Path) -> None:
+    world = build_world(tmp_path, household(), ManualClock(T0))
+    try:
+        rule = {**DOOR_THEN_OFF, "actions": [{"type": "delay", "seconds": 7 * 86400 + 1}]}
+        with pytest.raises(RuleError) as caught:
+            await world.service.put_rule(rule)
+        assert [p.path for p in caught.value.problems] == ["$.actions[0].seconds"]
+        assert world.service.get_rule("door-off") is None
     finally:
         await world.stop()
 
