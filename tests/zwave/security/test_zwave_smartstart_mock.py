@@ -320,6 +320,7 @@ async def test_an_entry_that_keeps_failing_is_ignored_until_provisioned_again(
         assert (await home.peer.acommand("announce", node=s2_node(5, [S2_UNAUTH])))["delivered"]
         assert (await home.announce(s2_node(6, [S2_UNAUTH])))["delivered"]
         await home.added(6, mark)
+        await home.smart_start.wait_listening(True, WAIT)  # node 6's join is over
         assert home.smart_start.refused == 1
         dsk_requests = [m for m, _, _ in (await home.mock())[1] if m & 0x0F == DSK]
         assert len(dsk_requests) == 2  # the impostor's first attempt and node 6
