@@ -330,3 +330,14 @@ async def test_an_entry_that_keeps_failing_is_ignored_until_provisioned_again(
     finally:
         await home.radio.stop()
     assert peer.errors() == []
+
+
+async def test_a_soft_reset_stick_is_put_back_in_listen_mode(home: Home) -> None:
+    await home.radio.provision(dsk=dsk_string(node_dsk(5)))
+    controller = home.radio.controller
+    assert controller is not None
+    assert await controller.soft_reset()  # as after a jam (Controller._unjam)
+    assert not home.smart_start.listening  # a reset stick forgot its mode
+    await home.smart_start.wait_listening(True, WAIT)
+    assert await home.modes() == [LISTEN, LISTEN]
+    assert home.radio.reconnects == 0
