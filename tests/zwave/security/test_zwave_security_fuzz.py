@@ -120,7 +120,7 @@ def test_keys_file_parser_raises_only_config_errors(raw: bytes) -> None:
         st.tuples(s2_frames, st.sampled_from([kex.PLAIN, None, *SecurityClass])),
         max_size=12,
     ),
-    st.lists(st.sampled_from(["pin", "timeout", "undecryptable"]), max_size=3),
+    st.lists(st.sampled_from(["pin", "timeout", "undecryptable", "refused"]), max_size=3),
 )
 def test_the_kex_machine_takes_any_frames_without_raising(
     frames: list[tuple[bytes, kex.Via]], extra: list[str]
@@ -132,7 +132,12 @@ def test_the_kex_machine_takes_any_frames_without_raising(
         with contextlib.suppress(SecurityError):
             events.append(kex.Received(decode_s2(data), via))
     events += [
-        {"pin": kex.PinEntered(1), "timeout": kex.TimedOut(), "undecryptable": kex.Undecryptable()}[e]
+        {
+            "pin": kex.PinEntered(1),
+            "timeout": kex.TimedOut(),
+            "undecryptable": kex.Undecryptable(),
+            "refused": kex.Refused("not the provisioned DSK"),
+        }[e]
         for e in extra
     ]
     for event in events:
