@@ -24,7 +24,8 @@ Rules of this file: this layer owns the stick's SmartStart listen mode and nothi
   included without security, as after a failed classic bootstrap (`security_failed` says why). After
   `MAX_FAILURES` failed joins in a row an entry's requests are ignored (counted in `refused`) until
   it is provisioned again: a node that can never bootstrap must not keep the stick busy forever.
-- Limits: one SmartStart join at a time; AddNode SmartStart-DSK waits `JOIN_TIMEOUT` for the node.
+- Limits: one SmartStart join at a time; AddNode SmartStart-DSK waits `JOIN_TIMEOUT` for the node;
+  opening classic inclusion or exclusion while a SmartStart node joins waits for that join to end.
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ class SmartStart:
 
     async def sync(self) -> None:
         """Tell the stick to listen or to stop, if that differs from what it was last told."""
+        if self._wanted() == self.listening:
+            return  # nothing to do: do not queue behind a SmartStart AddNode holding the lock
         async with self._lock:
             want = self._wanted()
             if want == self.listening:
