@@ -116,13 +116,14 @@ class SmartStart:
                 return
             try:
                 controller = self._controller()
+            except RadioUnavailable:
+                return  # not running: the next start or recovery re-arms
+            try:
                 if want:
                     await controller.smart_start_listen()
                 else:
                     await controller.smart_start_stop()
-            except RadioUnavailable:
-                return  # not running: the next start re-arms
-            except HubError as exc:
+            except HubError as exc:  # e.g. the stick did not ACK: the next change tries again
                 log.warning("zwave: could not %s SmartStart listening: %s", "start" if want else "stop", exc)
                 return
             self._set_listening(want)
