@@ -31,8 +31,12 @@ log = logging.getLogger(__name__)
 #: Hash algorithms we verify targets with; a target without sha256 is refused.
 HASHES = ("sha256", "sha512")
 #: Metadata size limits (bytes); a bigger file is an endless-data attack, refused while downloading.
+#: Every refresh starts from the shipped root, so a hub follows at most `max_root_rotations` root
+#: versions past it, ever: 32 would strand a hub whose firmware is older than 32 rotations (python-tuf
+#: raised its own default to 256 for that reason). A repository holding the root keys can make a
+#: refresh fetch and keep up to 256 x 256 KiB of roots.
 LIMITS = UpdaterConfig(
-    max_root_rotations=32,
+    max_root_rotations=256,
     max_delegations=8,
     root_max_length=256 * 1024,
     timestamp_max_length=16 * 1024,
