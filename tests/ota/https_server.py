@@ -101,7 +101,7 @@ class RepoServer:
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         self.bytes_sent = 0
         self._runner: web.AppRunner | None = None
-        self._connections: set[asyncio.BaseTransport] = set()
+        self._connections: set[asyncio.Transport] = set()
         self.url = ""
 
     async def start(self) -> None:
