@@ -27,6 +27,10 @@ from radios.zigbee.mapping import ClusterId
 log = logging.getLogger(__name__)
 
 _HEX = frozenset("0123456789abcdef")
+#: zigpy's cluster events that carry an attribute value (a report, a read, a quirk's update)
+_ATTRIBUTE_EVENTS = frozenset({"attribute_report", "attribute_read", "attribute_updated"})
+#: server clusters with an attribute the mapping turns into state
+_MAPPED_CLUSTERS = frozenset({cluster_id for cluster_id, _ in mapping.ATTRIBUTE_MAP} | {ClusterId.IAS_ZONE})
 
 
 def device_id_of(ieee: zt.EUI64) -> DeviceId:
@@ -81,9 +85,14 @@ class DeviceEvents:
         attached = _Attached()
         for ep in device.non_zdo_endpoints:
             for cluster in ep.in_clusters.values():
-                for event in ("attribute_report", "attribute_read", "attribute_updated"):
+                if cluster.cluster_id in _MAPPED_CLUSTERS:
+                    # One listener for the three attribute events (zigpy emits exactly one of them
+                    # per value), and none on clusters the mapping ignores: this hook was a third of
+                    # the memory a joined device cost (about 20 of 65 KiB).
                     attached.unsubscribe.append(
-                        cluster.on_event(event, self._attribute_handler(device.ieee, cluster))
+                        cluster.on_all_events(
+                            self._attribute_handler(device.ieee, cluster), with_context=True
+                        )
                     )
                 if cluster.cluster_id == ClusterId.IAS_ZONE:
                     attached.unsubscribe.append(
@@ -121,8 +130,10 @@ class DeviceEvents:
         cluster.add_listener(listener)
         return lambda: cluster.remove_listener(listener)
 
-    def _attribute_handler(self, ieee: zt.EUI64, cluster: zigpy.zcl.Cluster) -> Callable[[Any], None]:
-        def handler(event: Any) -> None:
+    def _attribute_handler(self, ieee: zt.EUI64, cluster: zigpy.zcl.Cluster) -> Callable[[str, Any], None]:
+        def handler(event_name: str, event: Any) -> None:
+            if event_name not in _ATTRIBUTE_EVENTS:
+                return
             name = getattr(event, "attribute_name", None)
             value = getattr(event, "value", None)
             mapped = mapping.convert(cluster.cluster_id, name, value, cache_of(cluster))

@@ -2,9 +2,11 @@
 
 Prints RSS (importing zigpy; 50 and 200 joined devices), join+interview time, restart time from
 zigpy's database with 200 devices, and p50/p99/max of command round trips (command -> ZCL frame ->
-default response) and of attribute report -> StateChanged. Asserts nothing.
+default response) and of attribute report -> StateChanged. With `--per-device`, the Python memory
+each of the last 150 devices added, by source file (tracemalloc; the simulated devices' own share is
+listed too, and is not the hub's). Asserts nothing.
 
-Run: `.venv/bin/python tests/bench/bench_zigbee_radio.py [--commands N]`
+Run: `.venv/bin/python tests/bench/bench_zigbee_radio.py [--commands N] [--per-device]`
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ import argparse
 import asyncio
 import logging
 import statistics
+import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for hubtest
 
 
 def rss_mb() -> float:
@@ -37,7 +43,17 @@ def figures(name: str, samples: list[float]) -> None:
     )
 
 
-async def main(commands: int) -> None:
+def print_per_device(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, count: int) -> None:
+    """Python memory per device between two snapshots, by file (the top 12 and the total)."""
+    stats = after.compare_to(before, "filename")
+    total = sum(stat.size_diff for stat in stats)
+    print(f"Python memory per joined device: {total / count / 1024:.1f} KiB (tracemalloc), of which:")
+    for stat in stats[:12]:
+        name = stat.traceback[0].filename.split("site-packages/")[-1].replace(str(Path.cwd()) + "/", "")
+        print(f"  {stat.size_diff / count / 1024:6.1f} KiB  {name}")
+
+
+async def main(commands: int, trace: bool) -> None:
     base = rss_mb()
     import zigpy.application
     import zigpy.zcl.clusters  # noqa: F401
@@ -73,10 +89,15 @@ async def main(commands: int) -> None:
         await log.added(50, timeout=120)
         t50 = time.perf_counter() - t0
         rss50 = rss_mb()
+        air.frames.clear()
+        snapshot50 = tracemalloc.take_snapshot() if trace else None
         for device in devices[50:]:
             air.join(device)
         await log.added(200, timeout=300)
         rss200 = rss_mb()
+        if snapshot50 is not None:
+            air.frames.clear()
+            print_per_device(snapshot50, tracemalloc.take_snapshot(), 150)
         print(f"RSS radio started (0 devices): {started:.1f} MiB")
         per_device = (rss50 - started) * 1024 / 50
         print(
@@ -131,9 +152,12 @@ async def main(commands: int) -> None:
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--commands", type=int, default=500)
+    parser.add_argument("--per-device", action="store_true", help="Python memory per device (slow)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    asyncio.run(main(args.commands))
+    if args.per_device:
+        tracemalloc.start()
+    asyncio.run(main(args.commands, args.per_device))
 
 
 if __name__ == "__main__":

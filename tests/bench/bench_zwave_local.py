@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for hubtest
+
 from hub_core.model import Command, DeviceAdded, DeviceId, StateChanged
 from hubtest.zwave_events import EventLog
 from radios.base import RadioContext
