@@ -304,6 +304,32 @@ def breakdown(modules: list[str], env: dict[str, str]) -> None:
         tops[mod.split(".")[0]] = tops.get(mod.split(".")[0], 0) + 1
     heavy = sorted(tops.items(), key=lambda kv: -kv[1])[:25]
     print("  modules loaded per top-level package: " + ", ".join(f"{k} {v}" for k, v in heavy))
+    floor(modules, env)
+
+
+OURS = ("hub_core", "hub_agent", "radios", "local_rules")
+FLOOR = """
+import importlib, json, sys
+for mod in json.loads(sys.argv[1]):
+    try:
+        importlib.import_module(mod)
+    except Exception:
+        pass
+for line in open('/proc/self/status'):
+    if line.startswith('VmRSS:'):
+        print(int(line.split()[1]))
+"""
+
+
+def floor(modules: list[str], env: dict[str, str]) -> None:
+    """RSS of a fresh interpreter that imports only the libraries the agent loaded, none of our code:
+    what this configuration costs before the hub's first line (the floor under any memory target)."""
+    theirs = [m for m in modules if m.split(".")[0] not in OURS and m != "__main__"]
+    result = subprocess.run(
+        [sys.executable, "-c", FLOOR, json.dumps(theirs)], capture_output=True, text=True, env=env, check=True
+    )
+    kib = int(result.stdout.split()[-1])
+    print(f"  the libraries alone (no hub code, no state): RSS {kib / 1024:.1f} MB ({len(theirs)} modules)")
 
 
 # --- the run --------------------------------------------------------------------------------------
