@@ -131,3 +131,24 @@ async def test_a_set_without_supervision_is_verified_once_after_the_delay(
     await radio.settle()
     assert (await peer.received(3))[before:].count(cc.MultilevelSwitchGet().to_bytes()) == 1
     assert radio.verifier.gets_sent == 1
+
+
+async def test_a_dimmer_with_a_duration_is_verified_after_its_transition(
+    rig: tuple[ZWaveRadio, ZWavePeer, EventLog],
+) -> None:
+    """The dimmer's own report, a second into a 10-s transition, answers the verification: no Get.
+    Verified after the delay alone (50 ms here), a Get would have asked while the light was dimming."""
+    radio, peer, log = rig
+    await include(radio, peer, log, without_supervision("dimmer", 3))
+    radio.verifier.delay = 0.05
+    before = len(await peer.received(3))
+    async with asyncio.timeout(WAIT):
+        await radio.execute(cmd("zwave-3", "set_level", level=60, duration=10))
+    await asyncio.sleep(1.0)  # part of the transition goes by (the scenario, not a wait for an event)
+    mark = log.mark()
+    await peer.report(3, cc.MultilevelSwitchReport(60).to_bytes())
+    await log.state("zwave-3", "level", 60, since=mark)
+    await radio.settle()
+    sent = (await peer.received(3))[before:]
+    assert sent and cc.MultilevelSwitchGet().to_bytes() not in sent
+    assert radio.verifier.gets_sent == 0 and radio.verifier.gets_saved == 1
