@@ -177,6 +177,11 @@ def run_tests_verbose(workdir: Path, tests: list[str], timeout: float) -> tuple[
         "no:cacheprovider",
         "-p",
         "no:randomly",
+        # A private temp root: pytest's numbered folders under the shared /tmp/pytest-of-<user> are
+        # cleaned by every pytest process at exit, and a run racing another's cleanup can leave an
+        # unclosed scandir iterator whose ResourceWarning fails the run (filterwarnings = error).
+        "--basetemp",
+        str(workdir.parent / "pytest-tmp"),
         *tests,
     ]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}

@@ -72,3 +72,14 @@ def test_run_tests_tells_killed_from_survived(tmp_path: Path) -> None:
     (tmp_path / "test_bad.py").write_text("def test_bad():\n    assert False\n")
     assert mutation.run_tests(tmp_path, ["test_ok.py"], 60) == "survived"
     assert mutation.run_tests(tmp_path, ["test_bad.py"], 60) == "killed"
+
+
+def test_each_run_keeps_its_temp_files_out_of_the_shared_pytest_folder(tmp_path: Path) -> None:
+    """Concurrent pytest runs racing on /tmp/pytest-of-<user> made unmutated runs fail at random."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    private = tmp_path / "pytest-tmp"
+    (tree / "test_tmp.py").write_text(
+        f"def test_tmp(tmp_path):\n    assert tmp_path.is_relative_to({str(private)!r}), tmp_path\n"
+    )
+    assert mutation.run_tests(tree, ["test_tmp.py"], 60) == "survived"
