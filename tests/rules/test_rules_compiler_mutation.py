@@ -25,7 +25,9 @@ from local_rules.model import Rule
 from local_rules.parser import parse_rule
 from local_rules.schedule import Place
 
-DEVICES: dict[str, Device] = {str(d.id): d for d in (device("zwave-2", "switch", "button", switch="off"),)}
+DEVICES: dict[str, Device] = {
+    str(d.id): d for d in (device("zwave-2", "switch", "level", "button", switch="off"),)
+}
 
 
 def _trigger(trigger: dict[str, Any]) -> Any:
@@ -43,6 +45,19 @@ def _trigger(trigger: dict[str, Any]) -> Any:
 @pytest.mark.parametrize(
     ("trigger", "text"),
     [
+        ({"type": "state", "device": "zwave-2", "attribute": "switch"}, "zwave-2 switch changed"),
+        (
+            {"type": "state", "device": "zwave-2", "attribute": "switch", "from": "off", "to": "on"},
+            "zwave-2 switch from off to on",
+        ),
+        (
+            {"type": "numeric", "device": "zwave-2", "attribute": "level", "above": 20, "below": 80.5},
+            "zwave-2 level above 20 and below 80.5",
+        ),
+        (
+            {"type": "numeric", "device": "zwave-2", "attribute": "level", "below": 50},
+            "zwave-2 level below 50",
+        ),
         ({"type": "button", "device": "zwave-2"}, "zwave-2 button any"),
         ({"type": "button", "device": "zwave-2", "button": 1, "action": "double"}, "zwave-2 button 1 double"),
         ({"type": "time", "at": "07:05"}, "at 07:05"),
@@ -151,6 +166,16 @@ def test_removing_every_rule_leaves_an_empty_index() -> None:
         {},
         (),
     )
+
+
+def test_a_disabled_rule_does_not_hold_back_the_others() -> None:
+    index = compile_rules(
+        [_rule("off", EVERY_KIND[:1]), _rule("on", EVERY_KIND[:1]), _rule("boot", EVERY_KIND[4:5])],
+        Place("UTC"),
+    )
+    index.disabled.add("off")
+    assert _fired(index, _every_stimulus("on")["state"]) == ["on"]
+    assert _fired(index, HubStarted(NOON)) == ["boot"]
 
 
 # --- trigger_matches answers True or False for every pairing (issue 19) ------------------------
