@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Load the config (ConfigError reaches the CLI, which prints each problem and exits 2)."""
     config = load_config(args.config)
-    problems = check_seed_rules(config) + _check_zwave_keys(config)
+    problems = check_seed_rules(config) + _check_zwave_keys(config) + _check_ota_root(config)
     if problems:
         raise ConfigError(problems)
     parts = ("zwave", "zigbee", "ble", "lan", "cloud", "rules", "ota")
@@ -41,4 +41,23 @@ def _check_zwave_keys(config: Config) -> list[ConfigProblem]:
         load_or_create(zwave.security_keys)
     except ConfigError as exc:
         return list(exc.problems)
+    return []
+
+
+def _check_ota_root(config: Config) -> list[ConfigProblem]:
+    """Problems with `[ota] root`, which would make every update check fail; [] if none."""
+    if config.ota is None:
+        return []
+    from hub_agent.ota.errors import UntrustedUpdate  # only hubs with [ota] pay for TUF
+    from hub_agent.ota.trustroot import MAX_ROOT, check_root
+
+    path = config.ota.root
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_ROOT + 1)
+        check_root(data)
+    except OSError as exc:
+        return [ConfigProblem(str(path), 0, f"[ota] root: cannot read it: {exc.strerror or exc}")]
+    except UntrustedUpdate as exc:
+        return [ConfigProblem(str(path), 0, f"[ota] root: {exc}")]
     return []

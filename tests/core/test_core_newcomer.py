@@ -44,6 +44,38 @@ def test_check_config_names_a_bad_zwave_keys_file_and_each_bad_entry(tmp_path: P
     assert keys.read_text() == '{"S2_AccessControl": "zz", "S3": "00"}'  # checked, never rewritten
 
 
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"{}", "[ota] root: not TUF root metadata"),
+        (b"\xff\xfe not json", "[ota] root: not TUF root metadata"),
+        (b"x" * (300 * 1024), "[ota] root: root metadata is larger than 262144 bytes"),
+    ],
+)
+def test_check_config_refuses_an_ota_root_that_cannot_anchor_updates(
+    tmp_path: Path, content: bytes, says: str
+) -> None:
+    root = tmp_path / "tuf-root.json"
+    root.write_bytes(content)
+    config = tmp_path / "hub.toml"
+    config.write_text(f'[ota]\nrepository = "https://updates.example/"\nroot = "{root.name}"\n')
+    done = check_config(config)
+    assert done.returncode == 2, done.stdout
+    assert f"{root}:0: {says}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_check_config_accepts_a_self_signed_ota_root(tmp_path: Path) -> None:
+    from ota.tufrepo import TufRepo
+
+    root = tmp_path / "tuf-root.json"
+    root.write_bytes(TufRepo(tmp_path / "repo").root_bytes())
+    config = tmp_path / "hub.toml"
+    config.write_text(f'[ota]\nrepository = "https://updates.example/"\nroot = "{root.name}"\n')
+    done = check_config(config)
+    assert done.returncode == 0, done.stderr
+
+
 def test_check_config_refuses_a_keys_file_others_can_read(tmp_path: Path) -> None:
     keys = tmp_path / "zwave-keys.json"
     keys.write_text("{}")
