@@ -99,6 +99,10 @@ class Radio(abc.ABC):
     async def set_inclusion(self, seconds: float) -> None:
         """Let new devices join for `seconds` (0 closes inclusion); joins arrive as DeviceAdded."""
 
+    def counters(self) -> dict[str, int]:
+        """Running counts an installer reads on /metrics (name -> value since start); none by default."""
+        return {}
+
     async def remove_device(self, device: DeviceId) -> None:
         """Remove `device` from the network; the radio emits DeviceRemoved when it is gone."""
         raise InvalidCommand(f"{self.protocol.value} radio cannot remove devices", device=device)

@@ -65,6 +65,15 @@ class _HubCollector(Collector):
             for state in RadioState:
                 radios.add_metric([protocol.value, state.value], 1.0 if radio.state is state else 0.0)
         yield radios
+        counted = CounterMetricFamily(
+            "hub_radio_events",
+            "What each radio counted since start (reconnects, refusals, verify Gets ...)",
+            labels=["protocol", "counter"],
+        )
+        for protocol, radio in sorted(hub.radios.items()):
+            for name, value in radio.counters().items():
+                counted.add_metric([protocol.value, name], value)
+        yield counted
         devices = hub.devices()
         count = GaugeMetricFamily("hub_devices", "Known devices", labels=["online"])
         online = sum(1 for d in devices if d.online)

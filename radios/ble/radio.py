@@ -408,6 +408,11 @@ class BleRadio(Radio):
     def _refuse(self, reason: str) -> None:
         self.refused[reason] = self.refused.get(reason, 0) + 1
 
+    def counters(self) -> dict[str, int]:
+        """Unknown devices ignored, adapter recoveries, and advertisements refused by reason."""
+        refused = {f"refused_{reason}": count for reason, count in sorted(self.refused.items())}
+        return {"ignored": self.ignored, "recoveries": self.recoveries, **refused}
+
     # --- keys ---------------------------------------------------------------------------------
 
     async def set_bindkey(self, device: DeviceId, key: bytes) -> None:

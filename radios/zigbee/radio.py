@@ -270,6 +270,10 @@ class ZigbeeRadio(Radio):
 
     # --- devices -------------------------------------------------------------------------------
 
+    def counters(self) -> dict[str, int]:
+        """In-process recoveries of the stick."""
+        return {"recoveries": self.recoveries}
+
     def check_availability(self) -> list[DeviceId]:
         """Mark devices silent for too long offline (emits DeviceOnline(False)); returns them."""
         return self.events.check_availability()

@@ -127,6 +127,15 @@ class ZWaveRadio(Radio):
         """How many times the radio reconnected after losing the stick."""
         return self.recovery.reconnects
 
+    def counters(self) -> dict[str, int]:
+        """Reconnects, interviews, and the Sets' confirmations: verify Gets sent and saved."""
+        return {
+            "reconnects": self.reconnects,
+            "interviews": self.interviews,
+            "verify_gets_sent": self.verifier.gets_sent,
+            "verify_gets_saved": self.verifier.gets_saved,
+        }
+
     # --- life -------------------------------------------------------------------------------------
 
     async def start(self) -> None:

@@ -58,6 +58,9 @@ class EdgeRadio(Radio):
         self.behaviour = "ok"  # ok | hang | fail
         self._hang: asyncio.Event | None = None
 
+    def counters(self) -> dict[str, int]:
+        return {"written": len(self.written), "inclusions": len(self.inclusion)}
+
     async def start(self) -> None:
         self.state = RadioState.RUNNING
         self.ctx.emit(

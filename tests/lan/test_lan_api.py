@@ -365,6 +365,9 @@ async def test_metrics_in_prometheus_text_format(lan: Any, token: str) -> None:
     assert samples[("hub_lan_command_seconds_count", (("result", "ok"),))] == 1
     assert samples[("hub_radio_state", (("protocol", "zwave"), ("state", "running")))] == 1
     assert samples[("hub_radio_state", (("protocol", "zwave"), ("state", "recovering")))] == 0
+    # Each radio's own counters, read at scrape time.
+    assert samples[("hub_radio_events_total", (("counter", "written"), ("protocol", "zwave")))] == 1
+    assert samples[("hub_radio_events_total", (("counter", "inclusions"), ("protocol", "zwave")))] == 0
     assert samples[("hub_devices", (("online", "true"),))] == 2
     assert ("hub_lan_requests_total", (("route", "command"), ("status", "200"))) in samples
 

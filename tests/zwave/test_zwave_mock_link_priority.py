@@ -131,6 +131,8 @@ async def test_a_set_without_supervision_is_verified_once_after_the_delay(
     await radio.settle()
     assert (await peer.received(3))[before:].count(cc.MultilevelSwitchGet().to_bytes()) == 1
     assert radio.verifier.gets_sent == 1
+    counted = radio.counters()  # what /metrics shows an installer
+    assert counted == {"reconnects": 0, "interviews": 1, "verify_gets_sent": 1, "verify_gets_saved": 1}
 
 
 async def test_a_dimmer_with_a_duration_is_verified_after_its_transition(
