@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hub_core.secretfile import write_secret
 
+from .classes import BY_NAME, ORDER, SecurityClass
 from .qr import ProvisioningQR
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ class Provisioned:
     name: str = ""
     manufacturer_id: int | None = None
     product_id: int | None = None
+    #: The classes a SmartStart join may grant (from the QR code: those the node requests); None: any.
+    classes: frozenset[SecurityClass] | None = None
 
     def key_bytes(self) -> bytes:
         """The DSK as 16 bytes."""
@@ -47,6 +50,8 @@ class Provisioned:
         if self.manufacturer_id is not None:
             out["manufacturer_id"] = self.manufacturer_id
             out["product_id"] = self.product_id
+        if self.classes is not None:
+            out["security_classes"] = [c.wire_name for c in ORDER if c in self.classes]
         return out
 
 
@@ -91,11 +96,13 @@ class ProvisioningList:
             return
         for item in doc if isinstance(doc, list) else []:
             try:
+                classes = item.get("security_classes")
                 entry = Provisioned(
                     parse_dsk(str(item["dsk"])),
                     str(item.get("name", ""))[:MAX_NAME],
                     item.get("manufacturer_id"),
                     item.get("product_id"),
+                    frozenset(BY_NAME[str(c)] for c in classes[:8]) if isinstance(classes, list) else None,
                 )
             except (KeyError, TypeError, ValueError):
                 continue
@@ -113,7 +120,7 @@ class ProvisioningList:
 
     def add_qr(self, qr: ProvisioningQR, name: str = "") -> Provisioned:
         """Add the node a QR code describes."""
-        entry = Provisioned(qr.dsk, name[:MAX_NAME], qr.manufacturer_id, qr.product_id)
+        entry = Provisioned(qr.dsk, name[:MAX_NAME], qr.manufacturer_id, qr.product_id, qr.requested)
         self.add(entry)
         return entry
 

@@ -438,6 +438,8 @@ class ZWaveSecurity:
     async def _bootstrap_s2(self, node_id: int, entry: Provisioned | None = None) -> None:
         private, public = x25519_keypair()
         allowed = frozenset(c for c in ORDER if c in self._keys.keys)
+        if entry is not None and entry.classes is not None:
+            allowed &= entry.classes  # a SmartStart entry grants at most what its QR code requested
         boot = self._boot = _Bootstrap(node_id, s2=True)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + kex.TA

@@ -27,6 +27,7 @@ from radios.zwave.messages import (
     UpdateState,
     parse_frame,
 )
+from radios.zwave.security.classes import SecurityClass
 from radios.zwave.security.provisioning import Provisioned, ProvisioningList, auth_home_id, nwi_home_id
 
 VECTORS: list[dict[str, Any]] = json.loads((Path(__file__).parent / "vectors.json").read_text())[
@@ -120,3 +121,23 @@ def test_fuzz_application_update_frames_raise_only_protocol_error(body: bytes) -
         if isinstance(message, SmartStartRequest):
             assert 0 <= message.nwi_home_id <= 0xFFFF_FFFF
             assert len(message.info.command_classes) <= max(0, len(payload) - 11)
+
+
+def test_an_entry_keeps_its_classes_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "zwave-provisioning.json"
+    provisioning = ProvisioningList(path)
+    limited = Provisioned(VECTORS[0]["dsk"], "qr", 0x90, 0x236, frozenset({SecurityClass.S2_AUTHENTICATED}))
+    provisioning.add(limited)
+    provisioning.add(Provisioned(VECTORS[1]["dsk"], "typed in"))
+    provisioning.save()
+    again = ProvisioningList(path)
+    assert again.entries() == provisioning.entries()
+    assert {e.dsk: e.classes for e in again.entries()} == {
+        VECTORS[0]["dsk"]: frozenset({SecurityClass.S2_AUTHENTICATED}),
+        VECTORS[1]["dsk"]: None,
+    }
+    # An entry naming a class we do not know is dropped, the others stay.
+    doc = json.loads(path.read_text())
+    doc[0]["security_classes"] = ["S3_Quantum"]
+    path.write_text(json.dumps(doc))
+    assert len(ProvisioningList(path)) == 1
