@@ -27,8 +27,10 @@
 // node id, so a test knows the DSK without asking.
 //
 // Control commands added:
-//   announce {node: options, leaves?}  the node with these MockNode options (an `id`, S2 in its CCs,
-//                             capabilities.securityClasses) asks to be included; answers {delivered,
+//   announce {node: options, leaves?, stays_away?}  the node with these MockNode options (an `id`,
+//                             S2 in its CCs, capabilities.securityClasses) asks to be included
+//                             (stays_away: it is not heard again, so AddNode SmartStart-DSK finds
+//                             nothing; leaves: see above); answers {delivered,
 //                             dsk, nwi_home_id, auth_home_id} (home ids as 8 hex digits, by zwave-js)
 //   smart_start               {listening, modes}: modes = every AddNodeToNetwork the host sent since
 //                             the last reset, oldest first, as [mode byte, callback id, hex of the rest]
@@ -139,7 +141,7 @@ export function smartStart({ controller, handlers, log }) {
 		return reset(request);
 	};
 
-	handlers.announce = async ({ node: options, leaves = false }) => {
+	handlers.announce = async ({ node: options, leaves = false, stays_away: staysAway = false }) => {
 		const dsk = await mockNodeDSK(options.id);
 		const nwi = nwiHomeIdFromDSK(dsk);
 		const auth = authHomeIdFromDSK(dsk);
@@ -150,7 +152,7 @@ export function smartStart({ controller, handlers, log }) {
 		controller.nodePendingInclusion = before;
 		const answer = { dsk: dskToString(dsk), nwi_home_id: hex(nwi), auth_home_id: hex(auth) };
 		if (!controller.state.get(LISTENING)) return { delivered: false, ...answer };
-		announcer = { inclusion, nwi, auth };
+		announcer = { inclusion: staysAway ? undefined : inclusion, nwi, auth };
 		if (leaves) leaving.add(options.id);
 		const caps = options.capabilities ?? {};
 		const ccs = (caps.commandClasses ?? []).filter((cc) => cc.isSupported !== false).map((cc) => cc.ccId ?? cc);

@@ -371,3 +371,25 @@ async def test_a_qr_code_entry_grants_only_the_classes_it_requested(home: Home) 
     [failed] = home.notices("security_failed")
     assert failed.reason == "KEX Set echo does not match what we granted"
     assert home.radio.security.granted(5) == frozenset()
+
+
+async def test_a_node_that_is_not_heard_again_times_out_and_listening_resumes(
+    peer: ZWavePeer, tmp_path: Path, keys_file: Path
+) -> None:
+    peer.reset([])
+    home = Home(peer, tmp_path, keys_file, join_timeout=1.0)
+    await home.radio.start()
+    try:
+        await home.radio.provision(dsk=dsk_string(node_dsk(5)))
+        node = s2_node(5, [S2_UNAUTH])
+        assert (await home.peer.acommand("announce", node=node, stays_away=True))["delivered"]
+        await home.smart_start.wait_listening(False, WAIT)  # AddNode SmartStart-DSK, waiting for it
+        await home.smart_start.wait_listening(True, WAIT)  # gave up after join_timeout
+        assert home.smart_start.joined == 0 and 5 not in home.radio.nodes
+        assert await home.modes() == [LISTEN, DSK, STOP, LISTEN]
+        mark = home.events.mark()
+        assert (await home.announce(node))["delivered"]  # heard again later: it joins
+        await home.added(5, mark)
+    finally:
+        await home.radio.stop()
+    assert peer.errors() == []
