@@ -14,7 +14,8 @@ Rules of this file: this layer owns the stick's SmartStart listen mode and nothi
   One that arrives while a node is being included, or while we are not listening, is ignored too
   (counted in `busy`): the node keeps announcing itself, so it is heard again once we listen again.
   A match is included with AddNodeToNetwork SmartStart-DSK (0x08, the entry's NWI and auth home ids),
-  then S2-bootstrapped with the entry's DSK (no PIN; the classes the node requests), then set up as
+  then S2-bootstrapped with the entry's DSK (no PIN; the classes the node requests, at most those its
+  QR code requested when it was added from one), then set up as
   any joined node (`device_added`, `security`). The event stream gets `{"type":"inclusion",
   "state":"smart_start","device","dsk"}` (the entry's DSK, first 5 digits hidden) and the log names
   the entry.
@@ -22,7 +23,7 @@ Rules of this file: this layer owns the stick's SmartStart listen mode and nothi
   when the stick lists it as failed - a SmartStart node that fails bootstrapping leaves the network and
   announces itself again, so it retries (zwave-js does the same). A node that is still there stays
   included without security, as after a failed classic bootstrap (`security_failed` says why). After
-  `MAX_FAILURES` failed joins in a row an entry's requests are ignored (counted in `refused`) until
+  `MAX_FAILURES` failed bootstraps in a row an entry's requests are ignored (counted in `refused`) until
   it is provisioned again: a node that can never bootstrap must not keep the stick busy forever.
 - Limits: one SmartStart join at a time; AddNode SmartStart-DSK waits `JOIN_TIMEOUT` for the node;
   opening classic inclusion or exclusion while a SmartStart node joins waits for that join to end.
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 60.0  # AddNode SmartStart-DSK: how long the stick may take to find the node again
 UNKNOWN_LOG_INTERVAL = 60.0  # at most one log line a minute about unknown announcements
-MAX_FAILURES = 5  # failed SmartStart joins in a row before an entry's requests are ignored
+MAX_FAILURES = 5  # failed SmartStart bootstraps in a row before an entry's requests are ignored
 
 
 class SmartStart:
@@ -199,7 +200,6 @@ class SmartStart:
             log.debug("zwave: SmartStart request of %r ignored: it failed too often", entry.name or entry.dsk)
             return
         self._joining = entry
-        self._failures[entry.dsk] = self._failures.get(entry.dsk, 0) + 1  # until it is secured
         try:
             self._joins.spawn(self._include(entry), f"include {entry.name or entry.dsk[6:]}")
         except TooManyTasks:  # pragma: no cover - _joining guards the one slot
@@ -234,8 +234,10 @@ class SmartStart:
         self._notify(InclusionNotice("smart_start", node_id, dsk=hidden))
         if await self._security.bootstrap_provisioned(node_id, entry):
             self._failures.pop(entry.dsk, None)
-        elif await self._remove(node_id):
-            return
+        else:
+            self._failures[entry.dsk] = self._failures.get(entry.dsk, 0) + 1
+            if await self._remove(node_id):
+                return
         await self._setup.setup(record, ccs, awake=True)
 
     def provisioned(self, dsk: str) -> None:
