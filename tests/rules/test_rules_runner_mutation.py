@@ -17,6 +17,7 @@ import pytest
 
 from hub_agent.config import RulesSection
 from hub_agent.store import STORE_FILE
+from hub_core import ratelog
 from hub_core.clock import ManualClock
 from hub_core.errors import RuleError
 from hub_core.model import ButtonPressed, DeviceId, HubEvent, Notification, Protocol, RuleFired, StateChanged
@@ -108,9 +109,11 @@ async def test_the_per_device_budget_counts_exactly_the_last_second(tmp_path: Pa
                 await radio.wait_for(len(radio.commands) + 1)
         assert runner.over_budget == 0
         await until(lambda: runner.running("button-lamp") == 0)
+        logged = ratelog.LIMITER.counts.get("rules.over_budget", 0)
         press(world, clock)  # the 11th within [0.5 s, 1.0 s]: over the device's share
         await until(lambda: any(isinstance(e, Notification) for e in seen))
         assert len(radio.commands) == 15 and runner.over_budget == 1
+        assert ratelog.LIMITER.counts["rules.over_budget"] == logged + 1  # /metrics counts the log line
         assert runner.runs_started == 16
         rule = world.service.get_rule("button-lamp")
         assert rule is not None and rule["enabled"] is False
@@ -253,6 +256,7 @@ async def test_changing_a_rules_actions_drops_its_pending_delay_but_a_rename_doe
         assert world.service.runner.running("door-off") == 1
         changed = {**DOOR_THEN_OFF, "actions": [{"type": "delay", "seconds": 300}]}
         await world.service.put_rule(changed)  # other actions: the run under way is stopped
+        assert world.service.runner.running("door-off") == 0
         # The cancelled run queues its row's delete in its next step, which is due before the first
         # read comes back: the second read finds it done.
         for _ in range(2):
@@ -316,6 +320,50 @@ async def test_a_delay_beyond_a_week_is_refused(tmp_path: Path) -> None:
         assert world.service.get_rule("door-off") is None
     finally:
         await world.stop()
+
+
+async def test_a_changed_rule_forgets_its_queue_and_runs_its_next_trigger_at_once(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    world = build_world(tmp_path, household(), clock)
+    await world.start()
+    try:
+        await world.service.put_rule({**DOOR_THEN_OFF, "mode": "queued", "max": 2})
+        for _ in range(3):  # one run sleeps in its delay, two wait in the queue
+            door(world, clock, "open")
+            door(world, clock, "closed")
+        await clock.wait_for_sleepers(1)
+        single = {
+            **DOOR_THEN_OFF,
+            "mode": "single",
+            "actions": [{"type": "command", "device": FAN, "command": "on"}],
+        }
+        await world.service.put_rule(single)  # stops the run under way and drops the queue
+        door(world, clock, "open")  # a single-mode rule with nothing running starts at once
+        await world.radios[Protocol.ZWAVE].wait_for(1)
+        await clock.advance(3 * 300)
+        await world.runtime.db.read(lambda conn: None)
+        assert names(world) == ["on"] and world.service.runner.runs_started == 2
+        assert pending_rows(tmp_path) == []
+    finally:
+        await world.stop()
+
+
+async def test_stopping_waits_for_every_run_to_end(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    world = build_world(tmp_path, household(), clock)
+    await world.start()
+    await world.service.put_rule({**DOOR_THEN_OFF, "mode": "parallel", "max": 3})
+    for _ in range(3):
+        door(world, clock, "open")
+        door(world, clock, "closed")
+    await clock.wait_for_sleepers(3)
+    assert world.task is not None
+    world.task.cancel()
+    await asyncio.gather(world.task, return_exceptions=True)
+    # The part's run() has returned: no run of a rule is left to finish after it.
+    assert [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("rule:")] == []
+    await world.stop()
+    assert len(pending_rows(tmp_path)) == 3
 
 
 # --- waits ------------------------------------------------------------------------------------
