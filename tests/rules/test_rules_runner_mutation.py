@@ -145,6 +145,46 @@ async def test_the_runaway_limit_counts_exactly_the_last_minute(tmp_path: Path) 
         await world.stop()
 
 
+async def test_a_deleted_and_recreated_rule_starts_a_fresh_runaway_count(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    world = build_world(tmp_path, household(), clock, rules=RulesSection(max_fires_per_minute=3))
+    await world.start()
+    try:
+        seen = recorded(world)
+        radio = world.radios[Protocol.ZWAVE]
+        for life in range(2):  # 3 fires, delete, re-create, 3 fires: all within one minute
+            await world.service.put_rule(BUTTON_TOGGLES_LAMP)
+            for _ in range(3):
+                press(world, clock)
+                await radio.wait_for(len(radio.commands) + 1)
+            await until(lambda: world.service.runner.running("button-lamp") == 0)
+            if life == 0:
+                assert await world.service.delete_rule("button-lamp")
+        assert len(radio.commands) == 6 and not [e for e in seen if isinstance(e, Notification)]
+    finally:
+        await world.stop()
+
+
+@pytest.mark.parametrize(("mode", "logged"), [("single", 0), ("parallel", 1), ("queued", 1)])
+async def test_a_dropped_trigger_is_logged_unless_the_rule_is_single(
+    tmp_path: Path, mode: str, logged: int
+) -> None:
+    """Single mode drops by design; parallel and queued only at their `max`, which is worth a line."""
+    clock = ManualClock(T0)
+    world = build_world(tmp_path, household(), clock)
+    await world.start()
+    try:
+        await world.service.put_rule({**DOOR_THEN_OFF, "mode": mode, "max": 1})
+        before = ratelog.LIMITER.counts.get("rules.dropped", 0)
+        for _ in range(3 if mode == "queued" else 2):  # queued: one runs, one waits, one is dropped
+            door(world, clock, "open")
+            door(world, clock, "closed")
+        assert world.service.runner.dropped == 1
+        assert ratelog.LIMITER.counts.get("rules.dropped", 0) == before + logged
+    finally:
+        await world.stop()
+
+
 # --- pending delays: cancelled mid-write, row ids, bounds ---------------------------------------
 
 
