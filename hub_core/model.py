@@ -426,8 +426,8 @@ class InclusionUpdate:
     """A joining device needs the user (a DSK PIN) or finished/failed its security bootstrapping."""
 
     device: DeviceId
-    state: str  # pin_required | secured | security_failed
-    dsk: str | None = None  # pin_required: the DSK with its first 5 digits hidden
+    state: str  # pin_required | secured | security_failed | smart_start (a provisioned node joined)
+    dsk: str | None = None  # pin_required, smart_start: the DSK with its first 5 digits hidden
     security: str | None = None  # secured: the class granted
     reason: str | None = None  # security_failed: why (e.g. a KEX Fail from the node, a timeout)
     ts: float = field(default_factory=now)
