@@ -461,3 +461,93 @@ def test_a_session_repr_names_the_home_and_counts_peers() -> None:
     hub, lock = _sessions({UNAUTH})
     _exchange(hub, lock, HUB, LOCK)
     assert repr(hub) == f"S2Session(home_id=0x{HOME:08x}, peers=1)"
+
+
+# --- beyond the sampled mutants: the rest of the public surface -------------------------------------
+
+
+def test_five_lost_frames_are_skipped_a_sixth_needs_a_resync() -> None:
+    """The receiver tries 5 nonces past its last one (zwave-js's window), spelled out here."""
+    hub, lock = _sessions({UNAUTH})
+    _exchange(hub, lock, HUB, LOCK)
+    lock.open(HUB, hub.seal(LOCK, b"\x20\x01\x00"))
+    for _ in range(4):
+        hub.seal(LOCK, b"\x20\x01\x63")  # lost in the air
+    assert lock.open(HUB, hub.seal(LOCK, b"\x20\x01\xff")).payload == b"\x20\x01\xff"
+    for _ in range(5):
+        hub.seal(LOCK, b"\x20\x01\x63")
+    with pytest.raises(DecryptFailed):
+        lock.open(HUB, hub.seal(LOCK, b"\x20\x01\xff"))
+
+
+def test_has_key_names_the_classes_we_hold() -> None:
+    hub = S2Session({UNAUTH: KEYS[UNAUTH]})
+    assert hub.has_key(UNAUTH) is True
+    assert hub.has_key(AC) is False
+
+
+def test_a_reset_forgets_the_peers_last_sequence_number() -> None:
+    hub = S2Session(KEYS, home_id=HOME, own_node_id=HUB, ei_source=_pinned(RECEIVER_EI, RECEIVER_EI))
+    hub.set_granted(LOCK, {UNAUTH})
+    hub.nonce_report(LOCK)
+    assert hub.open(LOCK, _hand_sealed(b"\x25\x01\xff", seq=0x41)).seq == 0x41
+    hub.reset(LOCK)  # e.g. the lock rebooted and its SOS got a new SPAN going
+    hub.nonce_report(LOCK)
+    assert hub.open(LOCK, _hand_sealed(b"\x25\x01\x00", seq=0x41)).payload == b"\x25\x01\x00"
+
+
+def test_extensions_and_opened_frames_are_frozen_values() -> None:
+    ext = Extension(ExtensionType.MOS, False, b"")
+    assert {ext, Extension(ExtensionType.MOS, False, b"")} == {ext}
+    with pytest.raises(AttributeError):
+        ext.critical = True  # type: ignore[misc]
+    hub = _listening_hub({UNAUTH})
+    opened = hub.open(LOCK, _hand_sealed(b"\x25\x01\xff"))
+    assert {opened, opened} == {opened}
+    with pytest.raises(AttributeError):
+        opened.seq = 0  # type: ignore[misc]
+
+
+def test_the_default_own_node_id_is_one() -> None:
+    hub = S2Session(KEYS, home_id=HOME)
+    lock = S2Session({UNAUTH: KEYS[UNAUTH]}, home_id=HOME, own_node_id=LOCK)
+    hub.set_granted(LOCK, {UNAUTH})
+    lock.set_granted(1, {UNAUTH})
+    _exchange(hub, lock, 1, LOCK)
+    assert lock.open(1, hub.seal(LOCK, b"\x25\x01\xff")).payload == b"\x25\x01\xff"
+
+
+def test_a_node_granted_nothing_has_no_default_key() -> None:
+    hub = S2Session(KEYS, home_id=HOME)
+    hub.set_granted(LOCK, {SecurityClass.S0_LEGACY})
+    with pytest.raises(NotGranted, match="holds no S2 key"):
+        hub.default_key(LOCK)
+    with pytest.raises(NotGranted, match="holds no S2 key"):
+        hub.seal(LOCK, b"\x25\x02")
+
+
+def test_an_empty_payload_travels() -> None:
+    hub, lock = _sessions({UNAUTH})
+    _exchange(hub, lock, HUB, LOCK)
+    lock.open(HUB, hub.seal(LOCK, b"\x25\x02"))
+    frame = hub.seal(LOCK, b"")
+    assert len(frame) == 4 + 8  # CC, command, seq, flags, tag
+    assert lock.open(HUB, frame).payload == b""
+
+
+def test_node_255_is_still_a_one_byte_id_either_way() -> None:
+    assert auth_data(255, 1, 0x01020304, 20, b"") == bytes.fromhex("ff01010203040014")
+    assert auth_data(1, 255, 0x01020304, 20, b"") == bytes.fromhex("01ff010203040014")
+
+
+def test_a_frame_too_short_for_a_tag_says_so() -> None:
+    hub = _listening_hub({UNAUTH})
+    for size in (4, 5, 11):
+        with pytest.raises(MalformedFrame, match="shorter than its tag"):
+            hub.open(LOCK, b"\x9f\x03\x10\x00" + bytes(size - 4))
+
+
+def test_an_encrypted_extension_may_end_the_plaintext() -> None:
+    hub = _listening_hub({UNAUTH})
+    mpan = Extension(ExtensionType.MPAN, True, b"\x05" + bytes(16)).encode(more=False)
+    assert hub.open(LOCK, _hand_sealed(b"", enc_ext=mpan)).payload == b""
