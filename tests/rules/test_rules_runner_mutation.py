@@ -145,6 +145,43 @@ async def test_the_runaway_limit_counts_exactly_the_last_minute(tmp_path: Path) 
         await world.stop()
 
 
+async def test_a_runaway_stop_ends_the_runs_under_way_and_re_enabling_starts_a_fresh_count(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(T0)
+    world = build_world(tmp_path, household(), clock, rules=RulesSection(max_fires_per_minute=3))
+    await world.start()
+    try:
+        seen = recorded(world)
+        await world.service.put_rule({**DOOR_THEN_OFF, "mode": "parallel", "max": 5})
+        for _ in range(3):
+            door(world, clock, "open")
+            door(world, clock, "closed")
+        await clock.wait_for_sleepers(3)  # three runs sleep in their stored delays
+        await world.runtime.db.read(lambda conn: None)
+        assert len(pending_rows(tmp_path)) == 3
+        door(world, clock, "open")  # the 4th fire within a minute stops the rule
+        assert len([e for e in seen if isinstance(e, Notification)]) == 1
+        assert world.service.runner.running("door-off") == 0
+        for _ in range(2):  # the cancelled runs queue their rows' deletes, then a read sees them done
+            await world.runtime.db.read(lambda conn: None)
+        assert pending_rows(tmp_path) == []
+        stored = world.service.get_rule("door-off")
+        assert stored is not None and stored["enabled"] is False
+        await world.service.put_rule({**stored, "enabled": True})  # fixed and enabled again
+        door(world, clock, "closed")
+        door(world, clock, "open")  # within the same minute as the four fires: a fresh count
+        await clock.wait_for_sleepers(1)
+        assert world.service.runner.running("door-off") == 1
+        assert len([e for e in seen if isinstance(e, Notification)]) == 1
+        await clock.advance(300)
+        await world.radios[Protocol.ZWAVE].wait_for(1)
+        await until(lambda: world.service.runner.running("door-off") == 0)
+        assert names(world) == ["off"]  # the new run's; none of the stopped runs went on
+    finally:
+        await world.stop()
+
+
 async def test_a_deleted_and_recreated_rule_starts_a_fresh_runaway_count(tmp_path: Path) -> None:
     clock = ManualClock(T0)
     world = build_world(tmp_path, household(), clock, rules=RulesSection(max_fires_per_minute=3))
