@@ -6,6 +6,7 @@ on their value and leave nothing behind. Real Hub, bus and SQLite store; a recor
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import sqlite3
@@ -22,6 +23,7 @@ from hub_core.clock import ManualClock
 from hub_core.errors import RuleError
 from hub_core.model import ButtonPressed, DeviceId, HubEvent, Notification, Protocol, RuleFired, StateChanged
 from hubtest.rules_world import World, build_world, device
+from local_rules.runner import Resume
 
 MOTION = "zigbee-00158d0001a2b3c4"
 DOOR = "zigbee-00158d0001a2b3c5"
@@ -441,6 +443,13 @@ async def test_stopping_waits_for_every_run_to_end(tmp_path: Path) -> None:
     assert [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("rule:")] == []
     await world.stop()
     assert len(pending_rows(tmp_path)) == 3
+
+
+def test_a_resume_read_back_from_the_store_is_an_immutable_value() -> None:
+    resume = Resume(row=7, due=T0 + 300, start=2, late=False)
+    assert resume == Resume(7, T0 + 300, 2, False) and len({resume, Resume(7, T0 + 300, 2, False)}) == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        resume.due = T0  # type: ignore[misc]
 
 
 # --- waits ------------------------------------------------------------------------------------
