@@ -106,7 +106,7 @@ async def test_a_hub_256_root_versions_behind_catches_up_in_one_refresh_not_257(
 
 
 async def test_bundle_length_must_be_between_one_byte_and_2_gib(
-    server: RepoServer, repo: TufRepo, test_ca: UpdateCA, tmp_path: Path
+    server: RepoServer, repo: TufRepo, test_ca: UpdateCA, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     _listed(repo, "tiny.bundle", 1, "1.0.1")
     _listed(repo, "empty.bundle", 0, "9.0.0")
@@ -116,8 +116,14 @@ async def test_bundle_length_must_be_between_one_byte_and_2_gib(
     _listed(repo, "biggest.bundle", 2 * GIB, "2.0.0")
     _listed(repo, "too-big.bundle", 2 * GIB + 1, "3.0.0")
     repo.publish()
-    offer = await _latest(server.url, repo, tmp_path / "c2", test_ca.ca_file)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hub_agent.ota.metadata"):
+        offer = await _latest(server.url, repo, tmp_path / "c2", test_ca.ca_file)
     assert offer is not None and (str(offer.version), offer.length) == ("2.0.0", 2 * GIB)
+    assert sorted(r.getMessage() for r in caplog.records if "out of range" in r.getMessage()) == [
+        "update target empty.bundle: length 0 out of range, ignored",
+        f"update target too-big.bundle: length {2 * GIB + 1} out of range, ignored",
+    ]
 
 
 async def test_an_offer_needs_a_well_formed_sha256_and_carries_only_the_hashes_we_verify(
