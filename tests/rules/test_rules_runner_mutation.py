@@ -224,6 +224,24 @@ async def test_a_dropped_trigger_is_logged_unless_the_rule_is_single(
         await world.stop()
 
 
+async def test_a_budget_under_five_per_second_still_gives_each_device_one(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    world = build_world(tmp_path, household(), clock, rules=RulesSection(max_commands_per_second=4))
+    await world.start()
+    try:
+        seen = recorded(world)
+        await world.service.put_rule(BUTTON_TOGGLES_LAMP)
+        press(world, clock)
+        await world.radios[Protocol.ZWAVE].wait_for(1)
+        await until(lambda: world.service.runner.running("button-lamp") == 0)
+        press(world, clock)  # a second command to the lamp within the second
+        await until(lambda: any(isinstance(e, Notification) for e in seen))
+        assert names(world) == ["toggle"]
+        assert world.service.runner.max_device_commands_per_second == 1
+    finally:
+        await world.stop()
+
+
 # --- pending delays: cancelled mid-write, row ids, bounds ---------------------------------------
 
 
@@ -432,10 +450,11 @@ async def test_stopping_waits_for_every_run_to_end(tmp_path: Path) -> None:
     world = build_world(tmp_path, household(), clock)
     await world.start()
     await world.service.put_rule({**DOOR_THEN_OFF, "mode": "parallel", "max": 3})
+    await world.service.put_rule(WAIT_FOR_FULL_LEVEL)  # a wait takes a few loop turns to unwind
     for _ in range(3):
         door(world, clock, "open")
         door(world, clock, "closed")
-    await clock.wait_for_sleepers(3)
+    await clock.wait_for_sleepers(4)
     assert world.task is not None
     world.task.cancel()
     await asyncio.gather(world.task, return_exceptions=True)
@@ -450,6 +469,43 @@ def test_a_resume_read_back_from_the_store_is_an_immutable_value() -> None:
     assert resume == Resume(7, T0 + 300, 2, False) and len({resume, Resume(7, T0 + 300, 2, False)}) == 1
     with pytest.raises(dataclasses.FrozenInstanceError):
         resume.due = T0  # type: ignore[misc]
+
+
+async def test_a_run_is_announced_once_and_a_resumed_one_not_again(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    world = build_world(tmp_path, household(), clock)
+    await world.start()
+    steps = [
+        {"type": "command", "device": FAN, "command": "on"},
+        {"type": "delay", "seconds": 10},
+        {"type": "command", "device": FAN, "command": "off"},
+        {"type": "notify", "message": "fan cycled"},
+    ]
+    try:
+        seen = recorded(world)
+        await world.service.put_rule({**DOOR_THEN_OFF, "id": "fan", "actions": steps})
+        await world.service.put_rule(DOOR_THEN_OFF)
+        door(world, clock, "open")
+        await clock.wait_for_sleepers(2)
+        await clock.advance(10)
+        await until(lambda: any(isinstance(e, Notification) for e in seen))
+        assert sorted(e.rule for e in seen if isinstance(e, RuleFired)) == ["door-off", "fan"]
+    finally:
+        await world.stop()
+    assert len(pending_rows(tmp_path)) == 1  # door-off's delay, due at T0 + 300
+    clock = ManualClock(T0 + 100)
+    world = build_world(tmp_path, household(), clock)
+    seen = recorded(world)
+    await world.start()
+    try:
+        await clock.wait_for_sleepers(1)
+        await clock.advance(200)
+        await world.radios[Protocol.ZWAVE].wait_for(1)
+        await until(lambda: world.service.runner.running("door-off") == 0)
+        assert names(world) == ["off"]
+        assert [e for e in seen if isinstance(e, RuleFired)] == []  # announced in its first life
+    finally:
+        await world.stop()
 
 
 # --- waits ------------------------------------------------------------------------------------
