@@ -543,6 +543,26 @@ async def test_a_wait_ends_only_on_its_value(tmp_path: Path) -> None:
         await world.stop()
 
 
+async def test_two_waits_on_one_attribute_each_end_on_their_own(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    world = build_world(tmp_path, household(), clock)
+    await world.start()
+    try:
+        wait = {"type": "wait", "device": LAMP, "attribute": "level", "to": 100, "timeout_seconds": 10}
+        short = {**WAIT_FOR_FULL_LEVEL, "id": "short", "actions": [wait]}
+        await world.service.put_rule(short)
+        await world.service.put_rule(WAIT_FOR_FULL_LEVEL)
+        door(world, clock, "open")
+        await clock.wait_for_sleepers(2)
+        await clock.advance(10)  # the short wait times out; the other still waits for level 100
+        await until(lambda: world.service.runner.running("short") == 0)
+        level(world, clock, 100)
+        await world.radios[Protocol.ZWAVE].wait_for(1)
+        assert names(world) == ["on"]
+    finally:
+        await world.stop()
+
+
 async def test_a_wait_that_times_out_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     clock = ManualClock(T0)
     world = build_world(tmp_path, household(), clock)
@@ -657,5 +677,36 @@ async def test_the_global_budget_allows_exactly_its_limit(tmp_path: Path) -> Non
         assert len(radio.commands) == 5 and world.service.runner.over_budget == 1
         [stopped] = [e for e in seen if isinstance(e, Notification)]
         assert stopped.rule == "sixth" and "at most 5 commands per second" in stopped.message
+    finally:
+        await world.stop()
+
+
+async def test_rule_fired_comes_with_the_first_confirmation_not_the_last(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    world = build_world(tmp_path, household(), clock)
+    await world.start()
+    try:
+        seen = recorded(world)
+        radio = world.radios[Protocol.ZWAVE]
+        radio.hold = True
+        await world.service.put_rule(
+            {
+                **BUTTON_TOGGLES_LAMP,
+                "actions": [
+                    {"type": "command", "device": LAMP, "command": "on"},
+                    {"type": "command", "device": FAN, "command": "on"},
+                ],
+            }
+        )
+        press(world, clock)
+        await radio.wait_for(1)
+        await clock.advance(1)
+        radio.release()  # the lamp confirms after 1 s
+        await radio.wait_for(2)
+        assert [e.latency_ms for e in seen if isinstance(e, RuleFired)] == [1000.0]
+        await clock.advance(2)
+        radio.release()  # the fan confirms 2 s later: no second announcement
+        await until(lambda: world.service.runner.running("button-lamp") == 0)
+        assert [e.latency_ms for e in seen if isinstance(e, RuleFired)] == [1000.0]
     finally:
         await world.stop()
