@@ -10,18 +10,20 @@ import asyncio
 import json
 import os
 import signal
+import stat
 import sys
 from pathlib import Path
 
 import pytest
 
-from hub_agent.ota.download import Downloader, bundle_path
+from hub_agent.ota.download import Downloader, bundle_path, verify_file
 from hub_agent.ota.errors import OtaError, UntrustedUpdate
 from hub_agent.ota.https import VerifiedFetcher, ssl_context
 from hub_agent.ota.metadata import Offer, UpdateRepository
+from hub_agent.ota.versions import parse_version
 from hub_core.backoff import Backoff
 from ota.https_server import Faults, RepoServer, UpdateCA
-from ota.tufrepo import TufRepo
+from ota.tufrepo import TufRepo, sha256
 
 # A hang in a mutated retry loop must end the run, not wait for a worker thread forever.
 pytestmark = pytest.mark.timeout(30, method="thread")
@@ -87,7 +89,7 @@ async def test_the_download_gives_up_after_exactly_the_attempt_budget(
         await _downloader(tmp_path / "dl", test_ca).fetch(offer, lambda d, t: None)
     assert not isinstance(caught.value, UntrustedUpdate)
     reason = str(caught.value).split("failed: ", 1)[1]
-    assert reason and reason != "None"  # the cause is named
+    assert "payload is not completed" in reason  # the cause's own words, not just its type
     assert len(_ranges(server)) == ATTEMPTS
     # What was fetched stays as the partial file: the next check resumes from it.
     part = bundle_path(tmp_path / "dl", offer).with_suffix(".part")
@@ -141,9 +143,14 @@ async def test_a_partial_file_longer_than_the_offer_restarts_from_zero(
     part = bundle_path(tmp_path / "dl", offer).with_suffix(".part")
     part.parent.mkdir(parents=True)
     part.write_bytes(DATA + b"junk")
+    server.faults[TARGET] = Faults(status=503)
+    with pytest.raises(OtaError, match="HTTP 503"):
+        await _downloader(tmp_path / "dl", test_ca).fetch(offer, lambda d, t: None)
+    assert not part.exists()  # dropped even though the server failed this time
+    server.faults.clear()
     path = await _downloader(tmp_path / "dl", test_ca).fetch(offer, lambda d, t: None)
     assert path.read_bytes() == DATA
-    assert _ranges(server) == [None]
+    assert _ranges(server) == [None, None]
 
 
 async def test_a_complete_partial_file_is_verified_without_a_request(
@@ -155,6 +162,54 @@ async def test_a_complete_partial_file_is_verified_without_a_request(
     part.write_bytes(DATA)  # the power cut came between the last byte and the rename
     assert (await _downloader(tmp_path / "dl", test_ca).fetch(offer, lambda d, t: None)).read_bytes() == DATA
     assert _ranges(server) == []
+
+
+async def test_a_complete_but_corrupt_partial_file_is_refused_and_deleted(
+    server: RepoServer, repo: TufRepo, test_ca: UpdateCA, tmp_path: Path
+) -> None:
+    offer = await _offer(server, repo, test_ca, tmp_path / "cache")
+    part = bundle_path(tmp_path / "dl", offer).with_suffix(".part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(bytes(len(DATA)))  # the right length, the wrong bytes
+    with pytest.raises(UntrustedUpdate, match="sha256 does not match"):
+        await _downloader(tmp_path / "dl", test_ca).fetch(offer, lambda d, t: None)
+    assert list((tmp_path / "dl").iterdir()) == []
+    assert _ranges(server) == []
+
+
+async def test_the_bundle_is_named_by_its_sha256_in_a_private_folder(
+    server: RepoServer, repo: TufRepo, test_ca: UpdateCA, tmp_path: Path
+) -> None:
+    offer = await _offer(server, repo, test_ca, tmp_path / "cache")
+    folder = tmp_path / "data" / "ota" / "downloads"  # created with its parents
+    path = await _downloader(folder, test_ca).fetch(offer, lambda d, t: None)
+    assert path == folder / f"{dict(offer.hashes)['sha256']}.bundle"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_verify_file_names_a_length_mismatch(tmp_path: Path) -> None:
+    offer = Offer(parse_version("1.3.0"), NAME, "https://h/" + NAME, 4, (("sha256", sha256(b"abcd")),))
+    path = tmp_path / "bundle"
+    path.write_bytes(b"abcd")
+    verify_file(path, offer)
+    path.write_bytes(b"abc")
+    with pytest.raises(UntrustedUpdate, match="3 bytes where the metadata says 4"):
+        verify_file(path, offer)
+    path.write_bytes(b"abce")
+    with pytest.raises(UntrustedUpdate, match="sha256 does not match"):
+        verify_file(path, offer)
+
+
+async def test_a_few_bytes_too_many_are_refused_before_they_are_written(
+    server: RepoServer, repo: TufRepo, test_ca: UpdateCA, tmp_path: Path
+) -> None:
+    offer = await _offer(server, repo, test_ca, tmp_path / "cache")
+    server.faults[TARGET] = Faults(extra=b"0123456789")
+    with pytest.raises(UntrustedUpdate, match="sent more than the"):
+        await _downloader(tmp_path / "dl", test_ca).fetch(offer, lambda d, t: None)
+    part = bundle_path(tmp_path / "dl", offer).with_suffix(".part")
+    assert part.stat().st_size < len(DATA)
 
 
 async def test_a_redirect_is_not_followed(
@@ -210,7 +265,9 @@ def _fsyncs_of(monkeypatch: pytest.MonkeyPatch, suffix: str) -> list[str]:
     return synced
 
 
-@pytest.mark.parametrize(("size", "syncs"), [(len(DATA), 1), (SYNC_EVERY - 1, 1), (SYNC_EVERY, 2)])
+@pytest.mark.parametrize(
+    ("size", "syncs"), [(len(DATA), 1), (SYNC_EVERY - 1, 1), (SYNC_EVERY, 2), (SYNC_EVERY + len(DATA), 2)]
+)
 async def test_the_partial_file_is_synced_every_8_mib_and_at_the_end(
     server: RepoServer,
     repo: TufRepo,
