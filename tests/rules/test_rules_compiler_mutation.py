@@ -17,6 +17,7 @@ from local_rules.compiler import (
     Stimulus,
     TimeReached,
     compile_rules,
+    condition_holds,
     decide,
     label,
     trigger_matches,
@@ -103,15 +104,23 @@ class _House:
         return HOUSE.get(device_id)
 
 
+def _source(rule_id: str, triggers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": rule_id,
+        "triggers": triggers,
+        "actions": [{"type": "command", "device": "zwave-2", "command": "on"}],
+    }
+
+
 def _rule(rule_id: str, triggers: list[dict[str, Any]]) -> Rule:
-    return parse_rule(
-        {
-            "id": rule_id,
-            "triggers": triggers,
-            "actions": [{"type": "command", "device": "zwave-2", "command": "on"}],
-        },
-        HOUSE.get,
-    )
+    return parse_rule(_source(rule_id, triggers), HOUSE.get)
+
+
+def _known(device_id: str) -> Device | None:
+    """HOUSE, plus a thermometer the parser knows but the hub has lost (zwave-9)."""
+    if device_id == "zwave-9":
+        return device("zwave-9", "temperature")
+    return HOUSE.get(device_id)
 
 
 def _fired(index: Index, stimulus: Stimulus) -> list[str]:
@@ -197,6 +206,14 @@ _WARM = StateChanged(DeviceId(THERMO), "temperature", 26.0, NOON, 20.0)
         ({"type": "numeric", "device": THERMO, "attribute": "temperature", "above": 25}, _WARM, True),
         ({"type": "numeric", "device": THERMO, "attribute": "temperature", "above": 25}, _PRESS, False),
         ({"type": "numeric", "device": THERMO, "attribute": "temperature", "above": 30}, _WARM, False),
+        ({"type": "numeric", "device": THERMO, "attribute": "temperature", "below": 26}, _WARM, False),
+        ({"type": "numeric", "device": THERMO, "attribute": "temperature", "below": 26.5}, _WARM, False),
+        ({"type": "numeric", "device": THERMO, "attribute": "temperature", "above": 26}, _WARM, False),
+        (
+            {"type": "numeric", "device": THERMO, "attribute": "temperature", "above": 21, "below": 27},
+            _WARM,
+            True,
+        ),
         ({"type": "button", "device": BUTTON, "button": 1}, _PRESS, True),
         ({"type": "button", "device": BUTTON, "button": 2}, _PRESS, False),
         ({"type": "button", "device": BUTTON}, _STATE, False),
@@ -231,3 +248,41 @@ def test_stimuli_and_decisions_are_immutable_values() -> None:
             value.ts = 0.0
     with pytest.raises(dataclasses.FrozenInstanceError):
         Fault("r", "condition failed").error = ""  # type: ignore[misc]
+    index = compile_rules([rule], Place("UTC"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        index.hub_start[0].label = ""  # type: ignore[misc]
+
+
+def test_replacing_a_disabled_rule_with_an_enabled_one_enables_it() -> None:
+    index = compile_rules([], Place("UTC"))
+    index.add(parse_rule({**_source("r", [{"type": "hub_start"}]), "enabled": False}, HOUSE.get))
+    assert _fired(index, HubStarted(NOON)) == []
+    index.add(_rule("r", [{"type": "hub_start"}]))
+    assert _fired(index, HubStarted(NOON)) == ["r"]
+    index.remove("r")
+    index.add(_rule("r", [{"type": "hub_start"}]))  # removed while disabled, then added back enabled
+    assert _fired(index, HubStarted(NOON)) == ["r"]
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ({"type": "state", "device": MOTION, "attribute": "motion", "value": "inactive"}, True),
+        ({"type": "state", "device": MOTION, "attribute": "motion", "value": "active"}, False),
+        ({"type": "numeric", "device": THERMO, "attribute": "temperature", "below": 20}, False),
+        ({"type": "numeric", "device": THERMO, "attribute": "temperature", "below": 20.5}, True),
+        ({"type": "numeric", "device": THERMO, "attribute": "temperature", "above": 20}, False),
+        ({"type": "numeric", "device": "zwave-9", "attribute": "temperature", "above": 0}, False),
+        ({"type": "time", "after": "11:00", "before": "13:00"}, True),
+        ({"type": "time", "after": "13:00", "before": "14:00"}, False),
+        ({"type": "all", "conditions": [{"type": "time", "after": "11:00", "before": "13:00"}]}, True),
+        ({"type": "any", "conditions": [{"type": "time", "after": "13:00", "before": "14:00"}]}, False),
+        ({"type": "not", "conditions": [{"type": "time", "after": "13:00", "before": "14:00"}]}, True),
+    ],
+)
+def test_condition_holds_is_a_plain_bool(condition: dict[str, Any], expected: bool) -> None:
+    """Conditions read current state (a missing device has no value) at the event's local time."""
+    [parsed] = parse_rule(
+        {**_source("r", [{"type": "hub_start"}]), "conditions": [condition]}, _known
+    ).conditions
+    assert condition_holds(parsed, _House(), NOON, Place("UTC")) is expected
