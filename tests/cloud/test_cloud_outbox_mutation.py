@@ -266,3 +266,16 @@ async def test_acks_arriving_while_one_is_written_are_merged_into_one_more_write
     assert outbox.db.commits - before == 4  # the gate, ack 1, the merged ack 4, our read
     assert (outbox.acked_seq, outbox.count) == (4, 1) and saved_state(path)["acked"] == 4
     await outbox.db.close()
+
+
+async def test_coalescing_alone_is_reported_to_the_installer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Over the cap with telemetry only: readings are coalesced, nothing is dropped, and the log says so."""
+    outbox = await open_outbox(tmp_path / "hub.sqlite3", limit=10)
+    with caplog.at_level(logging.WARNING, logger="hub_agent.cloud.outbox"):
+        await outbox.add([power(1, float(v)) for v in range(12)])
+    assert outbox.coalesced > 0 and (outbox.dropped, outbox.snapshot_needed) == (0, False)
+    warned = [r.getMessage() for r in caplog.records if "over its limit" in r.getMessage()]
+    assert warned and f"{outbox.coalesced} telemetry readings coalesced, 0 events dropped" in warned[-1]
+    await outbox.db.close()
