@@ -266,11 +266,23 @@ def dump(*_):
         json.dump(sorted(sys.modules), f)
 signal.signal(signal.SIGUSR2, dump)
 snapshots = []
+def sqlite_heap():
+    # SQLite's own allocator (page caches of every connection in the process), which tracemalloc
+    # cannot see: the same shared library _sqlite3 uses, asked through its C API.
+    import ctypes, ctypes.util, _sqlite3
+    lib = ctypes.CDLL(_sqlite3.__file__)
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    return lib.sqlite3_memory_used()
+heaps = []
 def grown(*_):
     snapshots.append(tracemalloc.take_snapshot())
+    heaps.append((sqlite_heap(), tracemalloc.get_traced_memory()[0]))
     if len(snapshots) > 1:
         stats = snapshots[-1].compare_to(snapshots[-2], 'traceback')[:12]
         with open(os.environ['BENCH_MODULES_OUT'] + '.grown', 'w') as f:
+            (sq0, py0), (sq1, py1) = heaps[-2], heaps[-1]
+            f.write(f'SQLite heap {sq0 / 1024:.0f} -> {sq1 / 1024:.0f} KiB; '
+                    f'Python traced {py0 / 1024:.0f} -> {py1 / 1024:.0f} KiB\\n')
             for stat in stats:
                 f.write(f'{stat.size_diff / 1024:+10.1f} KiB {stat.count_diff:+8d} blocks\\n')
                 f.write('\\n'.join('      ' + line for line in stat.traceback.format()[-12:]) + '\\n')
@@ -395,11 +407,14 @@ def main() -> None:
             env=env,
         )
         assert agent.stderr is not None
+        seen: list[bytes] = []
         for line in agent.stderr:
             if b"ready in" in line:
                 break
+            seen = [*seen[-20:], line]
         else:
-            raise SystemExit(f"the agent exited with {agent.wait()} before ready")
+            tail = b"".join(seen).decode(errors="replace")
+            raise SystemExit(f"the agent exited with {agent.wait()} before ready:\n{tail}")
         drain = threading.Thread(target=lambda: [None for _ in agent.stderr or ()], daemon=True)
         drain.start()
         try:
