@@ -4,7 +4,8 @@ The host opens `port_path` (a symlink to the pty's slave side, stable across `un
 like any serial port. The emulator answers the Serial API like a 700-series stick, delivers SendData
 to its simulated nodes (`radios/sim/zwave_nodes.py`) and sends their reports back. Faults are
 one-shot counters in `faults` (NAK, CAN, lost ACK, ignored frame, unanswered frame, garbage, missing
-callback, refused SendData). Every frame the host writes is recorded in `sent_frames`;
+callback, refused SendData). The frames the host writes are recorded in `sent_frames` (the last
+`SENT_FRAMES_KEPT` to 2x that: a simulated stick in a long-running demo must not grow without end);
 `wait_for_frame()` awaits one.
 
 Like a real stick, the emulator is busy from a RequestNodeInfo until its ApplicationUpdate (node
@@ -78,6 +79,8 @@ log = logging.getLogger(__name__)
 SOF, ACK, NAK, CAN = 0x01, 0x06, 0x15, 0x18
 #: Requests a busy stick still takes: they exist to end what it is busy with.
 _ALLOWED_WHILE_BUSY = frozenset({FunctionId.SEND_DATA_ABORT, FunctionId.SOFT_RESET})
+#: Frames from the host kept for tests and the demo; the oldest are dropped past twice this many.
+SENT_FRAMES_KEPT = 1024
 
 
 @dataclass(slots=True)
@@ -376,6 +379,8 @@ class ZWaveEmulator:
         else:
             self._write(bytes((ACK,)))
         self.sent_frames.append(frame)
+        if len(self.sent_frames) > 2 * SENT_FRAMES_KEPT:
+            del self.sent_frames[:-SENT_FRAMES_KEPT]  # the 1 h soak: 12 KiB a minute at 10 commands/s
         for predicate, future in list(self._waiters):
             if not future.done() and predicate(frame):
                 future.set_result(frame)

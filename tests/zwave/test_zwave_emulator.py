@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from radios.sim import zwave_emulator
 from radios.sim.zwave_emulator import ZWaveEmulator
 from radios.sim.zwave_nodes import decode_float, double_switch, encode_float, household
 from radios.zwave.frame import Frame, FrameType, SerialProtocol
@@ -70,6 +71,27 @@ async def test_ack_then_response_and_frames_recorded(emu: ZWaveEmulator) -> None
         assert emu.frames_of(FunctionId.MEMORY_GET_ID) == [Frame(FrameType.REQUEST, FunctionId.MEMORY_GET_ID)]
     finally:
         host.close()
+
+
+async def test_the_record_of_host_frames_keeps_only_the_newest(
+    emu: ZWaveEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A demo that runs for days must not keep every frame (the 1 h soak found 12 KiB a minute)."""
+    monkeypatch.setattr(zwave_emulator, "SENT_FRAMES_KEPT", 3)
+    host = RawHost(emu.port_path)
+    try:
+        for _ in range(7):
+            host.write(Frame(FrameType.REQUEST, FunctionId.MEMORY_GET_ID).to_bytes())
+            assert type(await host.next()).__name__ == "Ack"
+            assert isinstance(await host.next(), Frame)
+        host.write(Frame(FrameType.REQUEST, FunctionId.GET_CONTROLLER_CAPABILITIES).to_bytes())
+        assert type(await host.next()).__name__ == "Ack"
+        assert isinstance(await host.next(), Frame)
+    finally:
+        host.close()
+    # 8 frames written, kept at most 2 x 3: the oldest went, the newest is there.
+    assert 3 <= len(emu.sent_frames) <= 6
+    assert emu.sent_frames[-1].function == FunctionId.GET_CONTROLLER_CAPABILITIES
 
 
 @pytest.mark.parametrize(("knob", "reply"), [("nak", "Nak"), ("can", "Can")])
